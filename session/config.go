@@ -1,0 +1,158 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/internal/version"
+	"github.com/ssmwire/ssmwire/protocol"
+)
+
+// Info identifies a started session: the three values StartSession, ResumeSession and ECS ExecuteCommand
+// return. TokenValue is a secret; it never appears in logs or errors.
+type Info struct {
+	SessionID  string
+	StreamURL  string
+	TokenValue string
+}
+
+// SSMClient is the part of the SSM API a session calls, with the exact method signatures of
+// *ssm.Client from aws-sdk-go-v2, so tests can pass fakes.
+type SSMClient interface {
+	ResumeSession(ctx context.Context, params *ssm.ResumeSessionInput, optFns ...func(*ssm.Options)) (*ssm.ResumeSessionOutput, error)
+	TerminateSession(ctx context.Context, params *ssm.TerminateSessionInput, optFns ...func(*ssm.Options)) (*ssm.TerminateSessionOutput, error)
+}
+
+// KMSClient is the part of the KMS API an encrypted session calls, with the exact method signature of
+// *kms.Client from aws-sdk-go-v2.
+type KMSClient interface {
+	GenerateDataKey(ctx context.Context, params *kms.GenerateDataKeyInput, optFns ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
+}
+
+// Defaults for [Config]. MaxPayload is far above the 1 KiB the official plugin sends (protocol.md §8.1: the
+// agent accepts any size and the service documents no limit for data messages); [CompatMaxPayload] restores
+// AWS's chunking should a service limit ever appear.
+const (
+	DefaultMaxPayload   = 32 << 10
+	CompatMaxPayload    = 1024
+	DefaultWindow       = 1 << 20
+	DefaultRecvBuffer   = 1 << 20
+	DefaultPingInterval = 54 * time.Second
+	DefaultDialTimeout  = 45 * time.Second
+
+	// Retransmission constants, protocol.md §4.
+	defaultRTT      = 100 * time.Millisecond
+	defaultRTO      = 200 * time.Millisecond
+	clockGranularity = 10 * time.Millisecond
+	maxRTO          = time.Second
+	maxOutOfOrder   = 10000
+)
+
+// Config configures a [Session]. A nil *Config means all defaults. The session copies it at [Open]; later
+// changes have no effect.
+type Config struct {
+	// Logger receives debug and warning records. Nil discards them.
+	Logger *slog.Logger
+
+	// ClientVersion is reported in OpenDataChannel and the handshake. Default: [version.Version].
+	ClientVersion string
+	// ClientID identifies this client process to the service. Default: a random UUID per session.
+	ClientID string
+
+	// SSM is used for ResumeSession after a dropped websocket and for [Session.Terminate]. Nil: a dropped
+	// websocket ends the session with an error and Terminate only closes the connection.
+	SSM SSMClient
+	// KMS generates the data key of KMS-encrypted sessions. Nil: the session refuses encryption.
+	KMS KMSClient
+	// TargetID is the StartSession target; it goes into the KMS encryption context.
+	TargetID string
+	// RefuseKMS makes the session answer a KMSEncryption request as failed, as the official plugin does when
+	// started with the legacy 4-argument command line. KMSRefusal is the error text then sent.
+	RefuseKMS  bool
+	KMSRefusal string
+
+	// MaxPayload is the largest payload of one outgoing data message, in bytes. Default [DefaultMaxPayload].
+	MaxPayload int
+	// Window bounds the bytes sent but not yet acknowledged; writers block beyond it. Default [DefaultWindow].
+	Window int
+	// RecvBuffer bounds the received bytes waiting for [Session.Read] (and, separately, for Stderr).
+	// Default [DefaultRecvBuffer].
+	RecvBuffer int
+
+	// PingInterval is the time between websocket keepalive pings. Default [DefaultPingInterval].
+	PingInterval time.Duration
+	// ResendTick bounds how often overdue messages are looked for. Default 100 ms.
+	ResendTick time.Duration
+	// ResumeAttempts is how many times ResumeSession + reconnect is tried after the websocket drops before the
+	// session fails. Default 6 (the official plugin's retryer: a first call and 5 retries).
+	ResumeAttempts int
+	// ResumeBackoff is the first delay between attempts; it doubles up to 5 s. Default 100 ms.
+	ResumeBackoff time.Duration
+
+	// OnFlag is called from the reader goroutine for each Flag payload the agent sends (for example
+	// protocol.FlagConnectToPortError). It must not block.
+	OnFlag func(protocol.PayloadFlag)
+
+	// Dial opens the websocket. Default: gorilla/websocket with proxy settings from the environment.
+	Dial func(ctx context.Context, url string) (Transport, error)
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	var cfg Config
+	if c != nil {
+		cfg = *c
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ClientVersion == "" {
+		cfg.ClientVersion = version.Version
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = newUUIDString()
+	}
+	if cfg.MaxPayload == 0 {
+		cfg.MaxPayload = DefaultMaxPayload
+	}
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.RecvBuffer == 0 {
+		cfg.RecvBuffer = DefaultRecvBuffer
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.ResendTick == 0 {
+		cfg.ResendTick = 100 * time.Millisecond
+	}
+	if cfg.ResumeAttempts == 0 {
+		cfg.ResumeAttempts = 6
+	}
+	if cfg.ResumeBackoff == 0 {
+		cfg.ResumeBackoff = 100 * time.Millisecond
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = DialWebsocket
+	}
+	if cfg.KMSRefusal == "" {
+		cfg.KMSRefusal = "this client was started without the arguments that KMS encryption needs"
+	}
+	switch {
+	case cfg.MaxPayload < 64 || cfg.MaxPayload > protocol.MaxMessageSize-protocol.HeaderSize:
+		return cfg, fmt.Errorf("session: MaxPayload %d out of range", cfg.MaxPayload)
+	case cfg.Window < cfg.MaxPayload:
+		return cfg, fmt.Errorf("session: Window %d smaller than MaxPayload %d", cfg.Window, cfg.MaxPayload)
+	case cfg.RecvBuffer < 1:
+		return cfg, errors.New("session: RecvBuffer must be positive")
+	case cfg.PingInterval < 0 || cfg.ResendTick < 0 || cfg.ResumeBackoff < 0 || cfg.ResumeAttempts < 0:
+		return cfg, errors.New("session: negative durations or counts")
+	}
+	return cfg, nil
+}

@@ -1,0 +1,279 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/protocol"
+)
+
+// conn is one websocket of the session, with its reader and writer goroutines. A session has at most one
+// conn at a time; after a drop, resume replaces it.
+type conn struct {
+	t    Transport
+	done chan struct{}
+	once sync.Once
+	err  error
+}
+
+func (c *conn) close(err error) {
+	c.once.Do(func() {
+		c.err = err
+		close(c.done)
+		c.t.Close()
+	})
+}
+
+// startConn installs t as the session's websocket and starts its reader and writer. Everything not yet
+// acknowledged is transmitted again on it.
+func (s *Session) startConn(t Transport) {
+	c := &conn{t: t, done: make(chan struct{})}
+	s.mu.Lock()
+	if s.isDone() {
+		s.mu.Unlock()
+		t.Close()
+		return
+	}
+	s.conn = c
+	s.paused = false
+	if len(s.out) > 0 {
+		s.sentUpTo = s.out[0].seq
+	} else {
+		s.sentUpTo = s.nextSeq
+	}
+	s.mu.Unlock()
+	s.wg.Add(2)
+	go s.readLoop(c)
+	go s.writeLoop(c)
+	s.kick()
+}
+
+// kick wakes the writer without blocking.
+func (s *Session) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// connLost handles the failure of conn c: the session resumes on a new websocket, or ends.
+func (s *Session) connLost(c *conn, err error) {
+	s.mu.Lock()
+	current := s.conn == c
+	if current {
+		s.conn = nil
+	}
+	s.mu.Unlock()
+	c.close(err)
+	if !current || s.isDone() {
+		return
+	}
+	s.stats.connDrops.Add(1)
+	if s.cfg.SSM == nil {
+		s.fail(fmt.Errorf("%w: %v", ErrConnectionLost, err))
+		return
+	}
+	s.cfg.Logger.Warn("data channel dropped, resuming", "session", s.id, "err", err)
+	s.wg.Add(1)
+	go s.resume(err)
+}
+
+// resume calls ResumeSession and reconnects with the new token, retrying with exponential backoff
+// (protocol.md §7.4). Sequence numbers and unacknowledged messages carry over.
+func (s *Session) resume(cause error) {
+	defer s.wg.Done()
+	delay := s.cfg.ResumeBackoff
+	lastErr := cause
+	for attempt := 0; attempt < s.cfg.ResumeAttempts; attempt++ {
+		if attempt > 0 {
+			jitter := time.Duration(rand.Int64N(int64(delay)/2 + 1))
+			t := time.NewTimer(delay + jitter)
+			select {
+			case <-s.done:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			delay = min(delay*2, 5*time.Second)
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		out, err := s.cfg.SSM.ResumeSession(ctx, &ssm.ResumeSessionInput{SessionId: &s.id})
+		if err != nil {
+			cancel()
+			if s.isDone() {
+				return
+			}
+			lastErr = fmt.Errorf("ResumeSession: %w", err)
+			s.cfg.Logger.Warn("resume failed", "session", s.id, "attempt", attempt+1, "err", err)
+			continue
+		}
+		if out.TokenValue == nil || *out.TokenValue == "" {
+			cancel()
+			s.fail(fmt.Errorf("%w: session %s", ErrTimedOut, s.id))
+			return
+		}
+		token := *out.TokenValue
+		t, err := s.dial(ctx, token)
+		cancel()
+		if err != nil {
+			if s.isDone() {
+				return
+			}
+			lastErr = err
+			s.cfg.Logger.Warn("reconnect failed", "session", s.id, "attempt", attempt+1, "err", err)
+			continue
+		}
+		s.mu.Lock()
+		s.token = token
+		s.mu.Unlock()
+		s.stats.resumes.Add(1)
+		s.startConn(t)
+		return
+	}
+	s.fail(fmt.Errorf("%w: %v", ErrConnectionLost, lastErr))
+}
+
+// readLoop is the conn's only reader. It never blocks on the application.
+func (s *Session) readLoop(c *conn) {
+	defer s.wg.Done()
+	buf := make([]byte, 0, 64<<10)
+	for {
+		frame, err := c.t.ReadFrame(buf)
+		if err != nil {
+			s.connLost(c, err)
+			return
+		}
+		if cap(frame) > cap(buf) {
+			buf = frame[:0]
+		}
+		s.handleFrame(frame)
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+	}
+}
+
+// writeLoop is the conn's only writer: acknowledgements first, then new data, then overdue data, and pings.
+func (s *Session) writeLoop(c *conn) {
+	defer s.wg.Done()
+	w := writer{s: s, c: c}
+	resend := time.NewTimer(time.Hour)
+	resend.Stop()
+	armed := false
+	ping := time.NewTicker(s.cfg.PingInterval)
+	defer ping.Stop()
+	defer resend.Stop()
+	if err := c.t.Ping(); err != nil {
+		s.connLost(c, err)
+		return
+	}
+	for {
+		if err := w.flush(); err != nil {
+			s.connLost(c, err)
+			return
+		}
+		if !armed && s.outstanding() {
+			resend.Reset(s.resendInterval())
+			armed = true
+		}
+		select {
+		case <-s.wake:
+		case <-resend.C:
+			armed = false
+			if err := w.resendOverdue(); err != nil {
+				s.connLost(c, err)
+				return
+			}
+		case <-ping.C:
+			if err := c.t.Ping(); err != nil {
+				s.connLost(c, err)
+				return
+			}
+		case <-c.done:
+			return
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// writer holds the write loop's scratch buffers, so acknowledgements are built without allocating.
+type writer struct {
+	s    *Session
+	c    *conn
+	acks []ackReq
+	buf  []byte
+	ack  []byte
+}
+
+// flush sends pending acknowledgements and every data message not yet sent on this conn.
+func (w *writer) flush() error {
+	for {
+		if err := w.flushAcks(); err != nil {
+			return err
+		}
+		e := w.s.nextToSend()
+		if e == nil {
+			return nil
+		}
+		if err := w.transmit(e); err != nil {
+			return err
+		}
+	}
+}
+
+func (w *writer) flushAcks() error {
+	s := w.s
+	s.mu.Lock()
+	w.acks, s.pendingAcks = s.pendingAcks, w.acks[:0]
+	s.mu.Unlock()
+	for _, a := range w.acks {
+		w.ack = protocol.AppendAcknowledge(w.ack[:0], a.msgType, a.id, a.seq)
+		frame, err := buildAck(w.buf[:0], w.ack)
+		if err != nil {
+			return err
+		}
+		w.buf = frame
+		if err := w.c.t.WriteBinary(frame); err != nil {
+			return err
+		}
+		s.stats.acksSent.Add(1)
+	}
+	return nil
+}
+
+// transmit writes one data message; e is marked as being written so an acknowledgement arriving meanwhile
+// does not recycle its buffer.
+func (w *writer) transmit(e *outMsg) error {
+	err := w.c.t.WriteBinary(e.buf)
+	s := w.s
+	s.mu.Lock()
+	e.writing = false
+	s.maybeFree(e)
+	s.mu.Unlock()
+	return err
+}
+
+// resendOverdue retransmits every message whose retransmission timeout has passed, not only the oldest.
+func (w *writer) resendOverdue() error {
+	for {
+		if err := w.flushAcks(); err != nil {
+			return err
+		}
+		e := w.s.nextOverdue()
+		if e == nil {
+			return nil
+		}
+		w.s.stats.resent.Add(1)
+		if err := w.transmit(e); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,33 @@
+// Package session implements the client end of the Session Manager data channel: the websocket to the
+// ssmmessages service (MGS), and over it the reliable, ordered message stream to the SSM Agent.
+//
+// A [Session] is opened from what StartSession (or ResumeSession, or ECS ExecuteCommand) returned: a session
+// id, a stream URL and a token. [Open] dials the URL, sends the OpenDataChannel text frame and starts exactly
+// one reader and one writer goroutine for that websocket.
+//
+// # Data flow
+//
+//	application ── Write/Send ──▶ outgoing list (seq, bytes kept until acked) ──▶ writer goroutine ──▶ websocket
+//	application ◀── Read/Stderr ◀── receive buffers ◀── reader goroutine (parse, verify, ack, reorder) ◀── websocket
+//
+// Outgoing messages get sequence numbers from 0 and stay in the outgoing list until the agent acknowledges
+// them. Writers block (honouring their context and the session's end) while the unacknowledged bytes reach
+// [Config.Window]: back-pressure instead of dropped data. Every overdue message is retransmitted with an RFC
+// 6298 retransmission timeout using the constants of the official implementation. pause_publication stops
+// transmission until start_publication, an acknowledgement or incoming data resumes it.
+//
+// The reader acknowledges every data message (duplicates again, so a lost acknowledgement cannot wedge the
+// agent), keeps out-of-order messages until the gap fills, and delivers each payload exactly once and in order.
+// It never blocks on the application: when a receive buffer is full it leaves the message unacknowledged and
+// the agent sends it again later.
+//
+// Sequence state belongs to the Session, not to the websocket: when the websocket drops, the session calls
+// ResumeSession through [Config.SSM], dials again with the new token and retransmits whatever is unacknowledged.
+//
+// # Handshake
+//
+// Port and NonInteractiveCommands sessions (and every KMS-encrypted session) begin with a handshake: the agent
+// asks for client actions (SessionType, KMSEncryption), the session answers and waits for HandshakeComplete.
+// Standard_Stream and InteractiveCommands sessions without KMS have no handshake; their first output message
+// tells the session type. [Session.Ready] returns when either has happened.
+package session

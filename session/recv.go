@@ -1,0 +1,172 @@
+package session
+
+import (
+	"encoding/json"
+
+	"github.com/ssmwire/ssmwire/protocol"
+)
+
+// Limits on what the reader keeps for out-of-order messages (the official plugin keeps up to 10 000).
+const maxOutOfOrderBytes = 16 << 20
+
+// handleFrame processes one websocket frame on the reader goroutine.
+func (s *Session) handleFrame(frame []byte) {
+	var m protocol.Message
+	if err := protocol.Parse(frame, &m); err != nil {
+		// A corrupt message is dropped unacknowledged; the agent sends it again.
+		s.stats.rejected.Add(1)
+		s.cfg.Logger.Debug("dropping invalid message", "session", s.id, "err", err)
+		return
+	}
+	switch m.MessageType {
+	case protocol.TypeOutputStreamData:
+		s.setPaused(false)
+		s.onStreamData(&m, frame)
+	case protocol.TypeAcknowledge:
+		ack, err := protocol.ParseAcknowledge(m.Payload)
+		if err != nil {
+			s.stats.rejected.Add(1)
+			s.cfg.Logger.Debug("dropping invalid acknowledgement", "session", s.id, "err", err)
+			return
+		}
+		s.onAck(ack.AcknowledgedMessageSequenceNumber)
+	case protocol.TypeChannelClosed:
+		s.onChannelClosed(m.Payload)
+	case protocol.TypePausePublication:
+		s.setPaused(true)
+	case protocol.TypeStartPublication:
+		s.setPaused(false)
+	default:
+		s.cfg.Logger.Debug("ignoring message", "session", s.id, "type", m.MessageType)
+	}
+}
+
+func (s *Session) setPaused(p bool) {
+	s.mu.Lock()
+	changed := s.paused != p
+	s.paused = p
+	s.mu.Unlock()
+	if changed && !p {
+		s.kick()
+	}
+}
+
+// onStreamData implements the receive side of protocol.md §4.2, with duplicates re-acknowledged.
+func (s *Session) onStreamData(m *protocol.Message, frame []byte) {
+	seq := m.SequenceNumber
+	switch {
+	case seq == s.expected:
+		if !s.dispatch(m, false) {
+			return // not accepted now: no ack, the agent resends
+		}
+		s.queueAck(m)
+		s.expected++
+		s.stats.received.Add(1)
+		s.drainOutOfOrder()
+	case seq > s.expected:
+		if _, ok := s.ooo[seq]; ok {
+			s.stats.duplicates.Add(1)
+			s.queueAck(m)
+			return
+		}
+		if len(s.ooo) >= maxOutOfOrder || s.oooBytes+len(frame) > maxOutOfOrderBytes {
+			return // no room: unacknowledged, so it comes again
+		}
+		s.ooo[seq] = append([]byte(nil), frame...)
+		s.oooBytes += len(frame)
+		s.stats.outOfOrder.Add(1)
+		s.queueAck(m)
+	default:
+		s.stats.duplicates.Add(1)
+		s.queueAck(m)
+	}
+}
+
+// drainOutOfOrder delivers buffered messages that are now in order. They were acknowledged when they
+// arrived, so they are delivered even past the receive buffer's limit (which the out-of-order cap bounds).
+func (s *Session) drainOutOfOrder() {
+	for len(s.ooo) > 0 {
+		raw, ok := s.ooo[s.expected]
+		if !ok {
+			return
+		}
+		delete(s.ooo, s.expected)
+		s.oooBytes -= len(raw)
+		var m protocol.Message
+		if err := protocol.Parse(raw, &m); err == nil {
+			s.dispatch(&m, true)
+		}
+		s.expected++
+		s.stats.received.Add(1)
+	}
+}
+
+// dispatch hands an in-order payload to its consumer. It reports false when the consumer cannot take it now.
+func (s *Session) dispatch(m *protocol.Message, force bool) bool {
+	s.stats.bytesReceived.Add(uint64(len(m.Payload)))
+	switch m.PayloadType {
+	case protocol.PayloadHandshakeRequest:
+		s.onHandshakeRequest(m.Payload)
+	case protocol.PayloadEncChallengeRequest:
+		s.onChallengeRequest(m.Payload)
+	case protocol.PayloadHandshakeComplete:
+		s.onHandshakeComplete(m.Payload)
+	case protocol.PayloadOutput, protocol.PayloadStdErr, protocol.PayloadExitCode:
+		return s.deliver(m, force)
+	case protocol.PayloadTypeFlag:
+		f, err := protocol.ParseFlag(m.Payload)
+		if err != nil {
+			s.cfg.Logger.Debug("ignoring invalid flag", "session", s.id, "err", err)
+		} else if h := s.onFlag.Load(); h != nil && *h != nil {
+			(*h)(f)
+		}
+	default:
+		s.cfg.Logger.Debug("ignoring payload", "session", s.id, "payloadType", m.PayloadType)
+	}
+	return true
+}
+
+// deliver decrypts (in KMS sessions) and queues an Output, StdErr or ExitCode payload.
+func (s *Session) deliver(m *protocol.Message, force bool) bool {
+	payload := m.Payload
+	if c := s.hs.cipher(); c != nil {
+		plain, err := c.open(payload)
+		if err != nil {
+			s.fail(ErrDecrypt)
+			return false
+		}
+		payload = plain
+	}
+	switch m.PayloadType {
+	case protocol.PayloadOutput:
+		if !s.stdout.push(payload, force) {
+			return false
+		}
+		s.hs.sawOutput()
+	case protocol.PayloadStdErr:
+		return s.stderr.push(payload, force)
+	case protocol.PayloadExitCode:
+		code, err := protocol.ParseExitCode(payload)
+		if err != nil {
+			s.cfg.Logger.Debug("ignoring invalid exit code", "session", s.id, "err", err)
+			return true
+		}
+		s.exitCode.Store(int64(code))
+	}
+	return true
+}
+
+// onChannelClosed ends the session as the service asked (protocol.md §2.5).
+func (s *Session) onChannelClosed(payload []byte) {
+	var cc protocol.ChannelClosed
+	if err := json.Unmarshal(payload, &cc); err != nil {
+		s.cfg.Logger.Debug("invalid channel_closed payload", "session", s.id, "err", err)
+	}
+	out := cc.Output
+	s.closedOut.Store(&out)
+	if out != "" {
+		s.finish(&ChannelClosedError{SessionID: s.id, Output: out})
+		return
+	}
+	s.finish(nil)
+}

@@ -1,0 +1,315 @@
+package session
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/ssmwire/ssmwire/protocol"
+)
+
+// outMsg is one sent data message, kept until acknowledged.
+type outMsg struct {
+	seq       int64
+	buf       []byte // the whole serialized message, resent unchanged
+	size      int    // payload bytes counted in inflight
+	lastSent  time.Time
+	sends     int
+	acked     bool
+	popped    bool
+	writing   bool
+	bufPooled bool
+}
+
+var (
+	outMsgPool = sync.Pool{New: func() any { return new(outMsg) }}
+	// framePool holds buffers big enough for a default-sized message, encrypted or not.
+	framePool = sync.Pool{New: func() any { b := make([]byte, 0, protocol.HeaderSize+DefaultMaxPayload+64); return &b }}
+)
+
+// Write sends p as Output data, split into messages of at most MaxPayload bytes. It blocks while the window
+// of unacknowledged bytes is full. Write implements io.Writer, so a Session can carry a byte stream (stdin,
+// a TCP connection, an smux session).
+func (s *Session) Write(p []byte) (int, error) { return s.WriteContext(context.Background(), p) }
+
+// WriteContext is Write with a context.
+func (s *Session) WriteContext(ctx context.Context, p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		chunk := min(len(p), s.maxPlain())
+		if err := s.Send(ctx, protocol.PayloadOutput, p[:chunk]); err != nil {
+			return n, err
+		}
+		n += chunk
+		p = p[chunk:]
+	}
+	return n, nil
+}
+
+// maxPlain is the largest Output payload that still fits MaxPayload once encrypted.
+func (s *Session) maxPlain() int {
+	if s.hs.cipher() != nil {
+		return s.cfg.MaxPayload - gcmOverhead
+	}
+	return s.cfg.MaxPayload
+}
+
+// Send sends one input_stream_data message with the given payload type. Output payloads are encrypted in
+// KMS sessions. The payload, after encryption, must fit MaxPayload.
+func (s *Session) Send(ctx context.Context, pt protocol.PayloadType, payload []byte) error {
+	return s.enqueue(ctx, pt, payload, true)
+}
+
+// SendFlag sends a Flag payload (protocol.md §2.3).
+func (s *Session) SendFlag(ctx context.Context, f protocol.PayloadFlag) error {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(f))
+	return s.Send(ctx, protocol.PayloadTypeFlag, b[:])
+}
+
+// SendSize reports the terminal size (PayloadType Size).
+func (s *Session) SendSize(ctx context.Context, cols, rows uint32) error {
+	b, err := json.Marshal(protocol.SizeData{Cols: cols, Rows: rows})
+	if err != nil {
+		return err
+	}
+	return s.Send(ctx, protocol.PayloadSize, b)
+}
+
+// enqueue assigns the next sequence number, serializes the message into the outgoing list and wakes the
+// writer. With block it waits for window space; the reader goroutine passes false for handshake replies.
+func (s *Session) enqueue(ctx context.Context, pt protocol.PayloadType, payload []byte, block bool) error {
+	if pt == protocol.PayloadOutput {
+		if c := s.hs.cipher(); c != nil {
+			sealed, err := c.seal(payload)
+			if err != nil {
+				return fmt.Errorf("session: send: %w", err)
+			}
+			payload = sealed
+		}
+	}
+	if len(payload) > s.cfg.MaxPayload {
+		return fmt.Errorf("session: send: payload of %d bytes exceeds MaxPayload %d", len(payload), s.cfg.MaxPayload)
+	}
+	s.mu.Lock()
+	for block && s.inflight > 0 && (s.inflight+len(payload) > s.cfg.Window || len(s.out) >= maxOutstandingMsgs) {
+		s.mu.Unlock()
+		select {
+		case <-s.windowCh:
+		case <-ctx.Done():
+			return fmt.Errorf("session: send: %w", ctx.Err())
+		case <-s.done:
+			return s.endErr("send")
+		}
+		s.mu.Lock()
+	}
+	if s.isDone() {
+		s.mu.Unlock()
+		return s.endErr("send")
+	}
+	e := outMsgPool.Get().(*outMsg)
+	*e = outMsg{seq: s.nextSeq, size: len(payload)}
+	var buf []byte
+	if protocol.HeaderSize+len(payload) <= protocol.HeaderSize+DefaultMaxPayload+64 {
+		buf = (*framePool.Get().(*[]byte))[:0]
+		e.bufPooled = true
+	}
+	m := protocol.Message{
+		MessageType:    protocol.TypeInputStreamData,
+		SchemaVersion:  1,
+		CreatedDate:    uint64(time.Now().UnixMilli()),
+		SequenceNumber: s.nextSeq,
+		MessageID:      newMessageID(),
+		PayloadType:    pt,
+		Payload:        payload,
+	}
+	buf, err := m.AppendMarshal(buf)
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("session: send: %w", err)
+	}
+	e.buf = buf
+	s.nextSeq++
+	s.out = append(s.out, e)
+	s.inflight += e.size
+	room := s.inflight < s.cfg.Window
+	s.mu.Unlock()
+	s.stats.sent.Add(1)
+	s.stats.bytesSent.Add(uint64(len(payload)))
+	s.kick()
+	if room {
+		// Pass a window wake-up on to another waiting writer.
+		select {
+		case s.windowCh <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// maxOutstandingMsgs bounds the outgoing list by count as well as bytes, so tiny writes cannot grow it
+// without limit.
+const maxOutstandingMsgs = 8192
+
+// nextToSend returns the next message not yet sent on the current conn, marked as being written, or nil.
+func (s *Session) nextToSend() *outMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused || s.conn == nil {
+		return nil
+	}
+	for len(s.out) > 0 {
+		idx := s.sentUpTo - s.out[0].seq
+		if idx < 0 {
+			s.sentUpTo = s.out[0].seq
+			continue
+		}
+		if idx >= int64(len(s.out)) {
+			return nil
+		}
+		e := s.out[idx]
+		s.sentUpTo++
+		if e.acked {
+			continue
+		}
+		s.markSending(e)
+		return e
+	}
+	return nil
+}
+
+// nextOverdue returns an unacknowledged, already sent message whose timeout has passed, or nil.
+func (s *Session) nextOverdue() *outMsg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused || s.conn == nil || len(s.out) == 0 {
+		return nil
+	}
+	now := time.Now()
+	limit := s.sentUpTo - s.out[0].seq
+	for i := int64(0); i < limit && i < int64(len(s.out)); i++ {
+		e := s.out[i]
+		if !e.acked && !e.writing && now.Sub(e.lastSent) > s.rto {
+			s.markSending(e)
+			return e
+		}
+	}
+	return nil
+}
+
+func (s *Session) markSending(e *outMsg) {
+	e.writing = true
+	e.lastSent = time.Now()
+	e.sends++
+}
+
+// outstanding reports whether any message awaits acknowledgement.
+func (s *Session) outstanding() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inflight > 0 || len(s.out) > 0
+}
+
+// resendInterval is how long the writer waits before looking for overdue messages: half the current
+// timeout, between 5 ms and ResendTick.
+func (s *Session) resendInterval() time.Duration {
+	s.mu.Lock()
+	rto := s.rto
+	s.mu.Unlock()
+	return min(max(rto/2, 5*time.Millisecond), s.cfg.ResendTick)
+}
+
+// onAck processes an acknowledgement of our message seq: RTT sample (RFC 6298, protocol.md §4.3; samples
+// from retransmitted messages are skipped, Karn's rule), window release, and removal from the list.
+func (s *Session) onAck(seq int64) {
+	s.mu.Lock()
+	s.paused = false
+	if len(s.out) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	idx := seq - s.out[0].seq
+	if idx < 0 || idx >= int64(len(s.out)) || s.out[idx].acked {
+		s.mu.Unlock()
+		return
+	}
+	e := s.out[idx]
+	e.acked = true
+	s.inflight -= e.size
+	if e.sends == 1 {
+		s.updateRTO(float64(time.Since(e.lastSent)))
+	}
+	s.maybeFree(e)
+	n := 0
+	for n < len(s.out) && s.out[n].acked {
+		s.out[n].popped = true
+		s.maybeFree(s.out[n])
+		s.out[n] = nil
+		n++
+	}
+	if n > 0 {
+		s.out = s.out[n:]
+		if len(s.out) == 0 {
+			s.out = s.out[:0:0]
+		}
+	}
+	s.mu.Unlock()
+	s.stats.acksReceived.Add(1)
+	select {
+	case s.windowCh <- struct{}{}:
+	default:
+	}
+	s.kick()
+}
+
+func (s *Session) updateRTO(r float64) {
+	const alpha, beta = 1.0 / 8, 1.0 / 4
+	s.rttvar = (1-beta)*s.rttvar + beta*math.Abs(s.srtt-r)
+	s.srtt = (1-alpha)*s.srtt + alpha*r
+	rto := time.Duration(s.srtt + max(float64(clockGranularity), 4*s.rttvar))
+	s.rto = min(rto, maxRTO)
+}
+
+// maybeFree recycles e once it is acknowledged and not being written; the struct itself once it also left
+// the list. Called with mu held.
+func (s *Session) maybeFree(e *outMsg) {
+	if !e.acked || e.writing {
+		return
+	}
+	if e.buf != nil {
+		if e.bufPooled {
+			b := e.buf[:0]
+			framePool.Put(&b)
+		}
+		e.buf = nil
+	}
+	if e.popped {
+		*e = outMsg{}
+		outMsgPool.Put(e)
+	}
+}
+
+// queueAck asks the writer to acknowledge a received data message.
+func (s *Session) queueAck(m *protocol.Message) {
+	s.mu.Lock()
+	s.pendingAcks = append(s.pendingAcks, ackReq{seq: m.SequenceNumber, id: m.MessageID, msgType: m.MessageType})
+	s.mu.Unlock()
+	s.kick()
+}
+
+// buildAck serializes an acknowledge message (protocol.md §2.4) carrying body into buf.
+func buildAck(buf, body []byte) ([]byte, error) {
+	m := protocol.Message{
+		MessageType:   protocol.TypeAcknowledge,
+		SchemaVersion: 1,
+		CreatedDate:   uint64(time.Now().UnixMilli()),
+		Flags:         protocol.FlagSYN | protocol.FlagFIN,
+		MessageID:     newMessageID(),
+		Payload:       body,
+	}
+	return m.AppendMarshal(buf)
+}

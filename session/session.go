@@ -1,0 +1,271 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/protocol"
+)
+
+// Session is one Session Manager data channel. Its methods are safe for concurrent use.
+type Session struct {
+	cfg Config
+	id  string
+	url string
+
+	done     chan struct{} // closed once when the session ends, for any reason
+	doneOnce sync.Once
+	errMu    sync.Mutex
+	err      error // sticky: why the session ended; nil for a clean end
+	closed   bool  // under errMu: Close was called
+	wg       sync.WaitGroup
+
+	ctx    context.Context // canceled when the session ends; bounds API calls made on its behalf
+	cancel context.CancelFunc
+
+	// Send state, under mu.
+	mu          sync.Mutex
+	token       string
+	conn        *conn // current websocket; nil while reconnecting
+	nextSeq     int64
+	out         []*outMsg // sent or queued, not yet popped; contiguous seqs from out[0].seq
+	inflight    int       // payload bytes not yet acknowledged
+	sentUpTo    int64     // every seq below this went out on the current conn
+	paused      bool
+	srtt        float64 // nanoseconds
+	rttvar      float64
+	rto         time.Duration
+	pendingAcks []ackReq
+
+	wake     chan struct{} // cap 1: something for the writer
+	windowCh chan struct{} // cap 1: inflight bytes went down
+
+	// Receive state, owned by the current reader goroutine.
+	expected int64
+	ooo      map[int64][]byte
+	oooBytes int
+
+	stdout *recvBuffer
+	stderr *recvBuffer
+
+	hs        handshakeState
+	exitCode  atomic.Int64 // -1 until an ExitCode payload arrives
+	closedOut atomic.Pointer[string]
+
+	onFlag atomic.Pointer[func(protocol.PayloadFlag)]
+
+	stats stats
+}
+
+type ackReq struct {
+	seq     int64
+	id      [16]byte
+	msgType string
+}
+
+// Open dials the session's stream URL, sends the OpenDataChannel frame and starts the session's goroutines.
+// It returns once the websocket is open; use [Session.Ready] to wait for the handshake.
+func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if info.SessionID == "" || info.StreamURL == "" || info.TokenValue == "" {
+		return nil, errors.New("session: open: SessionId, StreamUrl and TokenValue are all required")
+	}
+	u, err := url.Parse(info.StreamURL)
+	if err != nil || (u.Scheme != "wss" && u.Scheme != "ws") || u.Host == "" {
+		return nil, fmt.Errorf("session: open: stream URL %q is not a websocket URL", info.StreamURL)
+	}
+	s := &Session{
+		cfg:      c,
+		id:       info.SessionID,
+		url:      info.StreamURL,
+		token:    info.TokenValue,
+		done:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		windowCh: make(chan struct{}, 1),
+		ooo:      make(map[int64][]byte),
+		rto:      defaultRTO,
+		srtt:     float64(defaultRTT),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stdout = newRecvBuffer(c.RecvBuffer)
+	s.stderr = newRecvBuffer(c.RecvBuffer)
+	s.exitCode.Store(-1)
+	s.hs.init()
+	if c.OnFlag != nil {
+		s.SetFlagHandler(c.OnFlag)
+	}
+	t, err := s.dial(ctx, info.TokenValue)
+	if err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("session: open %s: %w", s.id, err)
+	}
+	s.startConn(t)
+	return s, nil
+}
+
+// dial opens a websocket and sends the OpenDataChannel frame with a new request id (protocol.md §3.2).
+func (s *Session) dial(ctx context.Context, token string) (Transport, error) {
+	t, err := s.cfg.Dial(ctx, s.url)
+	if err != nil {
+		return nil, err
+	}
+	open, err := json.Marshal(protocol.OpenDataChannelInput{
+		MessageSchemaVersion: "1.0",
+		RequestId:            newUUIDString(),
+		TokenValue:           token,
+		ClientId:             s.cfg.ClientID,
+		ClientVersion:        s.cfg.ClientVersion,
+	})
+	if err == nil {
+		err = t.WriteText(open)
+	}
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("send OpenDataChannel: %w", err)
+	}
+	return t, nil
+}
+
+// SetFlagHandler replaces the function called for each Flag payload the agent sends (see Config.OnFlag).
+// It is called on the reader goroutine and must not block.
+func (s *Session) SetFlagHandler(f func(protocol.PayloadFlag)) { s.onFlag.Store(&f) }
+
+// ID returns the session id.
+func (s *Session) ID() string { return s.id }
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns why the session ended: nil while it runs and after a clean end (channel_closed without a
+// message), a *ChannelClosedError when the service closed it with a message, ErrClosed after Close, or the
+// failure.
+func (s *Session) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
+}
+
+// ChannelClosedOutput returns the Output of the channel_closed message that ended the session, if any.
+func (s *Session) ChannelClosedOutput() (string, bool) {
+	p := s.closedOut.Load()
+	if p == nil {
+		return "", false
+	}
+	return *p, true
+}
+
+// ExitCode returns the remote command's exit code, which the agent reports only for NonInteractiveCommands
+// sessions with separated output streams (protocol.md §6.1).
+func (s *Session) ExitCode() (int, bool) {
+	c := s.exitCode.Load()
+	return int(c), c >= 0
+}
+
+// Read reads output (PayloadType Output) in order. After the session ends it returns what is buffered, then
+// io.EOF for a clean end or the session's error.
+func (s *Session) Read(p []byte) (int, error) { return s.stdout.read(context.Background(), p) }
+
+// ReadContext is Read with a context.
+func (s *Session) ReadContext(ctx context.Context, p []byte) (int, error) { return s.stdout.read(ctx, p) }
+
+// Stderr returns a reader of the StdErr stream (PayloadType 11), which only NonInteractiveCommands sessions
+// with separated output streams use.
+func (s *Session) Stderr() io.Reader { return readerFunc(func(p []byte) (int, error) { return s.stderr.read(context.Background(), p) }) }
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// Close ends the session locally: the websocket is closed and every goroutine has returned when Close
+// returns. It does not call TerminateSession; see [Session.Terminate]. Close is idempotent.
+func (s *Session) Close() error {
+	s.errMu.Lock()
+	s.closed = true
+	s.errMu.Unlock()
+	s.finish(ErrClosed)
+	s.wg.Wait()
+	return nil
+}
+
+// Terminate asks the service to end the session (SSM TerminateSession), waits briefly for the channel to
+// close, and closes the session.
+func (s *Session) Terminate(ctx context.Context) error {
+	var err error
+	if s.cfg.SSM != nil {
+		_, err = s.cfg.SSM.TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: &s.id})
+		if err != nil {
+			err = fmt.Errorf("session: terminate %s: %w", s.id, err)
+		} else {
+			t := time.NewTimer(2 * time.Second)
+			select {
+			case <-s.done:
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	s.Close()
+	return err
+}
+
+// finish ends the session once, recording why.
+func (s *Session) finish(err error) {
+	s.doneOnce.Do(func() {
+		s.errMu.Lock()
+		s.err = err
+		s.errMu.Unlock()
+		close(s.done)
+		s.cancel()
+		s.mu.Lock()
+		c := s.conn
+		s.conn = nil
+		s.mu.Unlock()
+		if c != nil {
+			c.close(ErrClosed)
+		}
+		readErr := err
+		if readErr == nil {
+			readErr = io.EOF
+		} else if cc := (*ChannelClosedError)(nil); errors.As(err, &cc) {
+			readErr = io.EOF
+		}
+		s.stdout.close(readErr)
+		s.stderr.close(readErr)
+		s.hs.fail(err)
+		s.cfg.Logger.Debug("session ended", "session", s.id, "err", err)
+	})
+}
+
+// fail ends the session with an error unless it already ended.
+func (s *Session) fail(err error) { s.finish(err) }
+
+func (s *Session) isDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// endErr is what a blocked call returns once the session has ended.
+func (s *Session) endErr(op string) error {
+	err := s.Err()
+	if err == nil {
+		err = io.EOF
+	}
+	return fmt.Errorf("session: %s: %w", op, err)
+}

@@ -1,0 +1,43 @@
+package session
+
+import "sync/atomic"
+
+// Stats counts what a session did. All counts are since Open.
+type Stats struct {
+	MessagesSent       uint64 // data messages sent for the first time
+	BytesSent          uint64 // their payload bytes
+	Resent             uint64 // retransmissions
+	AcksSent           uint64
+	AcksReceived       uint64
+	MessagesReceived   uint64 // data messages delivered in order
+	BytesReceived      uint64 // their payload bytes
+	DuplicatesReceived uint64 // data messages received again (re-acknowledged)
+	OutOfOrder         uint64 // data messages received ahead of a gap
+	Rejected           uint64 // frames dropped as invalid (bad digest, malformed)
+	ConnectionDrops    uint64 // websockets lost
+	Resumes            uint64 // successful ResumeSession reconnects
+}
+
+type stats struct {
+	sent, bytesSent, resent, acksSent, acksReceived      atomic.Uint64
+	received, bytesReceived, duplicates, outOfOrder      atomic.Uint64
+	rejected, connDrops, resumes                         atomic.Uint64
+}
+
+// Stats returns a snapshot of the session's counters.
+func (s *Session) Stats() Stats {
+	return Stats{
+		MessagesSent:       s.stats.sent.Load(),
+		BytesSent:          s.stats.bytesSent.Load(),
+		Resent:             s.stats.resent.Load(),
+		AcksSent:           s.stats.acksSent.Load(),
+		AcksReceived:       s.stats.acksReceived.Load(),
+		MessagesReceived:   s.stats.received.Load(),
+		BytesReceived:      s.stats.bytesReceived.Load(),
+		DuplicatesReceived: s.stats.duplicates.Load(),
+		OutOfOrder:         s.stats.outOfOrder.Load(),
+		Rejected:           s.stats.rejected.Load(),
+		ConnectionDrops:    s.stats.connDrops.Load(),
+		Resumes:            s.stats.resumes.Load(),
+	}
+}

@@ -1,0 +1,95 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/ssmwire/ssmwire/protocol"
+)
+
+// Transport is a message-oriented connection to the data-channel service: one websocket in production, an
+// in-memory pipe in tests. ReadFrame is called by one goroutine at a time, as are the write methods; Close and
+// Ping may be called concurrently with both.
+type Transport interface {
+	// ReadFrame returns the next frame's bytes. The result may alias buf (grown as needed) and is valid until
+	// the next call.
+	ReadFrame(buf []byte) ([]byte, error)
+	// WriteBinary sends p as one binary frame. WriteText sends p as one text frame.
+	WriteBinary(p []byte) error
+	WriteText(p []byte) error
+	// Ping sends a keepalive.
+	Ping() error
+	// Close tears the connection down at once.
+	Close() error
+}
+
+// DialWebsocket dials url verbatim with gorilla/websocket, as the official plugin does: proxy from the
+// environment, no subprotocol, no extra headers. Frames larger than protocol.MaxMessageSize are refused.
+func DialWebsocket(ctx context.Context, url string) (Transport, error) {
+	d := websocket.Dialer{
+		Proxy:            http.ProxyFromEnvironment,
+		HandshakeTimeout: DefaultDialTimeout,
+		ReadBufferSize:   64 << 10,
+		WriteBufferSize:  64 << 10,
+	}
+	c, resp, err := d.DialContext(ctx, url, nil)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("session: dial data channel: %w (HTTP %s)", err, resp.Status)
+		}
+		return nil, fmt.Errorf("session: dial data channel: %w", err)
+	}
+	c.SetReadLimit(protocol.MaxMessageSize)
+	return &wsTransport{c: c}, nil
+}
+
+type wsTransport struct {
+	c    *websocket.Conn
+	once sync.Once
+}
+
+func (t *wsTransport) ReadFrame(buf []byte) ([]byte, error) {
+	for {
+		typ, r, err := t.c.NextReader()
+		if err != nil {
+			return nil, err
+		}
+		if typ != websocket.BinaryMessage && typ != websocket.TextMessage {
+			continue
+		}
+		buf = buf[:0]
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if errors.Is(err, io.EOF) {
+				return buf, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func (t *wsTransport) WriteBinary(p []byte) error { return t.c.WriteMessage(websocket.BinaryMessage, p) }
+func (t *wsTransport) WriteText(p []byte) error   { return t.c.WriteMessage(websocket.TextMessage, p) }
+
+func (t *wsTransport) Ping() error {
+	return t.c.WriteControl(websocket.PingMessage, []byte("keepalive"), time.Now().Add(10*time.Second))
+}
+
+func (t *wsTransport) Close() error {
+	var err error
+	t.once.Do(func() { err = t.c.Close() })
+	return err
+}
