@@ -47,11 +47,11 @@ const (
 	DefaultDialTimeout  = 45 * time.Second
 
 	// Retransmission constants, protocol.md §4.
-	defaultRTT      = 100 * time.Millisecond
-	defaultRTO      = 200 * time.Millisecond
+	defaultRTT       = 100 * time.Millisecond
+	defaultRTO       = 200 * time.Millisecond
 	clockGranularity = 10 * time.Millisecond
-	maxRTO          = time.Second
-	maxOutOfOrder   = 10000
+	maxRTO           = time.Second
+	maxOutOfOrder    = 10000
 )
 
 // Config configures a [Session]. A nil *Config means all defaults. The session copies it at [Open]; later

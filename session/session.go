@@ -178,11 +178,15 @@ func (s *Session) ExitCode() (int, bool) {
 func (s *Session) Read(p []byte) (int, error) { return s.stdout.read(context.Background(), p) }
 
 // ReadContext is Read with a context.
-func (s *Session) ReadContext(ctx context.Context, p []byte) (int, error) { return s.stdout.read(ctx, p) }
+func (s *Session) ReadContext(ctx context.Context, p []byte) (int, error) {
+	return s.stdout.read(ctx, p)
+}
 
 // Stderr returns a reader of the StdErr stream (PayloadType 11), which only NonInteractiveCommands sessions
 // with separated output streams use.
-func (s *Session) Stderr() io.Reader { return readerFunc(func(p []byte) (int, error) { return s.stderr.read(context.Background(), p) }) }
+func (s *Session) Stderr() io.Reader {
+	return readerFunc(func(p []byte) (int, error) { return s.stderr.read(context.Background(), p) })
+}
 
 type readerFunc func([]byte) (int, error)
 

@@ -19,9 +19,9 @@ type Stats struct {
 }
 
 type stats struct {
-	sent, bytesSent, resent, acksSent, acksReceived      atomic.Uint64
-	received, bytesReceived, duplicates, outOfOrder      atomic.Uint64
-	rejected, connDrops, resumes                         atomic.Uint64
+	sent, bytesSent, resent, acksSent, acksReceived atomic.Uint64
+	received, bytesReceived, duplicates, outOfOrder atomic.Uint64
+	rejected, connDrops, resumes                    atomic.Uint64
 }
 
 // Stats returns a snapshot of the session's counters.

@@ -81,8 +81,10 @@ func (t *wsTransport) ReadFrame(buf []byte) ([]byte, error) {
 	}
 }
 
-func (t *wsTransport) WriteBinary(p []byte) error { return t.c.WriteMessage(websocket.BinaryMessage, p) }
-func (t *wsTransport) WriteText(p []byte) error   { return t.c.WriteMessage(websocket.TextMessage, p) }
+func (t *wsTransport) WriteBinary(p []byte) error {
+	return t.c.WriteMessage(websocket.BinaryMessage, p)
+}
+func (t *wsTransport) WriteText(p []byte) error { return t.c.WriteMessage(websocket.TextMessage, p) }
 
 func (t *wsTransport) Ping() error {
 	return t.c.WriteControl(websocket.PingMessage, []byte("keepalive"), time.Now().Add(10*time.Second))
