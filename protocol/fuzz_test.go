@@ -57,7 +57,9 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func beUint32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func beUint32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // FuzzParseAcknowledge: the fast path and encoding/json agree on every input,
 // and AppendAcknowledge output always takes the fast path.
