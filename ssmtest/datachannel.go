@@ -1,0 +1,311 @@
+package ssmtest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
+)
+
+// dataChannelPath prefixes the data-channel websocket URL; the session ID follows.
+const dataChannelPath = "/v1/data-channel/"
+
+const (
+	openTimeout  = 30 * time.Second // for the OpenDataChannel frame
+	writeTimeout = 10 * time.Second // per websocket write
+	closeGrace   = 2 * time.Second  // wait for the client's close reply
+)
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  4096,
+	WriteBufferSize: 4096,
+	CheckOrigin:     func(*http.Request) bool { return true },
+}
+
+// clientConn is one client websocket attached (or attaching) to a session.
+type clientConn struct {
+	ws     *websocket.Conn
+	sess   *session
+	wmu    sync.Mutex // serializes data writes
+	killed atomic.Bool
+}
+
+// write sends one binary frame; errors mean the connection is gone.
+func (c *clientConn) write(frame []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return c.ws.WriteMessage(websocket.BinaryMessage, frame)
+}
+
+// kill closes the connection abruptly, without a close frame.
+func (c *clientConn) kill() {
+	c.killed.Store(true)
+	c.ws.Close()
+}
+
+// closeNormal sends a close frame with code 1000 and gives the client closeGrace to
+// answer before the reader gives up.
+func (c *clientConn) closeNormal(reason string) {
+	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason),
+		time.Now().Add(time.Second))
+	c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+}
+
+// reject closes a websocket that never attached with a policy-violation close frame.
+func reject(ws *websocket.Conn, reason string) {
+	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, reason),
+		time.Now().Add(time.Second))
+	ws.Close()
+}
+
+// serveDataChannel upgrades GET /v1/data-channel/<id>, checks the OpenDataChannel frame
+// and relays client frames to the session until the websocket ends.
+func (s *Server) serveDataChannel(w http.ResponseWriter, r *http.Request, id string) {
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.stats.wsRejected.Add(1)
+		return // the upgrader already answered
+	}
+	ws.SetReadLimit(int64(s.opts.MaxMessageSize) + wire.HeaderSize)
+
+	ws.SetReadDeadline(time.Now().Add(openTimeout))
+	mt, first, err := ws.ReadMessage()
+	if err != nil {
+		s.stats.wsRejected.Add(1)
+		ws.Close()
+		return
+	}
+	var open wire.OpenDataChannel
+	if mt != websocket.TextMessage || json.Unmarshal(first, &open) != nil || open.TokenValue == "" {
+		s.stats.wsRejected.Add(1)
+		reject(ws, "first message must be OpenDataChannel")
+		return
+	}
+	ss := s.lookup(id)
+	if ss == nil || !ss.tokenOK(open.TokenValue) {
+		s.stats.wsRejected.Add(1)
+		s.log.Info("ssmtest: websocket rejected", "session", id, "reason", "unknown session or invalid token")
+		reject(ws, "invalid token")
+		return
+	}
+	ws.SetReadDeadline(time.Time{})
+	c := &clientConn{ws: ws, sess: ss}
+	if !s.track(c) {
+		ws.Close()
+		return
+	}
+	defer s.untrack(c)
+	if err := ss.attach(c, open); err != nil {
+		s.stats.wsRejected.Add(1)
+		reject(ws, err.Error())
+		return
+	}
+	s.stats.wsAccepted.Add(1)
+	s.log.Info("ssmtest: client attached", "session", id, "clientVersion", open.ClientVersion)
+	defer ss.detach(c)
+	for {
+		_, frame, err := ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				ss.counters.tooLarge.Add(1)
+			}
+			s.log.Debug("ssmtest: client websocket ended", "session", id, "err", err)
+			ws.Close()
+			return
+		}
+		ss.fromClient(c, frame)
+	}
+}
+
+func (s *Server) track(c *clientConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c *clientConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+var (
+	errEnded        = errors.New("session ended")
+	errTokenChanged = errors.New("invalid token")
+)
+
+// attach makes c the session's client, replacing (and dropping) any previous one, and
+// starts the agent on the first attach.
+func (ss *session) attach(c *clientConn, open wire.OpenDataChannel) error {
+	ss.mu.Lock()
+	if ss.ended {
+		ss.mu.Unlock()
+		return errEnded
+	}
+	if open.TokenValue != ss.token {
+		ss.mu.Unlock()
+		return errTokenChanged // resumed between the check and now
+	}
+	old := ss.client
+	ss.client = c
+	if open.ClientVersion != "" {
+		ss.clientVersion = open.ClientVersion
+	}
+	start := ss.agent == nil && !ss.starting
+	ss.starting = ss.starting || start
+	ss.mu.Unlock()
+	ss.counters.attaches.Add(1)
+	if old != nil {
+		old.kill()
+	}
+	if start {
+		ss.startAgent(open.ClientVersion)
+	}
+	return nil
+}
+
+func (ss *session) startAgent(clientVersion string) {
+	srv := ss.srv
+	cfg := agentConfig{
+		SessionID:     ss.id,
+		TargetID:      ss.target,
+		SessionType:   ss.sessionType,
+		Properties:    ss.props,
+		ClientVersion: clientVersion,
+		Send:          ss.fromAgent,
+		StopAcking:    &srv.faults.StopAcking,
+	}
+	if ss.sessionType != SessionTypePort {
+		cfg.KMSKeyID = srv.opts.KMSKeyID
+	}
+	a, err := srv.startAgent(srv.ctx, cfg)
+	ss.mu.Lock()
+	ss.starting = false
+	if err != nil {
+		ss.mu.Unlock()
+		srv.log.Warn("ssmtest: agent failed to start", "session", ss.id, "err", err)
+		ss.finish(fmt.Errorf("ssmtest: starting agent: %w", err))
+		return
+	}
+	ss.agent = a
+	terminated := ss.ended
+	ss.mu.Unlock()
+	if terminated {
+		a.Terminate()
+	}
+	watch := func() {
+		<-a.Done()
+		ss.finish(a.Err())
+	}
+	if !srv.goTask("agent of session "+ss.id, watch) {
+		a.Terminate()
+		watch()
+	}
+}
+
+// detach forgets c if it is still the session's client.
+func (ss *session) detach(c *clientConn) {
+	ss.mu.Lock()
+	if ss.client == c {
+		ss.client = nil
+	}
+	ss.mu.Unlock()
+}
+
+func (ss *session) currentAgent() sessionAgent {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.agent
+}
+
+func (ss *session) currentClient() *clientConn {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.client
+}
+
+// messageType returns the trimmed MessageType of a frame, or "" if it is too short.
+func messageType(frame []byte) string {
+	if len(frame) < wire.HeaderSize {
+		return ""
+	}
+	t := frame[4:36]
+	n := len(t)
+	for n > 0 && (t[n-1] == ' ' || t[n-1] == 0) {
+		n--
+	}
+	return string(t[:n])
+}
+
+// fromClient handles one frame read from the client websocket.
+func (ss *session) fromClient(c *clientConn, frame []byte) {
+	st := &ss.counters
+	st.framesToAgent.Add(1)
+	st.bytesToAgent.Add(uint64(len(frame)))
+	switch messageType(frame) {
+	case wire.Acknowledge:
+		st.acksToAgent.Add(1)
+	case wire.InputStreamData:
+		st.noteClientMessage(len(frame) - wire.HeaderSize)
+		if ss.srv.faults.StopAcking.Load() {
+			st.withheldAcks.Add(1)
+		}
+	}
+	ss.relay(ToAgent, frame)
+	ss.countKill(len(frame))
+}
+
+// fromAgent is the agent's Send: one frame for the client.
+func (ss *session) fromAgent(frame []byte) {
+	st := &ss.counters
+	st.framesToClient.Add(1)
+	st.bytesToClient.Add(uint64(len(frame)))
+	if messageType(frame) == wire.Acknowledge {
+		st.acksToClient.Add(1)
+	}
+	ss.relay(ToClient, frame)
+	ss.countKill(len(frame))
+}
+
+// deliver hands a frame to its destination, after faults.
+func (ss *session) deliver(d Direction, frame []byte) {
+	if d == ToAgent {
+		if a := ss.currentAgent(); a != nil {
+			a.Deliver(frame)
+		}
+		return
+	}
+	c := ss.currentClient()
+	if c == nil || c.write(frame) != nil {
+		ss.counters.lostToClient.Add(1)
+	}
+}
+
+// countKill applies KillEvery: every n relayed bytes the client websocket is dropped.
+func (ss *session) countKill(n int) {
+	every := ss.srv.faults.KillEvery.Load()
+	if every <= 0 {
+		return
+	}
+	if ss.killBytes.Add(int64(n)) < every {
+		return
+	}
+	ss.killBytes.Store(0)
+	if c := ss.currentClient(); c != nil {
+		ss.counters.kills.Add(1)
+		ss.srv.log.Info("ssmtest: fault: killing client websocket", "session", ss.id)
+		c.kill()
+	}
+}

@@ -1,0 +1,194 @@
+package ssmtest
+
+import (
+	"io"
+	"log/slog"
+	"maps"
+	"time"
+)
+
+// Default values used when the corresponding [Options] field is zero.
+const (
+	DefaultAgentVersion   = "3.3.987.0"
+	DefaultMaxMessageSize = 1 << 20
+	DefaultInstanceID     = "i-0123456789abcdef0"
+	DefaultInstanceName   = "ssmtest"
+	DefaultRegion         = "us-east-1"
+	DefaultAccountID      = "123456789012"
+)
+
+// Options configures a [Server]. A nil *Options means all defaults. The server copies the
+// struct at construction; changing it afterwards has no effect.
+type Options struct {
+	// AgentVersion is the agent version reported in the HandshakeRequest and by
+	// DescribeInstanceInformation. Default [DefaultAgentVersion].
+	AgentVersion string
+
+	// NoPacing turns off the real agent's pacing (at most 1024 bytes read per message and
+	// a 1 ms sleep after every send). The zero value keeps the faithful, slow pacing.
+	NoPacing bool
+
+	// MaxMessageSize is the largest client data message payload accepted, in bytes.
+	// A client frame larger than MaxMessageSize plus the 120-byte header closes that
+	// websocket with close code 1009 (message too big) and is counted. Default
+	// [DefaultMaxMessageSize].
+	MaxMessageSize int
+
+	// KMSKeyID, when non-empty, makes every non-Port session require KMS encryption with
+	// this key, as a session preference of the account would.
+	KMSKeyID string
+
+	// Shell is the program run for Standard_Stream sessions. Default "/bin/sh".
+	Shell string
+
+	// Logger receives the server's diagnostics. Default: discard. Tokens are never logged.
+	Logger *slog.Logger
+
+	// Documents adds session documents, or overrides built-in ones, by name.
+	Documents map[string]Document
+
+	// Credentials maps access key IDs to secret keys. When nil, any well-formed SigV4
+	// Authorization header is accepted. When non-nil, the access key must be in the map
+	// and the signature is verified in full.
+	Credentials map[string]string
+
+	// Instances adds managed instances to the default one ([DefaultInstanceID], Name tag
+	// [DefaultInstanceName]). An entry with the default ID replaces it.
+	Instances []Instance
+
+	// FaultSeed seeds the random source of the fault injector, for reproducible runs.
+	// Zero picks a fixed default seed.
+	FaultSeed uint64
+
+	// CloseTimeout is how long Close waits before it starts reporting what is stuck.
+	// Default 5 s. Close keeps waiting after reporting.
+	CloseTimeout time.Duration
+}
+
+// Document is a Session Manager document: what kind of session it starts and the
+// properties handed to the agent.
+type Document struct {
+	// SessionType is "Standard_Stream", "InteractiveCommands", "NonInteractiveCommands"
+	// or "Port".
+	SessionType string
+
+	// Parameters lists the parameters StartSession may pass. Any other parameter name is
+	// rejected.
+	Parameters []Parameter
+
+	// Properties is the document's properties block. String values may contain
+	// "{{ name }}" references to parameters, replaced by the parameter's value (several
+	// values are joined with newlines). Nested maps and slices are walked.
+	Properties map[string]any
+}
+
+// Parameter is one parameter of a [Document].
+type Parameter struct {
+	Name     string
+	Default  string
+	Required bool // StartSession without it fails with ValidationException
+}
+
+// Instance is a managed instance known to the server.
+type Instance struct {
+	ID              string // "i-…" or "mi-…"
+	Name            string // the Name tag; empty for none
+	Tags            map[string]string
+	PingStatus      string // default "Online"; anything else makes StartSession fail with TargetNotConnected
+	PlatformType    string // default "Linux"
+	PlatformName    string // default "Amazon Linux"
+	PlatformVersion string // default "2023"
+	IPAddress       string // default "10.0.0.10"
+	ComputerName    string // default "<id>.ssmtest.internal"
+	ResourceType    string // default "EC2Instance" ("ManagedInstance" for mi-)
+}
+
+// tags returns the instance's tags, Name included.
+func (in *Instance) tags() map[string]string {
+	t := maps.Clone(in.Tags)
+	if t == nil {
+		t = make(map[string]string)
+	}
+	if in.Name != "" {
+		t["Name"] = in.Name
+	}
+	return t
+}
+
+func (in Instance) withDefaults() Instance {
+	if in.PingStatus == "" {
+		in.PingStatus = "Online"
+	}
+	if in.PlatformType == "" {
+		in.PlatformType = "Linux"
+	}
+	if in.PlatformName == "" {
+		in.PlatformName = "Amazon Linux"
+	}
+	if in.PlatformVersion == "" {
+		in.PlatformVersion = "2023"
+	}
+	if in.IPAddress == "" {
+		in.IPAddress = "10.0.0.10"
+	}
+	if in.ComputerName == "" {
+		in.ComputerName = in.ID + ".ssmtest.internal"
+	}
+	if in.ResourceType == "" {
+		in.ResourceType = "EC2Instance"
+		if len(in.ID) > 3 && in.ID[:3] == "mi-" {
+			in.ResourceType = "ManagedInstance"
+		}
+	}
+	return in
+}
+
+// withDefaults returns a copy of o (or of the zero Options) with defaults filled in.
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.AgentVersion == "" {
+		c.AgentVersion = DefaultAgentVersion
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.Shell == "" {
+		c.Shell = "/bin/sh"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = 5 * time.Second
+	}
+	if c.FaultSeed == 0 {
+		c.FaultSeed = 0x55_4d_54_45_53_54 // "SSMTEST"
+	}
+	docs := builtinDocuments()
+	for name, d := range c.Documents {
+		docs[name] = d
+	}
+	c.Documents = docs
+	c.Credentials = maps.Clone(c.Credentials)
+	insts := []Instance{{ID: DefaultInstanceID, Name: DefaultInstanceName}}
+	for _, in := range c.Instances {
+		replaced := false
+		for i := range insts {
+			if insts[i].ID == in.ID {
+				insts[i], replaced = in, true
+			}
+		}
+		if !replaced {
+			insts = append(insts, in)
+		}
+	}
+	for i := range insts {
+		insts[i] = insts[i].withDefaults()
+		insts[i].Tags = insts[i].tags()
+	}
+	c.Instances = insts
+	return c
+}
