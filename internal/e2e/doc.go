@@ -1,0 +1,34 @@
+// Package e2e is the harness for end-to-end tests that drive real programs
+// nobody here wrote: Debian's awscli, OpenSSH ssh/scp/sshd, redis-server and
+// redis-cli, PostgreSQL and psql, and tmux. It is internal so that users of the
+// module cannot import it.
+//
+// Every helper takes a testing.TB, registers its teardown with t.Cleanup, and
+// binds 127.0.0.1 only. Servers listen on random ports picked at start, run
+// from a private temporary directory and are stopped when the test ends:
+//
+//	port, user, sshArgs := e2e.StartSSHD(t)   // real sshd, pubkey only
+//	rport := e2e.StartRedis(t)                 // redis-server, no persistence
+//	pport, psqlArgs := e2e.StartPostgres(t)    // initdb + postgres, trust auth
+//	tm := e2e.StartTmux(t, e2e.TmuxOptions{Command: "sh"})
+//	tm.SendKeys("echo hi", "Enter")
+//	tm.WaitFor("hi", 5*time.Second)
+//
+// Programs are never optional. RequireProgram fails the test (it does not
+// skip it) when a program is missing, and says to run scripts/test, which
+// installs them with apt-get.
+//
+// The programs under test are built from this module with BuildBinary, once
+// per test binary; a package that uses it should call Run from its TestMain so
+// the built binaries are removed at exit:
+//
+//	func TestMain(m *testing.M) { os.Exit(e2e.Run(m)) }
+//
+// AWSCLI runs the real `aws` command with fake static credentials, an empty
+// HOME, --endpoint-url pointing at the emulator, and a PATH whose first entry
+// holds our session-manager-plugin. How that awscli version starts the plugin
+// is written down in AWSCLI.md next to this file.
+//
+// Helpers that call t.Fatal (all of them, on failure) must be called from the
+// test goroutine.
+package e2e

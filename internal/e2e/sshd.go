@@ -1,0 +1,101 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// StartSSHD runs a real OpenSSH sshd on 127.0.0.1 at a random port, with
+// fresh host and client keys, public-key authentication only, and no PAM. It
+// returns the port, the user to log in as (the current user: sshd can only
+// switch users when it runs as root), and the options an ssh or scp client
+// needs to log in without prompts:
+//
+//	ssh := exec.Command("ssh", append(args, "-p", strconv.Itoa(port), user+"@127.0.0.1", "echo ok")...)
+//
+// The options carry no port, so that they also suit a ProxyCommand whose
+// target is not 127.0.0.1. The server is stopped when the test ends.
+func StartSSHD(t testing.TB) (port int, login string, clientArgs []string) {
+	t.Helper()
+	sshd := requireFile(t, "sshd", "/usr/sbin/sshd")
+	keygen := RequireProgram(t, "ssh-keygen")
+	RequireProgram(t, "ssh")
+
+	u, err := user.Current()
+	if err != nil {
+		t.Fatalf("e2e: current user: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		// Privilege separation needs this directory when sshd runs as root.
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			t.Fatalf("e2e: sshd: %v", err)
+		}
+	}
+
+	dir := t.TempDir()
+	hostKey := filepath.Join(dir, "ssh_host_ed25519_key")
+	clientKey := filepath.Join(dir, "id_ed25519")
+	for _, k := range []string{hostKey, clientKey} {
+		out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "ssmwire-e2e", "-f", k).CombinedOutput()
+		if err != nil {
+			t.Fatalf("e2e: ssh-keygen: %v\n%s", err, out)
+		}
+	}
+	pub, err := os.ReadFile(clientKey + ".pub")
+	if err != nil {
+		t.Fatalf("e2e: sshd: %v", err)
+	}
+	authKeys := filepath.Join(dir, "authorized_keys")
+	if err := os.WriteFile(authKeys, pub, 0o600); err != nil {
+		t.Fatalf("e2e: sshd: %v", err)
+	}
+
+	port = startServer(t, "sshd", func(port int) error {
+		config := filepath.Join(dir, "sshd_config."+strconv.Itoa(port))
+		conf := fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+PidFile %s
+AuthorizedKeysFile %s
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+AllowUsers %s
+PrintMotd no
+PrintLastLog no
+UseDNS no
+X11Forwarding no
+LogLevel INFO
+Subsystem sftp internal-sftp
+`, port, hostKey, filepath.Join(dir, "sshd."+strconv.Itoa(port)+".pid"), authKeys, u.Username)
+		if err := os.WriteFile(config, []byte(conf), 0o600); err != nil {
+			return err
+		}
+		// -D: stay in the foreground; -e: log to stderr (captured).
+		p, err := startProcess(t, "sshd", exec.Command(sshd, "-D", "-e", "-f", config), syscall.SIGTERM)
+		if err != nil {
+			return err
+		}
+		return p.waitReady(func() bool { return canDial(port) })
+	})
+
+	clientArgs = []string{
+		"-F", os.DevNull,
+		"-i", clientKey,
+		"-o", "IdentitiesOnly=yes",
+		"-o", "UserKnownHostsFile=" + os.DevNull,
+		"-o", "StrictHostKeyChecking=no",
+		"-o", "BatchMode=yes",
+		"-o", "LogLevel=ERROR",
+	}
+	return port, u.Username, clientArgs
+}
