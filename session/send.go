@@ -22,7 +22,7 @@ type outMsg struct {
 	acked     bool
 	popped    bool
 	writing   bool
-	bufPooled bool
+	pooled    *[]byte // framePool buffer holding buf, if any
 }
 
 var (
@@ -114,9 +114,9 @@ func (s *Session) enqueue(ctx context.Context, pt protocol.PayloadType, payload 
 	e := outMsgPool.Get().(*outMsg)
 	*e = outMsg{seq: s.nextSeq, size: len(payload)}
 	var buf []byte
-	if protocol.HeaderSize+len(payload) <= protocol.HeaderSize+DefaultMaxPayload+64 {
-		buf = (*framePool.Get().(*[]byte))[:0]
-		e.bufPooled = true
+	if len(payload) <= DefaultMaxPayload+64 {
+		e.pooled = framePool.Get().(*[]byte)
+		buf = (*e.pooled)[:0]
 	}
 	m := protocol.Message{
 		MessageType:    protocol.TypeInputStreamData,
@@ -248,14 +248,13 @@ func (s *Session) onAck(seq int64) {
 	for n < len(s.out) && s.out[n].acked {
 		s.out[n].popped = true
 		s.maybeFree(s.out[n])
-		s.out[n] = nil
 		n++
 	}
 	if n > 0 {
-		s.out = s.out[n:]
-		if len(s.out) == 0 {
-			s.out = s.out[:0:0]
-		}
+		// Compact in place so the list's backing array is reused, not reallocated.
+		k := copy(s.out, s.out[n:])
+		clear(s.out[k:])
+		s.out = s.out[:k]
 	}
 	s.mu.Unlock()
 	s.stats.acksReceived.Add(1)
@@ -280,13 +279,12 @@ func (s *Session) maybeFree(e *outMsg) {
 	if !e.acked || e.writing {
 		return
 	}
-	if e.buf != nil {
-		if e.bufPooled {
-			b := e.buf[:0]
-			framePool.Put(&b)
-		}
-		e.buf = nil
+	if e.pooled != nil {
+		*e.pooled = e.buf[:0]
+		framePool.Put(e.pooled)
+		e.pooled = nil
 	}
+	e.buf = nil
 	if e.popped {
 		*e = outMsg{}
 		outMsgPool.Put(e)
