@@ -14,15 +14,15 @@ import (
 
 // outMsg is one sent data message, kept until acknowledged.
 type outMsg struct {
-	seq       int64
-	buf       []byte // the whole serialized message, resent unchanged
-	size      int    // payload bytes counted in inflight
-	lastSent  time.Time
-	sends     int
-	acked     bool
-	popped    bool
-	writing   bool
-	pooled    *[]byte // framePool buffer holding buf, if any
+	seq      int64
+	buf      []byte // the whole serialized message, resent unchanged
+	size     int    // payload bytes counted in inflight
+	lastSent time.Time
+	sends    int
+	acked    bool
+	popped   bool
+	writing  bool
+	pooled   *[]byte // framePool buffer holding buf, if any
 }
 
 var (
