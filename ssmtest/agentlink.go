@@ -2,8 +2,9 @@ package ssmtest
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
+
+	"github.com/ssmwire/ssmwire/ssmtest/internal/agent"
 )
 
 // sessionAgent is what a session needs from the emulated agent
@@ -32,9 +33,32 @@ type agentConfig struct {
 // agentStarter starts the agent of one session. ctx ends with the server.
 type agentStarter func(ctx context.Context, cfg agentConfig) (sessionAgent, error)
 
-var errNoAgent = errors.New("ssmtest: no agent available")
-
 // defaultAgentStarter starts the emulated agent of ssmtest/internal/agent.
 func (s *Server) defaultAgentStarter() agentStarter {
-	return func(context.Context, agentConfig) (sessionAgent, error) { return nil, errNoAgent }
+	return func(ctx context.Context, c agentConfig) (sessionAgent, error) {
+		a, err := agent.Start(ctx, agent.Config{
+			SessionID:     c.SessionID,
+			TargetID:      c.TargetID,
+			SessionType:   c.SessionType,
+			Properties:    c.Properties,
+			Version:       s.opts.AgentVersion,
+			ClientVersion: c.ClientVersion,
+			Pacing:        !s.opts.NoPacing,
+			KMSKeyID:      c.KMSKeyID,
+			KMS:           s.kms,
+			Shell:         s.opts.Shell,
+			Send:          c.Send,
+			StopAcking:    c.StopAcking,
+			Logger:        s.log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return realAgent{a}, nil
+	}
 }
+
+// realAgent adapts *agent.Agent to sessionAgent.
+type realAgent struct{ *agent.Agent }
+
+func (a realAgent) Stats() AgentStats { return AgentStats(a.Agent.Stats()) }

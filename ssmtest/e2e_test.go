@@ -1,0 +1,139 @@
+package ssmtest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/gorilla/websocket"
+
+	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
+)
+
+// rawClient is a minimal data-channel client written against ssmtest/internal/wire: it
+// acks every output message, answers the handshake (no KMS), delivers output in order
+// and stops at channel_closed. It never retransmits, so it only suits fault-free runs.
+type rawClient struct {
+	t        *testing.T
+	ws       *websocket.Conn
+	seq      int64 // next input sequence number
+	expected int64 // next output sequence number
+	stdout   strings.Builder
+	stderr   strings.Builder
+	exit     string
+	closed   *wire.ChannelClosedBody
+}
+
+func (c *rawClient) send(pt uint32, payload []byte) {
+	c.t.Helper()
+	b := encode(c.t, &wire.Message{Type: wire.InputStreamData, Seq: c.seq, PayloadType: pt, Payload: payload})
+	c.seq++
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+func (c *rawClient) ack(m *wire.Message) {
+	body, _ := json.Marshal(wire.AckBody{AcknowledgedMessageType: m.Type, AcknowledgedMessageId: wire.FormatID(m.ID),
+		AcknowledgedMessageSequenceNumber: m.Seq, IsSequentialMessage: true})
+	c.ws.WriteMessage(websocket.BinaryMessage, encode(c.t, &wire.Message{Type: wire.Acknowledge, Flags: 3, Payload: body}))
+}
+
+// step reads one frame and handles it; it returns false after channel_closed.
+func (c *rawClient) step() bool {
+	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, b, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: %v (stdout so far %q)", err, c.stdout.String())
+	}
+	m, err := wire.Decode(b)
+	if err != nil || !m.DigestOK() {
+		c.t.Fatalf("bad frame from server: %v", err)
+	}
+	switch m.Type {
+	case wire.ChannelClosed:
+		c.closed = new(wire.ChannelClosedBody)
+		json.Unmarshal(m.Payload, c.closed)
+		return false
+	case wire.OutputStreamData:
+		c.ack(m)
+		if m.Seq != c.expected {
+			return true // a resend of something already seen
+		}
+		c.expected++
+		switch m.PayloadType {
+		case wire.PTOutput:
+			c.stdout.Write(m.Payload)
+		case wire.PTStdErr:
+			c.stderr.Write(m.Payload)
+		case wire.PTExitCode:
+			c.exit = string(m.Payload)
+		case wire.PTHandshakeRequest:
+			var req struct{ RequestedClientActions []wire.RequestedClientAction }
+			json.Unmarshal(m.Payload, &req)
+			resp := wire.HandshakeResponse{ClientVersion: "1.2.700.0"}
+			for _, a := range req.RequestedClientActions {
+				resp.ProcessedClientActions = append(resp.ProcessedClientActions,
+					wire.ProcessedClientAction{ActionType: a.ActionType, ActionStatus: wire.StatusSuccess})
+			}
+			body, _ := json.Marshal(resp)
+			c.send(wire.PTHandshakeResponse, body)
+		}
+	}
+	return true
+}
+
+func (c *rawClient) until(cond func() bool) {
+	c.t.Helper()
+	for !cond() {
+		if !c.step() {
+			c.t.Fatalf("channel closed early; stdout %q", c.stdout.String())
+		}
+	}
+}
+
+func (c *rawClient) drain() {
+	for c.step() {
+	}
+}
+
+func TestEndToEndShell(t *testing.T) {
+	s := newTestServer(t, &Options{NoPacing: true}, false)
+	id, url, token := startShell(t, s)
+	c := &rawClient{t: t, ws: dial(t, url, token)}
+	// The raw client does not retransmit, so wait until the shell is up (its prompt) before typing.
+	c.until(func() bool { return c.stdout.Len() > 0 })
+	c.send(wire.PTOutput, []byte("echo h''i\n"))
+	c.until(func() bool { return strings.Contains(c.stdout.String(), "hi\r\n") || strings.Contains(c.stdout.String(), "hi\n") })
+	c.send(wire.PTOutput, []byte("exit\n"))
+	c.drain()
+	if c.closed.SessionId != id || c.closed.Output != "" {
+		t.Errorf("channel_closed %+v", c.closed)
+	}
+	info := s.Session(id)
+	<-info.Done
+	info = s.Session(id)
+	if info.Err != nil || info.Agent.MessagesIn < 2 || info.Stats.AcksToClient < 2 || info.Stats.AcksToAgent == 0 {
+		t.Errorf("session %+v", info)
+	}
+}
+
+func TestEndToEndRunCommand(t *testing.T) {
+	s := newTestServer(t, &Options{NoPacing: true}, false)
+	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
+		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
+		Parameters: map[string][]string{"command": {"echo out; echo err >&2; exit 3"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, ws: dial(t, *out.StreamUrl, *out.TokenValue)}
+	c.drain()
+	if c.stdout.String() != "out\n" || c.stderr.String() != "err\n" || c.exit != "EXIT_CODE: 3" {
+		t.Errorf("stdout %q stderr %q exit %q", c.stdout.String(), c.stderr.String(), c.exit)
+	}
+}
