@@ -108,7 +108,9 @@ func TestEndToEndShell(t *testing.T) {
 	// The raw client does not retransmit, so wait until the shell is up (its prompt) before typing.
 	c.until(func() bool { return c.stdout.Len() > 0 })
 	c.send(wire.PTOutput, []byte("echo h''i\n"))
-	c.until(func() bool { return strings.Contains(c.stdout.String(), "hi\r\n") || strings.Contains(c.stdout.String(), "hi\n") })
+	c.until(func() bool {
+		return strings.Contains(c.stdout.String(), "hi\r\n") || strings.Contains(c.stdout.String(), "hi\n")
+	})
 	c.send(wire.PTOutput, []byte("exit\n"))
 	c.drain()
 	if c.closed.SessionId != id || c.closed.Output != "" {

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// run runs the server until ctx ends and returns the process exit code. Once it is
+// listening it prints one line, SSMTEST_ENDPOINT=<url>, to stdout.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ssmtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:0", "listen `address`")
+	agentVersion := fs.String("agent-version", ssmtest.DefaultAgentVersion, "agent `version` reported in handshakes")
+	noPacing := fs.Bool("no-pacing", false, "turn off the real agent's pacing (1 KiB reads, 1 ms sleep per message)")
+	kmsKey := fs.String("kms-key", "", "require KMS encryption with this `key` for non-port sessions")
+	maxMsg := fs.Int("max-message-size", ssmtest.DefaultMaxMessageSize, "largest client message payload in `bytes`")
+	shell := fs.String("shell", "/bin/sh", "`program` for shell sessions")
+	verbose := fs.Bool("v", false, "log to stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: ssmtest [flags]\n\nRuns an emulated AWS Session Manager endpoint (SSM, ECS, KMS, MGS) until interrupted.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ssmtest: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ssmtest: %v\n", err)
+		return 1
+	}
+	srv := ssmtest.NewUnstartedServer(&ssmtest.Options{
+		AgentVersion:   *agentVersion,
+		NoPacing:       *noPacing,
+		KMSKeyID:       *kmsKey,
+		MaxMessageSize: *maxMsg,
+		Shell:          *shell,
+		Logger:         logger,
+	})
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	fmt.Fprintf(stdout, "SSMTEST_ENDPOINT=%s\n", srv.URL)
+	<-ctx.Done()
+	return 0
+}

@@ -1,0 +1,50 @@
+// Package ssmtest emulates the AWS side of Session Manager for tests and benchmarks,
+// in the manner of net/http/httptest: [NewServer] listens on 127.0.0.1 and
+// [Server.URL] is the one endpoint for every service a Session Manager client talks to.
+//
+//   - SSM (AWS JSON 1.1, X-Amz-Target "AmazonSSM.*"): StartSession, ResumeSession,
+//     TerminateSession, DescribeInstanceInformation (with filters), ListTagsForResource
+//     and DescribeSessions.
+//   - ECS ("AmazonEC2ContainerServiceV20141113.ExecuteCommand"): an interactive command
+//     in a task, with target "ecs:<cluster>_<task>_<runtime-id>".
+//   - KMS ("TrentService.GenerateDataKey", "TrentService.Decrypt"): data keys sealed with
+//     AES-GCM under a per-server secret, bound to the key and the encryption context.
+//   - MGS, the data-channel service: GET /v1/data-channel/<session-id>?stream=input is
+//     the websocket a StartSession StreamUrl names.
+//
+// Every API request must be SigV4-signed (any well-formed signature, or one verified
+// against [Options.Credentials]); errors are AWS JSON errors that aws-sdk-go-v2 and
+// botocore decode into their usual types (TargetNotConnected, InvalidDocument, …).
+//
+// # How a session flows
+//
+// StartSession (or ExecuteCommand) records a session with a token. The client dials the
+// StreamUrl and sends the OpenDataChannel text frame; a valid token attaches the
+// websocket, and the first attach starts the session's emulated SSM Agent
+// (ssmtest/internal/agent, an independent implementation of the agent's side of the
+// protocol, running shells, commands and port forwarding on this machine). From then on
+// the server relays binary frames both ways, like MGS:
+//
+//	client ⇄ websocket ⇄ Server (faults, counters) ⇄ agent
+//
+// When the client's websocket drops, the agent keeps running and frames it sends
+// meanwhile are lost (it retransmits them); ResumeSession issues a new token (the old
+// one stops working) and a new websocket re-attaches. When the agent ends, the server
+// sends channel_closed and closes the websocket with code 1000. TerminateSession ends
+// the agent the same way.
+//
+// # Faults and counters
+//
+// [Server.Faults] holds switches that can change while sessions run: per-direction
+// drop, duplicate, reorder, delay and digest corruption probabilities ([LinkFaults],
+// drawn from a seeded random source), KillEvery, CloseNormal, RefuseResume, Pause and
+// StopAcking. [Server.CloseClientConnections] drops every client websocket.
+// [Server.Stats] and [Server.Session] report what happened: frames, bytes and acks each
+// way, duplicates seen by the agent, resumes, the largest client message and every
+// injected fault.
+//
+// The agent paces itself like the real one (1024-byte reads, 1 ms after each send)
+// unless [Options.NoPacing] is set, and reports [DefaultAgentVersion] unless
+// [Options.AgentVersion] says otherwise. The command cmd/ssmtest runs a Server as a
+// standalone process for the AWS CLI and session-manager-plugin.
+package ssmtest
