@@ -89,6 +89,13 @@ type Config struct {
 	PingInterval time.Duration
 	// ResendTick bounds how often overdue messages are looked for. Default 100 ms.
 	ResendTick time.Duration
+	// MinRTO is the floor of the retransmission timeout. The official implementation's floor is only the
+	// 10 ms clock granularity above the smoothed RTT, which on a fast link resends messages whose
+	// acknowledgement is merely queued (about 1% of frames). The websocket below is TCP, so a message is
+	// really lost only with a dropped connection or a faulty relay; a 200 ms floor (Linux TCP's) avoids
+	// spurious resends at no cost to recovery after a reconnect, which retransmits at once.
+	// Default 200 ms; the ceiling stays 1 s.
+	MinRTO time.Duration
 	// ResumeAttempts is how many times ResumeSession + reconnect is tried after the websocket drops before the
 	// session fails. Default 6 (the official plugin's retryer: a first call and 5 retries).
 	ResumeAttempts int
@@ -132,6 +139,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.ResendTick == 0 {
 		cfg.ResendTick = 100 * time.Millisecond
 	}
+	if cfg.MinRTO == 0 {
+		cfg.MinRTO = 200 * time.Millisecond
+	}
 	if cfg.ResumeAttempts == 0 {
 		cfg.ResumeAttempts = 6
 	}
@@ -151,7 +161,7 @@ func (c *Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("session: Window %d smaller than MaxPayload %d", cfg.Window, cfg.MaxPayload)
 	case cfg.RecvBuffer < 1:
 		return cfg, errors.New("session: RecvBuffer must be positive")
-	case cfg.PingInterval < 0 || cfg.ResendTick < 0 || cfg.ResumeBackoff < 0 || cfg.ResumeAttempts < 0:
+	case cfg.PingInterval < 0 || cfg.ResendTick < 0 || cfg.MinRTO < 0 || cfg.MinRTO > maxRTO || cfg.ResumeBackoff < 0 || cfg.ResumeAttempts < 0:
 		return cfg, errors.New("session: negative durations or counts")
 	}
 	return cfg, nil

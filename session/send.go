@@ -270,7 +270,7 @@ func (s *Session) updateRTO(r float64) {
 	s.rttvar = (1-beta)*s.rttvar + beta*math.Abs(s.srtt-r)
 	s.srtt = (1-alpha)*s.srtt + alpha*r
 	rto := time.Duration(s.srtt + max(float64(clockGranularity), 4*s.rttvar))
-	s.rto = min(rto, maxRTO)
+	s.rto = min(max(rto, s.cfg.MinRTO), maxRTO)
 }
 
 // maybeFree recycles e once it is acknowledged and not being written; the struct itself once it also left

@@ -95,7 +95,7 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 		wake:     make(chan struct{}, 1),
 		windowCh: make(chan struct{}, 1),
 		ooo:      make(map[int64][]byte),
-		rto:      defaultRTO,
+		rto:      max(defaultRTO, c.MinRTO),
 		srtt:     float64(defaultRTT),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -27,7 +27,9 @@ func newSSM(srv *ssmtest.Server) *ssm.Client {
 	return ssm.New(ssm.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(srv.URL),
-		Credentials:  aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil }),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
+		}),
 	})
 }
 
