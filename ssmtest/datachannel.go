@@ -45,10 +45,14 @@ func (c *clientConn) write(frame []byte) error {
 	return c.ws.WriteMessage(websocket.BinaryMessage, frame)
 }
 
-// kill closes the connection abruptly, without a close frame.
-func (c *clientConn) kill() {
-	c.killed.Store(true)
+// kill closes the connection abruptly, without a close frame. It reports whether this
+// call closed it.
+func (c *clientConn) kill() bool {
+	if c.killed.Swap(true) {
+		return false
+	}
 	c.ws.Close()
+	return true
 }
 
 // closeNormal sends a close frame with code 1000 and gives the client closeGrace to
@@ -195,6 +199,7 @@ func (ss *session) startAgent(clientVersion string) {
 	ss.starting = false
 	if err != nil {
 		ss.mu.Unlock()
+		close(ss.agentReady)
 		srv.log.Warn("ssmtest: agent failed to start", "session", ss.id, "err", err)
 		ss.finish(fmt.Errorf("ssmtest: starting agent: %w", err))
 		return
@@ -202,6 +207,7 @@ func (ss *session) startAgent(clientVersion string) {
 	ss.agent = a
 	terminated := ss.ended
 	ss.mu.Unlock()
+	close(ss.agentReady)
 	if terminated {
 		a.Terminate()
 	}
@@ -263,8 +269,8 @@ func (ss *session) fromClient(c *clientConn, frame []byte) {
 			st.withheldAcks.Add(1)
 		}
 	}
-	ss.relay(ToAgent, frame)
 	ss.countKill(len(frame))
+	ss.relay(ToAgent, frame)
 }
 
 // fromAgent is the agent's Send: one frame for the client.
@@ -275,20 +281,27 @@ func (ss *session) fromAgent(frame []byte) {
 	if messageType(frame) == wire.Acknowledge {
 		st.acksToClient.Add(1)
 	}
-	ss.relay(ToClient, frame)
 	ss.countKill(len(frame))
+	ss.relay(ToClient, frame)
 }
 
 // deliver hands a frame to its destination, after faults.
 func (ss *session) deliver(d Direction, frame []byte) {
 	if d == ToAgent {
+		// A frame can arrive while the agent is still starting (it may already have
+		// sent output); wait for it rather than lose the frame.
+		select {
+		case <-ss.agentReady:
+		case <-ss.srv.ctx.Done():
+			return
+		}
 		if a := ss.currentAgent(); a != nil {
 			a.Deliver(frame)
 		}
 		return
 	}
 	c := ss.currentClient()
-	if c == nil || c.write(frame) != nil {
+	if c == nil || c.killed.Load() || c.write(frame) != nil {
 		ss.counters.lostToClient.Add(1)
 	}
 }
@@ -303,9 +316,8 @@ func (ss *session) countKill(n int) {
 		return
 	}
 	ss.killBytes.Store(0)
-	if c := ss.currentClient(); c != nil {
+	if c := ss.currentClient(); c != nil && c.kill() {
 		ss.counters.kills.Add(1)
-		ss.srv.log.Info("ssmtest: fault: killing client websocket", "session", ss.id)
-		c.kill()
+		ss.srv.log.Info("ssmtest: fault: killed client websocket", "session", ss.id)
 	}
 }

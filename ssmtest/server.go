@@ -174,8 +174,9 @@ func (s *Server) after(name string, d time.Duration, fn func()) {
 // reconnect.
 func (s *Server) CloseClientConnections() {
 	for _, c := range s.clientConns() {
-		c.sess.counters.kills.Add(1)
-		c.kill()
+		if c.kill() {
+			c.sess.counters.kills.Add(1)
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ type session struct {
 	counters    sessionCounters
 	killBytes   atomic.Int64 // bytes relayed since the last KillEvery kill
 	done        chan struct{}
+	agentReady  chan struct{} // closed once the agent is stored (or failed to start)
 
 	mu            sync.Mutex
 	token         string
@@ -51,6 +52,7 @@ func (s *Server) newSession(target, docName, sessionType string, props map[strin
 		startedAt:   time.Now(),
 		token:       newToken(),
 		done:        make(chan struct{}),
+		agentReady:  make(chan struct{}),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -188,7 +190,7 @@ func (ss *session) info() SessionInfo {
 		Properties:    maps.Clone(ss.props),
 		StartedAt:     ss.startedAt,
 		ClientVersion: ss.clientVersion,
-		AgentStarted:  ss.agent != nil,
+		AgentStarted:  ss.agent != nil || ss.starting,
 		Ended:         ss.ended,
 		Err:           ss.endErr,
 		Done:          ss.done,
