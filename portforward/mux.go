@@ -1,0 +1,301 @@
+package portforward
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/xtaci/smux"
+
+	"github.com/ssmwire/ssmwire/session"
+)
+
+// smux v1 commands (protocol.md §6.4).
+const (
+	smuxSYN = 0
+	smuxFIN = 1
+	smuxPSH = 2
+
+	smuxHeaderSize = 8
+)
+
+// startMux starts the smux client over the session.
+func (f *Forwarder) startMux() error {
+	sc := smux.DefaultConfig()
+	sc.Version = 1
+	switch f.cfg.MuxKeepAlive {
+	case KeepAliveOn:
+	case KeepAliveOff:
+		sc.KeepAliveDisabled = true
+	default:
+		sc.KeepAliveDisabled = AgentDisablesKeepAlive(f.hs.AgentVersion)
+	}
+	sc.MaxFrameSize = f.cfg.MaxFrameSize
+	sc.MaxReceiveBuffer = f.cfg.MuxReceiveBuffer
+	sc.MaxStreamBuffer = f.cfg.MuxStreamBuffer
+	f.transport = newMuxTransport(f.s, f.onMuxFrame)
+	m, err := smux.Client(f.transport, sc)
+	if err != nil {
+		f.transport.Close()
+		return fmt.Errorf("portforward: smux: %w", err)
+	}
+	f.mux = m
+	return nil
+}
+
+// muxTransport is the byte stream smux runs over: the session's Output payloads. Closing it stops smux's
+// reads and writes but leaves the session open. Its Read is called only by smux's receive goroutine, which
+// lets it watch frame headers go by (see frameWatcher).
+type muxTransport struct {
+	s      *session.Session
+	ctx    context.Context
+	cancel context.CancelFunc
+	watch  frameWatcher
+}
+
+func newMuxTransport(s *session.Session, onFrame func(cmd byte, sid uint32, length int)) *muxTransport {
+	t := &muxTransport{s: s, watch: frameWatcher{onFrame: onFrame}}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	return t
+}
+
+func (t *muxTransport) Read(p []byte) (int, error) {
+	n, err := t.s.ReadContext(t.ctx, p)
+	t.watch.observe(p[:n])
+	return n, err
+}
+
+func (t *muxTransport) Write(p []byte) (int, error) { return t.s.WriteContext(t.ctx, p) }
+
+func (t *muxTransport) Close() error {
+	t.cancel()
+	return nil
+}
+
+// frameWatcher follows the smux v1 frame boundaries in the bytes the agent sends, so that the Forwarder
+// knows which streams received data and which were closed by the agent.
+type frameWatcher struct {
+	hdr     [smuxHeaderSize]byte
+	hn      int // header bytes collected
+	skip    int // data bytes of the current frame still to pass
+	onFrame func(cmd byte, sid uint32, length int)
+}
+
+func (w *frameWatcher) observe(b []byte) {
+	for len(b) > 0 {
+		if w.skip > 0 {
+			k := min(w.skip, len(b))
+			w.skip -= k
+			b = b[k:]
+			continue
+		}
+		k := copy(w.hdr[w.hn:], b)
+		w.hn += k
+		b = b[k:]
+		if w.hn < smuxHeaderSize {
+			return
+		}
+		w.hn = 0
+		cmd := w.hdr[1]
+		length := int(binary.LittleEndian.Uint16(w.hdr[2:]))
+		sid := binary.LittleEndian.Uint32(w.hdr[4:])
+		if cmd == smuxPSH {
+			w.skip = length // in v1 only PSH carries data
+		}
+		w.onFrame(cmd, sid, length)
+	}
+}
+
+// streamState is what the Forwarder knows about one smux stream it opened, under streamsMu.
+type streamState struct {
+	gotData bool // the agent sent data on it
+	fin     bool // the agent closed it
+	failed  bool // the agent could not connect it to the destination
+}
+
+// onMuxFrame runs on smux's receive goroutine for every frame header, before smux itself handles the frame.
+//
+// Flag ConnectToPortError names no stream. The agent sends it and then closes the stream whose destination
+// dial failed, so the first stream the agent closes without ever having sent data on it, after such a flag,
+// is taken to be the one that failed. (Best effort: a destination that accepts and closes at once without
+// sending anything, at the same moment, could take the blame instead.)
+func (f *Forwarder) onMuxFrame(cmd byte, sid uint32, length int) {
+	f.streamsMu.Lock()
+	defer f.streamsMu.Unlock()
+	st := f.streams[sid]
+	if st == nil {
+		return
+	}
+	switch cmd {
+	case smuxPSH:
+		if length > 0 {
+			st.gotData = true
+		}
+	case smuxFIN:
+		st.fin = true
+		if !st.gotData && f.pendingErr > 0 {
+			f.pendingErr--
+			st.failed = true
+		}
+	}
+}
+
+// dialMux opens one smux stream. Opening sends the SYN frame, which may wait for session window space.
+func (f *Forwarder) dialMux(ctx context.Context) (net.Conn, error) {
+	type result struct {
+		c   *muxConn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := f.openStream()
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, r.err
+		}
+		return r.c, nil
+	case <-ctx.Done():
+	case <-f.ctx.Done():
+	case <-f.s.Done():
+	}
+	go func() { // the open may still succeed; nobody wants the stream
+		if r := <-ch; r.c != nil {
+			r.c.Close()
+		}
+	}()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("portforward: dial: %w", ctx.Err())
+	}
+	return nil, fmt.Errorf("portforward: dial: %w", f.alive())
+}
+
+func (f *Forwarder) openStream() (*muxConn, error) {
+	f.openMu.Lock()
+	defer f.openMu.Unlock()
+	// smux's client numbers streams 3, 5, 7, …; register the state first so that no frame for the new stream
+	// can go by unseen.
+	sid := f.nextSID
+	st := &streamState{}
+	f.streamsMu.Lock()
+	f.streams[sid] = st
+	f.streamsMu.Unlock()
+	s, err := f.mux.OpenStream()
+	if err != nil {
+		f.forget(sid)
+		if f.alive() != nil {
+			return nil, fmt.Errorf("portforward: dial: %w", f.alive())
+		}
+		return nil, fmt.Errorf("portforward: dial: open stream: %w", err)
+	}
+	f.nextSID = s.ID() + 2
+	if s.ID() != sid { // cannot happen with smux v1.5.16; keep the bookkeeping right regardless
+		f.streamsMu.Lock()
+		delete(f.streams, sid)
+		f.streams[s.ID()] = st
+		f.streamsMu.Unlock()
+	}
+	return &muxConn{f: f, s: s, st: st}, nil
+}
+
+func (f *Forwarder) forget(sid uint32) {
+	f.streamsMu.Lock()
+	delete(f.streams, sid)
+	f.streamsMu.Unlock()
+}
+
+// muxConn is one smux stream as a net.Conn, with errors mapped to what net.Conn users expect.
+//
+// Half-close is not offered: smux protocol version 1 has no half-closed state (its FIN ends the stream on
+// both sides), and the official plugin likewise closes the stream when the local client stops sending.
+type muxConn struct {
+	f      *Forwarder
+	s      *smux.Stream
+	st     *streamState
+	closed atomic.Bool
+}
+
+func (c *muxConn) state() (fin, failed bool) {
+	c.f.streamsMu.Lock()
+	defer c.f.streamsMu.Unlock()
+	return c.st.fin, c.st.failed
+}
+
+func (c *muxConn) Read(p []byte) (int, error) {
+	if _, failed := c.state(); failed {
+		return 0, &ConnectToPortError{SessionID: c.f.s.ID()}
+	}
+	n, err := c.s.Read(p)
+	if err != nil {
+		err = c.mapErr(err)
+	}
+	return n, err
+}
+
+func (c *muxConn) Write(p []byte) (int, error) {
+	if _, failed := c.state(); failed {
+		return 0, &ConnectToPortError{SessionID: c.f.s.ID()}
+	}
+	n, err := c.s.Write(p)
+	if err != nil {
+		err = c.mapErr(err)
+	}
+	return n, err
+}
+
+// mapErr turns smux's errors into net.Conn conventions.
+func (c *muxConn) mapErr(err error) error {
+	if errors.Is(err, smux.ErrTimeout) {
+		return os.ErrDeadlineExceeded
+	}
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	fin, failed := c.state()
+	if failed {
+		return &ConnectToPortError{SessionID: c.f.s.ID()}
+	}
+	if c.f.ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", net.ErrClosed, ErrClosed)
+	}
+	if fin && errors.Is(err, io.EOF) {
+		return io.EOF
+	}
+	select {
+	case <-c.f.s.Done(): // smux reports the transport's end as io.EOF too
+		return c.f.sessionErr()
+	default:
+	}
+	if errors.Is(err, io.ErrClosedPipe) {
+		return net.ErrClosed
+	}
+	return err
+}
+
+// Close closes the stream (smux FIN). It is idempotent.
+func (c *muxConn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.s.Close()
+	c.f.forget(c.s.ID())
+	return nil
+}
+
+func (c *muxConn) LocalAddr() net.Addr  { return c.f.localAddr(c.s.ID()) }
+func (c *muxConn) RemoteAddr() net.Addr { return c.f.remoteAddr() }
+
+func (c *muxConn) SetDeadline(t time.Time) error      { return c.s.SetDeadline(t) }
+func (c *muxConn) SetReadDeadline(t time.Time) error  { return c.s.SetReadDeadline(t) }
+func (c *muxConn) SetWriteDeadline(t time.Time) error { return c.s.SetWriteDeadline(t) }
+
+// Stream returns the smux stream id.
+func (c *muxConn) Stream() uint32 { return c.s.ID() }
