@@ -33,9 +33,15 @@ var upgrader = websocket.Upgrader{
 type clientConn struct {
 	ws     *websocket.Conn
 	sess   *session
-	wmu    sync.Mutex // serializes data writes
-	killed atomic.Bool
+	wmu    sync.Mutex   // serializes data writes
+	state  atomic.Int32 // connOpen, connClosing or connKilled
 }
+
+const (
+	connOpen    = iota
+	connClosing // a close frame went out
+	connKilled  // closed abruptly
+)
 
 // write sends one binary frame; errors mean the connection is gone.
 func (c *clientConn) write(frame []byte) error {
@@ -48,19 +54,21 @@ func (c *clientConn) write(frame []byte) error {
 // kill closes the connection abruptly, without a close frame. It reports whether this
 // call closed it.
 func (c *clientConn) kill() bool {
-	if c.killed.Swap(true) {
-		return false
-	}
+	old := c.state.Swap(connKilled)
 	c.ws.Close()
-	return true
+	return old == connOpen
 }
 
 // closeNormal sends a close frame with code 1000 and gives the client closeGrace to
-// answer before the reader gives up.
-func (c *clientConn) closeNormal(reason string) {
+// answer before the reader gives up. It reports whether the connection was open.
+func (c *clientConn) closeNormal(reason string) bool {
+	if !c.state.CompareAndSwap(connOpen, connClosing) {
+		return false
+	}
 	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason),
 		time.Now().Add(time.Second))
 	c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+	return true
 }
 
 // reject closes a websocket that never attached with a policy-violation close frame.
@@ -301,7 +309,7 @@ func (ss *session) deliver(d Direction, frame []byte) {
 		return
 	}
 	c := ss.currentClient()
-	if c == nil || c.killed.Load() || c.write(frame) != nil {
+	if c == nil || c.state.Load() != connOpen || c.write(frame) != nil {
 		ss.counters.lostToClient.Add(1)
 	}
 }

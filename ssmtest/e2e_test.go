@@ -2,6 +2,7 @@ package ssmtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,13 +15,14 @@ import (
 )
 
 // rawClient is a minimal data-channel client written against ssmtest/internal/wire: it
-// acks every output message, answers the handshake (no KMS), delivers output in order
+// acks every output message, buffers out-of-order ones, answers the handshake (no KMS), delivers output in order
 // and stops at channel_closed. It never retransmits, so it only suits fault-free runs.
 type rawClient struct {
 	t        *testing.T
 	ws       *websocket.Conn
 	seq      int64 // next input sequence number
 	expected int64 // next output sequence number
+	early    map[int64]*wire.Message
 	stdout   strings.Builder
 	stderr   strings.Builder
 	exit     string
@@ -61,30 +63,47 @@ func (c *rawClient) step() bool {
 		return false
 	case wire.OutputStreamData:
 		c.ack(m)
-		if m.Seq != c.expected {
-			return true // a resend of something already seen
-		}
-		c.expected++
-		switch m.PayloadType {
-		case wire.PTOutput:
-			c.stdout.Write(m.Payload)
-		case wire.PTStdErr:
-			c.stderr.Write(m.Payload)
-		case wire.PTExitCode:
-			c.exit = string(m.Payload)
-		case wire.PTHandshakeRequest:
-			var req struct{ RequestedClientActions []wire.RequestedClientAction }
-			json.Unmarshal(m.Payload, &req)
-			resp := wire.HandshakeResponse{ClientVersion: "1.2.700.0"}
-			for _, a := range req.RequestedClientActions {
-				resp.ProcessedClientActions = append(resp.ProcessedClientActions,
-					wire.ProcessedClientAction{ActionType: a.ActionType, ActionStatus: wire.StatusSuccess})
+		switch {
+		case m.Seq < c.expected: // a resend of something already seen: re-acked
+		case m.Seq > c.expected:
+			if c.early == nil {
+				c.early = make(map[int64]*wire.Message)
 			}
-			body, _ := json.Marshal(resp)
-			c.send(wire.PTHandshakeResponse, body)
+			m.Payload = append([]byte(nil), m.Payload...)
+			c.early[m.Seq] = m
+		default:
+			c.handle(m)
+			for next, ok := c.early[c.expected]; ok; next, ok = c.early[c.expected] {
+				delete(c.early, next.Seq)
+				c.handle(next)
+			}
 		}
 	}
 	return true
+}
+
+// handle processes the next in-order output message.
+func (c *rawClient) handle(m *wire.Message) {
+	c.t.Helper()
+	c.expected++
+	switch m.PayloadType {
+	case wire.PTOutput:
+		c.stdout.Write(m.Payload)
+	case wire.PTStdErr:
+		c.stderr.Write(m.Payload)
+	case wire.PTExitCode:
+		c.exit = string(m.Payload)
+	case wire.PTHandshakeRequest:
+		var req struct{ RequestedClientActions []wire.RequestedClientAction }
+		json.Unmarshal(m.Payload, &req)
+		resp := wire.HandshakeResponse{ClientVersion: "1.2.700.0"}
+		for _, a := range req.RequestedClientActions {
+			resp.ProcessedClientActions = append(resp.ProcessedClientActions,
+				wire.ProcessedClientAction{ActionType: a.ActionType, ActionStatus: wire.StatusSuccess})
+		}
+		body, _ := json.Marshal(resp)
+		c.send(wire.PTHandshakeResponse, body)
+	}
 }
 
 func (c *rawClient) until(cond func() bool) {
@@ -137,5 +156,50 @@ func TestEndToEndRunCommand(t *testing.T) {
 	c.drain()
 	if c.stdout.String() != "out\n" || c.stderr.String() != "err\n" || c.exit != "EXIT_CODE: 3" {
 		t.Errorf("stdout %q stderr %q exit %q", c.stdout.String(), c.stderr.String(), c.exit)
+	}
+}
+
+func runCommand(t *testing.T, s *Server, command string) (*rawClient, string) {
+	t.Helper()
+	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
+		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
+		Parameters: map[string][]string{"command": {command}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, ws: dial(t, *out.StreamUrl, *out.TokenValue)}
+	c.drain()
+	<-s.Session(*out.SessionId).Done
+	return c, *out.SessionId
+}
+
+func TestEndToEndDuplicatesReachAgent(t *testing.T) {
+	s := newTestServer(t, &Options{NoPacing: true}, false)
+	s.Faults().Set(ToAgent, LinkFaults{Duplicate: 1})
+	c, id := runCommand(t, s, "echo dup")
+	if c.stdout.String() != "dup\n" || c.exit != "EXIT_CODE: 0" {
+		t.Errorf("stdout %q exit %q", c.stdout.String(), c.exit)
+	}
+	st := s.Session(id).Stats
+	if st.DuplicatesAtAgent == 0 || st.Faults.ToAgent.Duplicated == 0 {
+		t.Errorf("DuplicatesAtAgent %d, Duplicated %d", st.DuplicatesAtAgent, st.Faults.ToAgent.Duplicated)
+	}
+}
+
+func TestEndToEndLossyOutput(t *testing.T) {
+	s := newTestServer(t, &Options{NoPacing: true}, false)
+	s.Faults().Set(ToClient, LinkFaults{Drop: 0.1, Reorder: 0.2, Duplicate: 0.2})
+	c, id := runCommand(t, s, "i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); sleep 0.05; done")
+	var want strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&want, "line %d\n", i)
+	}
+	if c.stdout.String() != want.String() || c.exit != "EXIT_CODE: 0" {
+		t.Errorf("stdout %q exit %q", c.stdout.String(), c.exit)
+	}
+	info := s.Session(id)
+	if f := info.Stats.Faults.ToClient; f.Dropped == 0 || info.Agent.Resends == 0 {
+		t.Errorf("faults %+v, agent resends %d", f, info.Agent.Resends)
 	}
 }

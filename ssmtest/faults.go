@@ -104,8 +104,9 @@ func (f *Faults) Reset() {
 // rotates connections. Sessions and agents keep running; clients may reconnect.
 func (f *Faults) CloseNormal() {
 	for _, c := range f.srv.clientConns() {
-		c.sess.counters.normalCloses.Add(1)
-		c.closeNormal("ssmtest CloseNormal")
+		if c.closeNormal("ssmtest CloseNormal") {
+			c.sess.counters.normalCloses.Add(1)
+		}
 	}
 }
 
