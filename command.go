@@ -1,0 +1,97 @@
+package ssmwire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/session"
+	"github.com/ssmwire/ssmwire/shell"
+)
+
+// DefaultCommandDocument is the document [Client.Run] uses when Command.Document is empty: AWS's
+// non-interactive command document, which runs Command.Command with its output on one stream and reports no
+// exit code.
+const DefaultCommandDocument = "AWS-StartNonInteractiveCommand"
+
+// ExitError reports that a remote command exited with a non-zero status. Only documents of session type
+// NonInteractiveCommands with separateOutputStream set report an exit status (AWS's documents do not);
+// other sessions end with a nil error whatever the command's status.
+type ExitError = shell.ExitError
+
+// Command describes a command for [Client.Run].
+type Command struct {
+	// Document is the Session Manager document to start. Default [DefaultCommandDocument].
+	Document string
+	// Command is passed as the document's "command" parameter when non-empty.
+	Command string
+	// Parameters are further document parameters. A "command" entry here wins over Command.
+	Parameters map[string][]string
+
+	// Stdin is sent to the remote side as it arrives. For NonInteractiveCommands documents the agent only
+	// looks in it for Ctrl-C (0x03) and Ctrl-\ (0x1C), which signal the command; leave it nil for a pipe.
+	Stdin io.Reader
+	// Stdout and Stderr receive the command's output streams. Documents without separate streams send
+	// everything to Stdout. Nil discards.
+	Stdout, Stderr io.Writer
+}
+
+// Run starts cmd on target and waits until it has finished and its output is written. It returns nil when the
+// command succeeded (or its document reports no exit status), an [*ExitError] when the agent reported a
+// non-zero exit code, a [*session.ChannelClosedError] when the service ended the session with a message, or
+// another error. When ctx ends first the session is terminated and ctx's error returned.
+func (c *Client) Run(ctx context.Context, target string, cmd Command) error {
+	doc := cmd.Document
+	if doc == "" {
+		doc = DefaultCommandDocument
+	}
+	params := maps.Clone(cmd.Parameters)
+	if cmd.Command != "" {
+		if params == nil {
+			params = make(map[string][]string, 1)
+		}
+		if _, ok := params["command"]; !ok {
+			params["command"] = []string{cmd.Command}
+		}
+	}
+	s, err := c.StartSession(ctx, &ssm.StartSessionInput{Target: &target, DocumentName: &doc, Parameters: params})
+	if err != nil {
+		return err
+	}
+	defer c.finish(ctx, s)
+	return sessionError(s, shell.Run(ctx, s, &shell.Config{Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, Logger: c.log}))
+}
+
+// Shell starts an interactive shell on target with the account's default shell document
+// (SSM-SessionManagerRunShell) and runs it with cfg until the remote shell exits or ctx ends (the session is
+// then terminated). The caller owns the terminal: put it in raw mode and feed cfg.Resize from SIGWINCH, as
+// the package documentation shows. A nil cfg runs the shell with no input and discarded output.
+func (c *Client) Shell(ctx context.Context, target string, cfg *shell.Config) error {
+	s, err := c.StartSession(ctx, &ssm.StartSessionInput{Target: &target})
+	if err != nil {
+		return err
+	}
+	defer c.finish(ctx, s)
+	var sc shell.Config
+	if cfg != nil {
+		sc = *cfg
+	}
+	if sc.Logger == nil {
+		sc.Logger = c.log
+	}
+	return sessionError(s, shell.Run(ctx, s, &sc))
+}
+
+// sessionError names the session in err, except for the results a caller compares directly: nil, an
+// [*ExitError] and the context's own error.
+func sessionError(s *session.Session, err error) error {
+	var ee *ExitError
+	if err == nil || errors.As(err, &ee) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("ssmwire: session %s: %w", s.ID(), err)
+}
