@@ -1,6 +1,9 @@
 package ssmtest
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -8,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/gorilla/websocket"
 
@@ -23,10 +27,17 @@ type rawClient struct {
 	seq      int64 // next input sequence number
 	expected int64 // next output sequence number
 	early    map[int64]*wire.Message
-	stdout   strings.Builder
-	stderr   strings.Builder
-	exit     string
-	closed   *wire.ChannelClosedBody
+
+	// For KMS-encrypted sessions: the client's KMS and the session, for the encryption
+	// context; dataKey is set by the handshake.
+	kms       *kms.Client
+	sessionID string
+	target    string
+	dataKey   []byte
+	stdout    strings.Builder
+	stderr    strings.Builder
+	exit      string
+	closed    *wire.ChannelClosedBody
 }
 
 func (c *rawClient) send(pt uint32, payload []byte) {
@@ -86,6 +97,9 @@ func (c *rawClient) step() bool {
 func (c *rawClient) handle(m *wire.Message) {
 	c.t.Helper()
 	c.expected++
+	if c.dataKey != nil && (m.PayloadType == wire.PTOutput || m.PayloadType == wire.PTStdErr || m.PayloadType == wire.PTExitCode) {
+		m.Payload = c.open(m.Payload)
+	}
 	switch m.PayloadType {
 	case wire.PTOutput:
 		c.stdout.Write(m.Payload)
@@ -98,12 +112,64 @@ func (c *rawClient) handle(m *wire.Message) {
 		json.Unmarshal(m.Payload, &req)
 		resp := wire.HandshakeResponse{ClientVersion: "1.2.700.0"}
 		for _, a := range req.RequestedClientActions {
-			resp.ProcessedClientActions = append(resp.ProcessedClientActions,
-				wire.ProcessedClientAction{ActionType: a.ActionType, ActionStatus: wire.StatusSuccess})
+			pa := wire.ProcessedClientAction{ActionType: a.ActionType, ActionStatus: wire.StatusSuccess}
+			if a.ActionType == wire.ActionKMSEncryption {
+				pa.ActionResult = c.generateDataKey(a.ActionParameters.(map[string]any)["KMSKeyId"].(string))
+			}
+			resp.ProcessedClientActions = append(resp.ProcessedClientActions, pa)
 		}
 		body, _ := json.Marshal(resp)
 		c.send(wire.PTHandshakeResponse, body)
+	case wire.PTEncChallengeRequest:
+		var ch wire.EncryptionChallenge
+		json.Unmarshal(m.Payload, &ch)
+		plain := c.open(ch.Challenge)
+		body, _ := json.Marshal(wire.EncryptionChallenge{Challenge: c.seal(plain)})
+		c.send(wire.PTEncChallengeResponse, body)
 	}
+}
+
+// generateDataKey does the client's part of the KMS handshake action.
+func (c *rawClient) generateDataKey(keyID string) json.RawMessage {
+	c.t.Helper()
+	out, err := c.kms.GenerateDataKey(testContext(c.t), &kms.GenerateDataKeyInput{
+		KeyId: aws.String(keyID), NumberOfBytes: aws.Int32(64),
+		EncryptionContext: map[string]string{"aws:ssm:SessionId": c.sessionID, "aws:ssm:TargetId": c.target},
+	})
+	if err != nil {
+		c.t.Fatalf("GenerateDataKey: %v", err)
+	}
+	c.dataKey = out.Plaintext
+	b, _ := json.Marshal(wire.KMSEncryptionResponse{KMSCipherTextKey: out.CiphertextBlob})
+	return b
+}
+
+func (c *rawClient) gcm(key []byte) cipher.AEAD {
+	block, _ := aes.NewCipher(key)
+	g, _ := cipher.NewGCM(block)
+	return g
+}
+
+// open decrypts agent output (key bytes 0-31).
+func (c *rawClient) open(b []byte) []byte {
+	c.t.Helper()
+	g := c.gcm(c.dataKey[:32])
+	if len(b) < g.NonceSize() {
+		c.t.Fatalf("encrypted payload of %d bytes", len(b))
+	}
+	p, err := g.Open(nil, b[:g.NonceSize()], b[g.NonceSize():], nil)
+	if err != nil {
+		c.t.Fatalf("decrypting agent payload: %v", err)
+	}
+	return p
+}
+
+// seal encrypts client input (key bytes 32-63).
+func (c *rawClient) seal(p []byte) []byte {
+	g := c.gcm(c.dataKey[32:])
+	nonce := make([]byte, g.NonceSize())
+	rand.Read(nonce)
+	return g.Seal(nonce, nonce, p, nil)
 }
 
 func (c *rawClient) until(cond func() bool) {
@@ -201,5 +267,28 @@ func TestEndToEndLossyOutput(t *testing.T) {
 	info := s.Session(id)
 	if f := info.Stats.Faults.ToClient; f.Dropped == 0 || info.Agent.Resends == 0 {
 		t.Errorf("faults %+v, agent resends %d", f, info.Agent.Resends)
+	}
+}
+
+func TestEndToEndKMS(t *testing.T) {
+	s := newTestServer(t, &Options{NoPacing: true, KMSKeyID: "alias/ssm-sessions"}, false)
+	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
+		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
+		Parameters: map[string][]string{"command": {"echo secret; echo oops >&2; exit 5"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, ws: dial(t, *out.StreamUrl, *out.TokenValue), kms: kmsClient(s),
+		sessionID: *out.SessionId, target: DefaultInstanceID}
+	c.drain()
+	if c.dataKey == nil {
+		t.Fatal("no KMS handshake action")
+	}
+	if c.stdout.String() != "secret\n" || c.stderr.String() != "oops\n" || c.exit != "EXIT_CODE: 5" || c.closed.Output != "" {
+		t.Errorf("stdout %q stderr %q exit %q closed %+v", c.stdout.String(), c.stderr.String(), c.exit, c.closed)
+	}
+	if st := s.Stats(); st.DataKeys != 1 || st.Decrypts != 1 {
+		t.Errorf("DataKeys %d Decrypts %d, want 1 and 1 (the agent's)", st.DataKeys, st.Decrypts)
 	}
 }
