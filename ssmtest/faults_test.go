@@ -1,7 +1,10 @@
 package ssmtest
 
 import (
+	"bytes"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,4 +237,43 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestCloseReportsStuckWork(t *testing.T) {
+	s := NewServer(&Options{CloseTimeout: 10 * time.Millisecond})
+	var report syncBuffer
+	s.closeReport = &report
+	release := make(chan struct{})
+	s.goTask("stuck task", func() { <-release })
+	closed := make(chan struct{})
+	go func() {
+		s.Close()
+		close(closed)
+	}()
+	waitFor(t, "a report", func() bool { return strings.Contains(report.String(), "stuck task (1)") })
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a task was running")
+	default:
+	}
+	close(release)
+	<-closed
 }

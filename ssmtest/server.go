@@ -3,6 +3,7 @@ package ssmtest
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,9 +42,10 @@ type Server struct {
 	order    []*session // in creation order
 	conns    map[*clientConn]struct{}
 
-	work  sync.WaitGroup // every goroutine the server started, handlers included
-	tasks taskSet        // names of those goroutines, for Close's report
-	stats serverCounters
+	work        sync.WaitGroup // every goroutine the server started, handlers included
+	tasks       taskSet        // names of those goroutines, for Close's report
+	stats       serverCounters
+	closeReport io.Writer // where Close reports what is stuck; os.Stderr
 }
 
 // NewServer starts and returns a new Server on 127.0.0.1 with a random port. The
@@ -68,6 +70,8 @@ func NewUnstartedServer(opts *Options) *Server {
 		cancel:   cancel,
 		sessions: make(map[string]*session),
 		conns:    make(map[*clientConn]struct{}),
+
+		closeReport: os.Stderr,
 	}
 	s.ops = s.operations()
 	s.faults = newFaults(s, o.FaultSeed)
@@ -229,7 +233,7 @@ func (s *Server) Close() {
 		case <-done:
 			return
 		case <-t.C:
-			fmt.Fprintf(os.Stderr, "ssmtest: Server blocked in Close after %v, waiting for: %s\n",
+			fmt.Fprintf(s.closeReport, "ssmtest: Server blocked in Close after %v, waiting for: %s\n",
 				s.opts.CloseTimeout, strings.Join(s.tasks.list(), ", "))
 		}
 	}
