@@ -1,0 +1,160 @@
+package ssmwire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/portforward"
+	"github.com/ssmwire/ssmwire/session"
+)
+
+// Documents [Client.Forward] starts.
+const (
+	PortForwardingDocument           = "AWS-StartPortForwardingSession"
+	PortForwardingRemoteHostDocument = "AWS-StartPortForwardingSessionToRemoteHost"
+)
+
+// ConnectToPortError is the error a forwarded connection's Read returns when the agent could not connect to
+// the destination (nothing listens there, or the remote host is unreachable from the target).
+type ConnectToPortError = portforward.ConnectToPortError
+
+// Remote is the destination of a port forward, as the target sees it.
+type Remote struct {
+	// Host is the destination host. "" or "localhost" means the target itself (AWS-StartPortForwardingSession);
+	// anything else is dialled by the target (AWS-StartPortForwardingSessionToRemoteHost), for example a
+	// database endpoint inside the target's VPC.
+	Host string
+	// Port is the destination TCP port.
+	Port int
+}
+
+func (r Remote) String() string {
+	h := r.Host
+	if h == "" {
+		h = "localhost"
+	}
+	return net.JoinHostPort(h, strconv.Itoa(r.Port))
+}
+
+// input returns the StartSession input that forwards to r through target.
+func (r Remote) input(target string) (*ssm.StartSessionInput, error) {
+	if r.Port <= 0 || r.Port > 65535 {
+		return nil, fmt.Errorf("ssmwire: forward to %s: invalid port %d", r, r.Port)
+	}
+	doc := PortForwardingDocument
+	params := map[string][]string{"portNumber": {strconv.Itoa(r.Port)}}
+	if r.Host != "" && r.Host != "localhost" {
+		doc = PortForwardingRemoteHostDocument
+		params["host"] = []string{r.Host}
+	}
+	return &ssm.StartSessionInput{Target: &target, DocumentName: &doc, Parameters: params}, nil
+}
+
+// Tunnel is one port-forwarding session: any number of connections to its Remote (one at a time with agents
+// older than 3.0.196.0, which have no multiplexing). Its methods are safe for concurrent use.
+type Tunnel struct {
+	c *Client
+	s *session.Session
+	f *portforward.Forwarder
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Forward starts a port-forwarding session through target to remote and returns when it is ready to carry
+// connections. The caller closes the Tunnel; that ends the session.
+func (c *Client) Forward(ctx context.Context, target string, remote Remote) (*Tunnel, error) {
+	in, err := remote.input(target)
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.StartSession(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	f, err := portforward.New(ctx, s, &portforward.Config{Logger: c.log})
+	if err != nil {
+		c.finish(ctx, s)
+		return nil, fmt.Errorf("ssmwire: forward to %s: session %s: %w", remote, s.ID(), err)
+	}
+	c.log.Debug("ssmwire: tunnel ready", "session", s.ID(), "target", target, "remote", remote.String(), "mode", f.Mode().String())
+	return &Tunnel{c: c, s: s, f: f}, nil
+}
+
+// SessionID returns the ID of the tunnel's session.
+func (t *Tunnel) SessionID() string { return t.s.ID() }
+
+// Forwarder returns the port forwarder the tunnel runs, for its mode, properties and Listen.
+func (t *Tunnel) Forwarder() *portforward.Forwarder { return t.f }
+
+// Dial opens a connection to the tunnel's Remote. A Read on it returns a [*ConnectToPortError] when the agent
+// could not reach the destination.
+func (t *Tunnel) Dial(ctx context.Context) (net.Conn, error) {
+	conn, err := t.f.Dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ssmwire: dial through session %s: %w", t.s.ID(), err)
+	}
+	return conn, nil
+}
+
+// Serve accepts connections on l and forwards each one through the tunnel until ctx is done, l fails, or the
+// tunnel closes. It closes l and every connection it accepted before returning. Serve does not close the
+// tunnel.
+func (t *Tunnel) Serve(ctx context.Context, l net.Listener) error {
+	return t.f.Serve(ctx, l, nil)
+}
+
+// Done is closed when the tunnel's session has ended.
+func (t *Tunnel) Done() <-chan struct{} { return t.s.Done() }
+
+// Close ends the tunnel: open connections fail, the agent is told to end the session (Flag TerminateSession),
+// the service is asked to as well (TerminateSession), and the data channel is closed. Every goroutine of the
+// tunnel has returned when Close returns. Close is idempotent.
+func (t *Tunnel) Close() error {
+	t.closeOnce.Do(func() {
+		ferr := t.f.Close()
+		if errors.Is(ferr, portforward.ErrClosed) {
+			ferr = nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), terminateTimeout)
+		defer cancel()
+		t.closeErr = errors.Join(ferr, t.s.Terminate(ctx))
+	})
+	return t.closeErr
+}
+
+// Dial connects to remote through target, as net.Dial would through a bastion: each connection gets its own
+// port-forwarding session, which ends when the connection is closed. For many connections to one
+// destination, [Client.Forward] and [Tunnel.Dial] share one session instead.
+func (c *Client) Dial(ctx context.Context, target string, remote Remote) (net.Conn, error) {
+	t, err := c.Forward(ctx, target, remote)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := t.Dial(ctx)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return &tunnelConn{Conn: conn, t: t}, nil
+}
+
+// tunnelConn is a connection that owns its tunnel.
+type tunnelConn struct {
+	net.Conn
+	t *Tunnel
+}
+
+func (c *tunnelConn) Close() error {
+	err := c.Conn.Close()
+	if terr := c.t.Close(); err == nil {
+		err = terr
+	}
+	return err
+}

@@ -1,0 +1,265 @@
+package ssmwire_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// echoServer listens on 127.0.0.1 and echoes every connection; it stops at cleanup.
+func echoServer(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	conns := make(map[net.Conn]struct{})
+	var mu sync.Mutex
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = struct{}{}
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				io.Copy(c, c)
+				c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// closedPort returns a 127.0.0.1 port nothing listens on.
+func closedPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
+}
+
+// echo writes msg on conn and checks it comes back.
+func echo(t testing.TB, conn net.Conn, msg string) {
+	t.Helper()
+	if _, err := io.WriteString(conn, msg); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(conn, got); err != nil || string(got) != msg {
+		t.Fatalf("echo %q: got %q, %v", msg, got, err)
+	}
+}
+
+// waitEnded waits until the server has ended session id.
+func waitEnded(t testing.TB, srv *ssmtest.Server, id string) {
+	t.Helper()
+	info := srv.Session(id)
+	if info == nil {
+		t.Fatalf("no session %s on the server", id)
+	}
+	select {
+	case <-info.Done:
+	case <-testContext(t).Done():
+		t.Fatalf("session %s still running on the server", id)
+	}
+}
+
+func TestForwardManyConnections(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	port := echoServer(t)
+	c := newClient(t, srv, nil)
+	ctx := testContext(t)
+
+	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc := srv.Session(tun.SessionID()).DocumentName; doc != ssmwire.PortForwardingDocument {
+		t.Errorf("document %q", doc)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := tun.Dial(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			msg := fmt.Sprintf("connection %d", i)
+			io.WriteString(conn, msg)
+			got := make([]byte, len(msg))
+			if _, err := io.ReadFull(conn, got); err != nil || string(got) != msg {
+				errs <- fmt.Errorf("echo %q: got %q, %v", msg, got, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := tun.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := tun.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	waitEnded(t, srv, tun.SessionID())
+	waitGoroutines(t, false)
+}
+
+func TestForwardRemoteHost(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	port := echoServer(t)
+	c := newClient(t, srv, nil)
+
+	conn, err := c.Dial(testContext(t), target, ssmwire.Remote{Host: "127.0.0.1", Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, conn, "through a remote host")
+	ids := srv.SessionIDs()
+	if len(ids) != 1 || srv.Session(ids[0]).DocumentName != ssmwire.PortForwardingRemoteHostDocument {
+		t.Fatalf("sessions %v", ids)
+	}
+	if err := conn.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	waitEnded(t, srv, ids[0])
+	waitGoroutines(t, false)
+}
+
+func TestDialOneSessionPerConnection(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	port := echoServer(t)
+	c := newClient(t, srv, nil)
+	ctx := testContext(t)
+
+	a, err := c.Dial(ctx, target, ssmwire.Remote{Host: "localhost", Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Dial(ctx, target, ssmwire.Remote{Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, a, "a")
+	echo(t, b, "b")
+	ids := srv.SessionIDs()
+	if len(ids) != 2 {
+		t.Fatalf("%d sessions, want 2", len(ids))
+	}
+	a.Close()
+	waitEnded(t, srv, ids[0])
+	echo(t, b, "b still works")
+	b.Close()
+	waitEnded(t, srv, ids[1])
+	waitGoroutines(t, false)
+}
+
+func TestForwardServe(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	port := echoServer(t)
+	c := newClient(t, srv, nil)
+	ctx, cancel := context.WithCancel(testContext(t))
+
+	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tun.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- tun.Serve(ctx, l) }()
+
+	for i := range 3 {
+		conn, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, conn, fmt.Sprintf("local connection %d", i))
+		conn.Close()
+	}
+	cancel()
+	if err := <-served; !errors.Is(err, context.Canceled) {
+		t.Errorf("Serve = %v, want context.Canceled", err)
+	}
+	if _, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		t.Error("listener still accepts after Serve returned")
+	}
+	tun.Close()
+	waitGoroutines(t, false)
+}
+
+func TestConnectToPortError(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+
+	conn, err := c.Dial(testContext(t), target, ssmwire.Remote{Port: closedPort(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "hello?")
+	_, err = conn.Read(make([]byte, 10))
+	var cpe *ssmwire.ConnectToPortError
+	if !errors.As(err, &cpe) {
+		t.Fatalf("Read = %v, want a ConnectToPortError", err)
+	}
+	t.Logf("Read: %v", err)
+	conn.Close()
+	waitGoroutines(t, false)
+}
+
+func TestForwardInvalidPort(t *testing.T) {
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	for _, p := range []int{0, -1, 65536} {
+		if _, err := c.Forward(testContext(t), target, ssmwire.Remote{Port: p}); err == nil {
+			t.Errorf("port %d accepted", p)
+		}
+	}
+	if n := len(srv.SessionIDs()); n != 0 {
+		t.Errorf("%d sessions started", n)
+	}
+}
