@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssotypes "github.com/aws/aws-sdk-go-v2/service/sso/types"
+	oidctypes "github.com/aws/aws-sdk-go-v2/service/ssooidc/types"
+
+	"github.com/ssmwire/ssmwire"
+)
+
+// awsSettings selects credentials, region and endpoint. Empty fields fall back to the environment and the
+// shared configuration files, as the AWS CLI does.
+type awsSettings struct {
+	Profile     string
+	Region      string
+	EndpointURL string
+}
+
+// clients is everything a command needs to talk to AWS for one profile and region.
+type clients struct {
+	profile string // the profile in use, for messages ("default" when none was chosen)
+	cfg     aws.Config
+	ssm     *ssm.Client
+	ecs     *ecs.Client
+	wire    *ssmwire.Client
+}
+
+// loadClients loads the SDK configuration the way config.LoadDefaultConfig does, with the values of env
+// (the environment Main was given) passed explicitly, so that a caller's environment, not only the process's,
+// decides: AWS_PROFILE, AWS_REGION/AWS_DEFAULT_REGION, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, HOME,
+// static keys in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, and the endpoint overrides
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_SSM/_ECS/_KMS. Credentials are fetched lazily, at the first call.
+func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) (*clients, error) {
+	var opts []func(*config.LoadOptions) error
+	profile := s.Profile
+	if profile == "" {
+		profile = env.Get("AWS_PROFILE")
+	}
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	}
+	region := s.Region
+	if region == "" {
+		region = env.Get("AWS_REGION")
+	}
+	if region == "" {
+		region = env.Get("AWS_DEFAULT_REGION")
+	}
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	home := env.Get("HOME")
+	if f := env.Get("AWS_CONFIG_FILE"); f != "" {
+		opts = append(opts, config.WithSharedConfigFiles([]string{f}))
+	} else if home != "" {
+		opts = append(opts, config.WithSharedConfigFiles([]string{filepath.Join(home, ".aws", "config")}))
+	}
+	if f := env.Get("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
+		opts = append(opts, config.WithSharedCredentialsFiles([]string{f}))
+	} else if home != "" {
+		opts = append(opts, config.WithSharedCredentialsFiles([]string{filepath.Join(home, ".aws", "credentials")}))
+	}
+	// The SDK prefers keys in the environment to the default profile, and a named profile to the keys.
+	if id, secret := env.Get("AWS_ACCESS_KEY_ID"), env.Get("AWS_SECRET_ACCESS_KEY"); profile == "" && id != "" && secret != "" {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(id, secret, env.Get("AWS_SESSION_TOKEN"))))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		if profile != "" && strings.Contains(err.Error(), "failed to get shared config profile") {
+			return nil, fmt.Errorf("AWS profile %q not found in the shared configuration files", profile)
+		}
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("no AWS region: use --region, AWS_REGION or a profile with region set")
+	}
+	if profile == "" {
+		profile = "default"
+	}
+	c := &clients{profile: profile, cfg: cfg}
+	c.ssm = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = endpoint(env, s, "SSM", o.BaseEndpoint) })
+	c.ecs = ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = endpoint(env, s, "ECS", o.BaseEndpoint) })
+	km := kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = endpoint(env, s, "KMS", o.BaseEndpoint) })
+	c.wire, err = ssmwire.New(ssmwire.Config{SSM: c.ssm, KMS: km, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// endpoint picks a service's endpoint: --endpoint-url, then AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL
+// from env, then what the SDK resolved.
+func endpoint(env Env, s awsSettings, service string, sdk *string) *string {
+	for _, v := range []string{s.EndpointURL, env.Get("AWS_ENDPOINT_URL_" + service), env.Get("AWS_ENDPOINT_URL")} {
+		if v != "" {
+			return aws.String(v)
+		}
+	}
+	return sdk
+}
+
+// ssoMessages are texts of the SSO credential and token providers that mean "log in again"; the token
+// provider of sso-session profiles returns plain wrapped errors, not types.
+var ssoMessages = []string{
+	"refresh cached SSO token failed",
+	"failed to read cached SSO token file",
+	"cached SSO token is expired",
+	"the SSO session has expired",
+}
+
+// isSSOExpired reports whether err comes from an SSO profile whose cached token is expired, missing or
+// rejected.
+func isSSOExpired(err error) bool {
+	if err == nil {
+		return false
+	}
+	var invalid *ssocreds.InvalidTokenError
+	var unauthorized *ssotypes.UnauthorizedException
+	var grant *oidctypes.InvalidGrantException
+	var expired *oidctypes.ExpiredTokenException
+	if errors.As(err, &invalid) || errors.As(err, &unauthorized) || errors.As(err, &grant) || errors.As(err, &expired) {
+		return true
+	}
+	msg := err.Error()
+	for _, m := range ssoMessages {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// SSOExpiredError is what commands return when the SSO login must be renewed.
+type SSOExpiredError struct {
+	Profile string
+	Err     error
+}
+
+func (e *SSOExpiredError) Error() string {
+	return fmt.Sprintf("Your SSO session has expired. Run: aws sso login --profile %s", e.Profile)
+}
+
+func (e *SSOExpiredError) Unwrap() error { return e.Err }
+
+// explain turns SDK errors into what a user should do: an expired SSO login becomes [SSOExpiredError].
+func (c *clients) explain(err error) error {
+	var se *SSOExpiredError
+	if err == nil || errors.As(err, &se) {
+		return err
+	}
+	if isSSOExpired(err) {
+		return &SSOExpiredError{Profile: c.profile, Err: err}
+	}
+	return err
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/shell"
+)
+
+// DefaultExecDocument is the document `ssmwire exec` starts unless --document says otherwise: a
+// NonInteractiveCommands document with separateOutputStream, the only kind whose sessions report an exit code.
+const DefaultExecDocument = "SSMWire-RunCommand"
+
+// ecsShellCommand is the command ECS ExecuteCommand runs for `ssmwire shell ecs:…`.
+const ecsShellCommand = "/bin/sh"
+
+func shellCommand() *command {
+	return &command{
+		name:    "shell",
+		args:    "TARGET",
+		summary: "Start an interactive shell on TARGET",
+		help: `
+On a terminal, the terminal is put in raw mode and window size changes are sent to the
+remote side. Standard input may also be a pipe: the remote shell reads it as typed input,
+so end a script with "exit". For ecs:CLUSTER/TASK[/CONTAINER] targets the shell is
+` + ecsShellCommand + ` started with ECS ExecuteCommand.`,
+		run: runShell,
+	}
+}
+
+func execCommand() *command {
+	return &command{
+		name:    "exec",
+		args:    "TARGET [--] COMMAND...",
+		summary: "Run a command on TARGET and exit with its exit code",
+		help: `
+The command's words are joined with spaces and run by the agent, as ssh does: quote for the
+remote shell. Standard output and standard error arrive separately.
+
+The exit code exists only when the agent reports one: that is the case for documents of
+session type NonInteractiveCommands with "separateOutputStream": true, such as the default
+` + DefaultExecDocument + ` (create it once in your account; see the README). With other
+documents (AWS-StartNonInteractiveCommand, AWS-StartInteractiveCommand, ECS targets) the
+output arrives on standard output only and ssmwire exits 0 when the session ends normally,
+whatever the command's status.`,
+		flags: func(fs *flag.FlagSet, o *cmdOptions) {
+			fs.StringVar(&o.document, "document", DefaultExecDocument, "Session Manager `document` to start (its \"command\" parameter gets COMMAND)")
+		},
+		stopAt: 1,
+		run:    runExec,
+	}
+}
+
+func runShell(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
+	if len(args) != 1 {
+		return usagef("shell: want exactly one TARGET")
+	}
+	c, t, err := a.target(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	term := openTerminal(a.stdin, a.stdout)
+	defer term.restore()
+	cfg := &shell.Config{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Logger: a.log}
+	if term != nil {
+		cfg.InitialSize = term.size()
+		cfg.Resize = term.resizes(ctx)
+	}
+	if t.Kind == TargetECS {
+		err = a.ecsRun(ctx, c, t, ecsShellCommand, cfg)
+	} else {
+		err = c.wire.Shell(ctx, t.ID, cfg)
+	}
+	term.restore()
+	return a.sessionResult(ctx, c, err)
+}
+
+func runExec(ctx context.Context, a *app, o *cmdOptions, args []string) error {
+	if len(args) < 2 {
+		return usagef("exec: want TARGET and a COMMAND")
+	}
+	command := strings.Join(args[1:], " ")
+	c, t, err := a.target(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if t.Kind == TargetECS {
+		err = a.ecsRun(ctx, c, t, command, &shell.Config{Stdout: a.stdout, Stderr: a.stderr, Logger: a.log})
+	} else {
+		err = c.wire.Run(ctx, t.ID, ssmwire.Command{
+			Document: o.document,
+			Command:  command,
+			Stdout:   a.stdout,
+			Stderr:   a.stderr,
+		})
+		var invalid *ssmtypes.InvalidDocument
+		if errors.As(err, &invalid) && o.document == DefaultExecDocument {
+			return fmt.Errorf("%w\n(create the %s document in this account and region, see the README, or use --document AWS-StartNonInteractiveCommand, which reports no exit code)",
+				err, DefaultExecDocument)
+		}
+	}
+	return a.sessionResult(ctx, c, err)
+}
+
+// sessionResult maps the end of a shell or command session to Main's result: a remote exit code becomes
+// the exit code, a cancelled context exits 130 like an interrupted shell command.
+func (a *app) sessionResult(ctx context.Context, c *clients, err error) error {
+	var ee *ssmwire.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ee):
+		return &exitCodeError{code: ee.Code}
+	case ctx.Err() != nil:
+		return &exitCodeError{code: 130}
+	default:
+		return c.explain(err)
+	}
+}
+
+// ecsRun runs command in an ECS container with ExecuteCommand and carries the session with cfg.
+func (a *app) ecsRun(ctx context.Context, c *clients, t Target, command string, cfg *shell.Config) error {
+	in := &ecs.ExecuteCommandInput{
+		Cluster:     aws.String(t.Cluster),
+		Task:        aws.String(t.Task),
+		Command:     aws.String(command),
+		Interactive: true,
+	}
+	if t.Container != "" {
+		in.Container = aws.String(t.Container)
+	}
+	out, err := c.ecs.ExecuteCommand(ctx, in)
+	if err != nil {
+		return fmt.Errorf("ECS ExecuteCommand on %s: %w", t.Raw, err)
+	}
+	if out.Session == nil {
+		return fmt.Errorf("ECS ExecuteCommand on %s: no session in the response", t.Raw)
+	}
+	info := ecsSessionInfo(out)
+	s, err := c.wire.OpenSession(ctx, info, t.Raw)
+	if err != nil {
+		return err
+	}
+	defer terminate(ctx, s)
+	return shell.Run(ctx, s, cfg)
+}
+
+// target parses and resolves a TARGET argument with the global flags' clients.
+func (a *app) target(ctx context.Context, arg string) (*clients, Target, error) {
+	t, err := ParseTarget(arg)
+	if err != nil {
+		return nil, t, &usageError{err.Error()}
+	}
+	c, err := a.clients(ctx, "", "")
+	if err != nil {
+		return nil, t, err
+	}
+	t, err = Resolve(ctx, c.ssm, t)
+	return c, t, c.explain(err)
+}

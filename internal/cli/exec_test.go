@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestExecExitCodeAndSeparateStderr(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.run(t, nil, "exec", "i-0123456789abcdef0", "--", "echo out; echo err >&2; exit 3")
+	if r.code != 3 {
+		t.Fatalf("exit code %d, want 3; stderr %q", r.code, r.stderr)
+	}
+	if r.stdout != "out\n" {
+		t.Errorf("stdout %q, want %q", r.stdout, "out\n")
+	}
+	if r.stderr != "err\n" {
+		t.Errorf("stderr %q, want %q", r.stderr, "err\n")
+	}
+}
+
+func TestExecSuccessByName(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.run(t, nil, "exec", "ssmtest", "echo", "hello")
+	if r.code != 0 || r.stdout != "hello\n" {
+		t.Fatalf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestShellPipedStdin(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.run(t, strings.NewReader("echo shell-says-$((6*7))\nexit\n"), "shell", "i-0123456789abcdef0")
+	if r.code != 0 {
+		t.Fatalf("code %d stderr %q", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "shell-says-42") {
+		t.Errorf("stdout %q lacks the command's output", r.stdout)
+	}
+}

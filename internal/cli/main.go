@@ -1,0 +1,276 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/ssmwire/ssmwire/internal/version"
+)
+
+// Env is a process environment as a list of "KEY=value" entries, as os.Environ returns it.
+type Env []string
+
+// Get returns the value of key, the last one when it appears more than once, or "".
+func (e Env) Get(key string) string {
+	for i := len(e) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(e[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// Exit codes of Main besides a remote command's own.
+const (
+	ExitOK    = 0
+	ExitError = 1 // a failure: AWS error, lost session, expired SSO login...
+	ExitUsage = 2 // bad command line or configuration file
+)
+
+// usageError marks command-line mistakes (exit code 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// exitCodeError carries the exit code of a remote command.
+type exitCodeError struct{ code int }
+
+func (e *exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// app is one invocation of the command.
+type app struct {
+	env    Env
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	g      globals
+	log    *slog.Logger
+}
+
+// globals are the flags every command takes.
+type globals struct {
+	aws    awsSettings
+	json   bool
+	quiet  bool
+	debug  bool
+	config string
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.aws.Profile, "profile", g.aws.Profile, "AWS profile `name` (default: AWS_PROFILE, else the default profile)")
+	fs.StringVar(&g.aws.Region, "region", g.aws.Region, "AWS `region` (default: AWS_REGION, else the profile's)")
+	fs.StringVar(&g.aws.EndpointURL, "endpoint-url", g.aws.EndpointURL, "`URL` of the SSM, ECS and KMS endpoint (default: AWS_ENDPOINT_URL*, else AWS's)")
+	fs.BoolVar(&g.json, "json", g.json, "print machine-readable JSON, one object per line")
+	fs.BoolVar(&g.quiet, "quiet", g.quiet, "print nothing but errors")
+	fs.BoolVar(&g.debug, "debug", g.debug, "log protocol details to standard error")
+	fs.StringVar(&g.config, "config", g.config, "tunnel configuration `file` (default $XDG_CONFIG_HOME/ssmwire/config.toml or ~/.config/ssmwire/config.toml)")
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string // synopsis of the positional arguments
+	summary string
+	help    string // further paragraphs for `ssmwire help NAME`
+	flags   func(fs *flag.FlagSet, o *cmdOptions)
+	stopAt  int // positional arguments after which parsing stops (0: never), for exec's command
+	run     func(ctx context.Context, a *app, o *cmdOptions, args []string) error
+}
+
+// cmdOptions holds the values of subcommand-specific flags.
+type cmdOptions struct {
+	document string
+}
+
+func commands() []*command {
+	return []*command{
+		shellCommand(), execCommand(), forwardCommand(), sshProxyCommand(), upCommand(), listCommand(), targetsCommand(),
+	}
+}
+
+// Main runs the ssmwire command with args (without the program name) and returns its exit code. env is the
+// environment (os.Environ()); the standard streams are passed in. Cancelling ctx (the caller does it on
+// SIGINT/SIGTERM) ends every session with TerminateSession before Main returns.
+func Main(ctx context.Context, args []string, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{env: Env(env), stdin: stdin, stdout: stdout, stderr: stderr}
+	err := a.main(ctx, args)
+	var ue *usageError
+	var ec *exitCodeError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.As(err, &ec):
+		return ec.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "ssmwire: %s\nRun 'ssmwire help' for usage.\n", ue.msg)
+		return ExitUsage
+	default:
+		fmt.Fprintf(stderr, "ssmwire: %v\n", err)
+		return ExitError
+	}
+}
+
+func (a *app) main(ctx context.Context, args []string) error {
+	top := flag.NewFlagSet("ssmwire", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	a.g.register(top)
+	showVersion := top.Bool("version", false, "print the version")
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.usage(a.stdout)
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if *showVersion {
+		fmt.Fprintf(a.stdout, "ssmwire %s\n", version.Version)
+		return nil
+	}
+	rest := top.Args()
+	if len(rest) == 0 {
+		a.usage(a.stderr)
+		return &usageError{"no command given"}
+	}
+	name, rest := rest[0], rest[1:]
+	if name == "help" {
+		return a.help(rest)
+	}
+	if name == "version" {
+		fmt.Fprintf(a.stdout, "ssmwire %s\n", version.Version)
+		return nil
+	}
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == name {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		return usagef("unknown command %q", name)
+	}
+	fs := flag.NewFlagSet("ssmwire "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	a.g.register(fs)
+	var o cmdOptions
+	if cmd.flags != nil {
+		cmd.flags(fs, &o)
+	}
+	pos, err := parseInterleaved(fs, rest, cmd.stopAt)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.commandHelp(a.stdout, cmd)
+			return err
+		}
+		return usagef("%s: %v", cmd.name, err)
+	}
+	if a.g.json && a.g.quiet {
+		return usagef("--json and --quiet exclude each other")
+	}
+	a.log = slog.New(slog.DiscardHandler)
+	if a.g.debug {
+		a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return cmd.run(ctx, a, &o, pos)
+}
+
+// parseInterleaved parses flags anywhere among the positional arguments, which it returns. "--" ends the
+// flags. After stopAt positional arguments (when stopAt > 0) everything that follows is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string, stopAt int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+		if stopAt > 0 && len(pos) == stopAt {
+			if len(args) > 0 && args[0] == "--" {
+				args = args[1:]
+			}
+			return append(pos, args...), nil
+		}
+	}
+}
+
+func (a *app) usage(w io.Writer) {
+	fmt.Fprintf(w, "ssmwire %s: AWS Session Manager sessions without the plugin.\n\nUsage:\n", version.Version)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  ssmwire %-10s %-28s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintf(w, `
+TARGET is an instance id (i-…), a managed instance id (mi-…), the value of a Name tag, or
+ecs:CLUSTER/TASK[/CONTAINER] (ECS ExecuteCommand; shell and exec only).
+
+Global flags (before or after the command):
+`)
+	fs := flag.NewFlagSet("ssmwire", flag.ContinueOnError)
+	var g globals
+	g.register(fs)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintf(w, "\nRun 'ssmwire help COMMAND' for more about a command.\n")
+}
+
+func (a *app) help(args []string) error {
+	if len(args) == 0 {
+		a.usage(a.stdout)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			a.commandHelp(a.stdout, c)
+			return nil
+		}
+	}
+	return usagef("unknown command %q", args[0])
+}
+
+func (a *app) commandHelp(w io.Writer, c *command) {
+	fmt.Fprintf(w, "Usage: ssmwire %s %s\n\n%s.\n", c.name, c.args, c.summary)
+	if c.help != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.help))
+	}
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	var g globals
+	g.register(fs)
+	var o cmdOptions
+	if c.flags != nil {
+		c.flags(fs, &o)
+	}
+	fmt.Fprintf(w, "\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// clients loads AWS clients for the global flags, with profile and region overridden when non-empty.
+func (a *app) clients(ctx context.Context, profile, region string) (*clients, error) {
+	s := a.g.aws
+	if profile != "" {
+		s.Profile = profile
+	}
+	if region != "" {
+		s.Region = region
+	}
+	return loadClients(ctx, a.env, s, a.log)
+}
+
+// errorf prints an error line unless it is to be swallowed; used for failures that do not end the command.
+func (a *app) errorf(format string, args ...any) {
+	fmt.Fprintf(a.stderr, "ssmwire: "+format+"\n", args...)
+}

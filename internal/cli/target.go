@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+)
+
+// TargetKind says how a TARGET argument is reached.
+type TargetKind int
+
+const (
+	// TargetInstance is an EC2 instance id (i-…) or a managed instance id (mi-…), passed to StartSession.
+	TargetInstance TargetKind = iota
+	// TargetSSMString is a target string StartSession takes as it is, such as the
+	// ecs:CLUSTER_TASK_RUNTIMEID form of an ECS container.
+	TargetSSMString
+	// TargetECS is ecs:CLUSTER/TASK[/CONTAINER], reached with ECS ExecuteCommand.
+	TargetECS
+	// TargetName is the value of a Name tag, resolved through DescribeInstanceInformation.
+	TargetName
+)
+
+// Target is a parsed TARGET argument.
+type Target struct {
+	Raw  string
+	Kind TargetKind
+	// ID is the StartSession target (TargetInstance, TargetSSMString, and TargetName once resolved).
+	ID string
+	// Cluster, Task and Container name an ECS target (Container may be empty: ECS then requires that the
+	// task have a single container).
+	Cluster, Task, Container string
+}
+
+var (
+	instanceID        = regexp.MustCompile(`^i-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	managedInstanceID = regexp.MustCompile(`^mi-[0-9a-f]{17}$`)
+)
+
+// ParseTarget classifies a TARGET argument without calling any API.
+func ParseTarget(s string) (Target, error) {
+	t := Target{Raw: s}
+	switch {
+	case s == "":
+		return t, errors.New("empty target")
+	case instanceID.MatchString(s), managedInstanceID.MatchString(s):
+		t.Kind, t.ID = TargetInstance, s
+	case strings.HasPrefix(s, "ecs:"):
+		rest := strings.TrimPrefix(s, "ecs:")
+		if !strings.Contains(rest, "/") {
+			// The SSM form ecs:CLUSTER_TASK_RUNTIMEID goes to StartSession unchanged.
+			if parts := strings.Split(rest, "_"); len(parts) != 3 || slices.Contains(parts, "") {
+				return t, fmt.Errorf("target %q: want ecs:CLUSTER/TASK[/CONTAINER] or ecs:CLUSTER_TASK_RUNTIMEID", s)
+			}
+			t.Kind, t.ID = TargetSSMString, s
+			return t, nil
+		}
+		parts := strings.Split(rest, "/")
+		if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
+			return t, fmt.Errorf("target %q: want ecs:CLUSTER/TASK[/CONTAINER]", s)
+		}
+		t.Kind, t.Cluster, t.Task = TargetECS, parts[0], parts[1]
+		if len(parts) == 3 {
+			t.Container = parts[2]
+		}
+	default:
+		// Anything else, including a malformed "i-…", is a Name tag value: a Name can look like anything.
+		t.Kind = TargetName
+	}
+	return t, nil
+}
+
+// instanceLister is the part of the SSM API target resolution and `ssmwire targets` use.
+type instanceLister interface {
+	DescribeInstanceInformation(ctx context.Context, params *ssm.DescribeInstanceInformationInput, optFns ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
+	ListTagsForResource(ctx context.Context, params *ssm.ListTagsForResourceInput, optFns ...func(*ssm.Options)) (*ssm.ListTagsForResourceOutput, error)
+}
+
+// NotFoundError reports that no managed instance has the Name tag.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("no managed instance has Name tag %s", e.Name)
+}
+
+// AmbiguousError reports that several managed instances share the Name tag.
+type AmbiguousError struct {
+	Name    string
+	Matches []Instance
+}
+
+func (e *AmbiguousError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d managed instances have Name tag %s; use an instance id:", len(e.Matches), e.Name)
+	for _, m := range e.Matches {
+		fmt.Fprintf(&b, "\n  %s  %s", m.ID, m.PingStatus)
+	}
+	return b.String()
+}
+
+// Instance is one managed instance as `ssmwire targets` shows it.
+type Instance struct {
+	ID, Name, PingStatus, Platform, IPAddress, ComputerName, AgentVersion string
+}
+
+// Resolve turns a TargetName into an instance id through DescribeInstanceInformation with the filter
+// tag:Name. Other kinds are returned unchanged.
+func Resolve(ctx context.Context, api instanceLister, t Target) (Target, error) {
+	if t.Kind != TargetName {
+		return t, nil
+	}
+	matches, err := describe(ctx, api, []ssmtypes.InstanceInformationStringFilter{
+		{Key: aws.String("tag:Name"), Values: []string{t.Raw}},
+	})
+	if err != nil {
+		return t, fmt.Errorf("look up Name tag %s: %w", t.Raw, err)
+	}
+	switch len(matches) {
+	case 0:
+		return t, &NotFoundError{Name: t.Raw}
+	case 1:
+		t.ID = matches[0].ID
+		return t, nil
+	default:
+		for i := range matches {
+			matches[i].Name = t.Raw
+		}
+		return t, &AmbiguousError{Name: t.Raw, Matches: matches}
+	}
+}
+
+// describe lists managed instances matching filters, all pages.
+func describe(ctx context.Context, api instanceLister, filters []ssmtypes.InstanceInformationStringFilter) ([]Instance, error) {
+	var out []Instance
+	in := &ssm.DescribeInstanceInformationInput{Filters: filters}
+	for {
+		page, err := api.DescribeInstanceInformation(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, ii := range page.InstanceInformationList {
+			out = append(out, Instance{
+				ID:           aws.ToString(ii.InstanceId),
+				PingStatus:   string(ii.PingStatus),
+				Platform:     strings.TrimSpace(aws.ToString(ii.PlatformName) + " " + aws.ToString(ii.PlatformVersion)),
+				IPAddress:    aws.ToString(ii.IPAddress),
+				ComputerName: aws.ToString(ii.ComputerName),
+				AgentVersion: aws.ToString(ii.AgentVersion),
+			})
+		}
+		if aws.ToString(page.NextToken) == "" {
+			return out, nil
+		}
+		in.NextToken = page.NextToken
+	}
+}
+
+// listInstances lists every managed instance with its Name tag (from ListTagsForResource; an instance whose
+// tags cannot be read that way keeps an empty name).
+func listInstances(ctx context.Context, api instanceLister) ([]Instance, error) {
+	insts, err := describe(ctx, api, nil)
+	if err != nil {
+		return nil, err
+	}
+	for i := range insts {
+		tags, err := api.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{
+			ResourceType: ssmtypes.ResourceTypeForTaggingManagedInstance,
+			ResourceId:   aws.String(insts[i].ID),
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, tag := range tags.TagList {
+			if aws.ToString(tag.Key) == "Name" {
+				insts[i].Name = aws.ToString(tag.Value)
+			}
+		}
+	}
+	slices.SortFunc(insts, func(a, b Instance) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return insts, nil
+}
