@@ -31,10 +31,10 @@ var upgrader = websocket.Upgrader{
 
 // clientConn is one client websocket attached (or attaching) to a session.
 type clientConn struct {
-	ws     *websocket.Conn
-	sess   *session
-	wmu    sync.Mutex   // serializes data writes
-	state  atomic.Int32 // connOpen, connClosing or connKilled
+	ws    *websocket.Conn
+	sess  *session
+	wmu   sync.Mutex   // serializes data writes
+	state atomic.Int32 // connOpen, connClosing or connKilled
 }
 
 const (

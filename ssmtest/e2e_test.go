@@ -1,190 +1,19 @@
 package ssmtest
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/gorilla/websocket"
 
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
-
-// rawClient is a minimal data-channel client written against ssmtest/internal/wire: it
-// acks every output message, buffers out-of-order ones, answers the handshake (no KMS), delivers output in order
-// and stops at channel_closed. It never retransmits, so it only suits fault-free runs.
-type rawClient struct {
-	t        *testing.T
-	ws       *websocket.Conn
-	seq      int64 // next input sequence number
-	expected int64 // next output sequence number
-	early    map[int64]*wire.Message
-
-	// For KMS-encrypted sessions: the client's KMS and the session, for the encryption
-	// context; dataKey is set by the handshake.
-	kms       *kms.Client
-	sessionID string
-	target    string
-	dataKey   []byte
-	stdout    strings.Builder
-	stderr    strings.Builder
-	exit      string
-	closed    *wire.ChannelClosedBody
-}
-
-func (c *rawClient) send(pt uint32, payload []byte) {
-	c.t.Helper()
-	b := encode(c.t, &wire.Message{Type: wire.InputStreamData, Seq: c.seq, PayloadType: pt, Payload: payload})
-	c.seq++
-	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
-		c.t.Fatalf("send: %v", err)
-	}
-}
-
-func (c *rawClient) ack(m *wire.Message) {
-	body, _ := json.Marshal(wire.AckBody{AcknowledgedMessageType: m.Type, AcknowledgedMessageId: wire.FormatID(m.ID),
-		AcknowledgedMessageSequenceNumber: m.Seq, IsSequentialMessage: true})
-	c.ws.WriteMessage(websocket.BinaryMessage, encode(c.t, &wire.Message{Type: wire.Acknowledge, Flags: 3, Payload: body}))
-}
-
-// step reads one frame and handles it; it returns false after channel_closed.
-func (c *rawClient) step() bool {
-	c.t.Helper()
-	c.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
-	_, b, err := c.ws.ReadMessage()
-	if err != nil {
-		c.t.Fatalf("read: %v (stdout so far %q)", err, c.stdout.String())
-	}
-	m, err := wire.Decode(b)
-	if err != nil || !m.DigestOK() {
-		c.t.Fatalf("bad frame from server: %v", err)
-	}
-	switch m.Type {
-	case wire.ChannelClosed:
-		c.closed = new(wire.ChannelClosedBody)
-		json.Unmarshal(m.Payload, c.closed)
-		return false
-	case wire.OutputStreamData:
-		c.ack(m)
-		switch {
-		case m.Seq < c.expected: // a resend of something already seen: re-acked
-		case m.Seq > c.expected:
-			if c.early == nil {
-				c.early = make(map[int64]*wire.Message)
-			}
-			m.Payload = append([]byte(nil), m.Payload...)
-			c.early[m.Seq] = m
-		default:
-			c.handle(m)
-			for next, ok := c.early[c.expected]; ok; next, ok = c.early[c.expected] {
-				delete(c.early, next.Seq)
-				c.handle(next)
-			}
-		}
-	}
-	return true
-}
-
-// handle processes the next in-order output message.
-func (c *rawClient) handle(m *wire.Message) {
-	c.t.Helper()
-	c.expected++
-	if c.dataKey != nil && (m.PayloadType == wire.PTOutput || m.PayloadType == wire.PTStdErr || m.PayloadType == wire.PTExitCode) {
-		m.Payload = c.open(m.Payload)
-	}
-	switch m.PayloadType {
-	case wire.PTOutput:
-		c.stdout.Write(m.Payload)
-	case wire.PTStdErr:
-		c.stderr.Write(m.Payload)
-	case wire.PTExitCode:
-		c.exit = string(m.Payload)
-	case wire.PTHandshakeRequest:
-		var req struct{ RequestedClientActions []wire.RequestedClientAction }
-		json.Unmarshal(m.Payload, &req)
-		resp := wire.HandshakeResponse{ClientVersion: "1.2.700.0"}
-		for _, a := range req.RequestedClientActions {
-			pa := wire.ProcessedClientAction{ActionType: a.ActionType, ActionStatus: wire.StatusSuccess}
-			if a.ActionType == wire.ActionKMSEncryption {
-				pa.ActionResult = c.generateDataKey(a.ActionParameters.(map[string]any)["KMSKeyId"].(string))
-			}
-			resp.ProcessedClientActions = append(resp.ProcessedClientActions, pa)
-		}
-		body, _ := json.Marshal(resp)
-		c.send(wire.PTHandshakeResponse, body)
-	case wire.PTEncChallengeRequest:
-		var ch wire.EncryptionChallenge
-		json.Unmarshal(m.Payload, &ch)
-		plain := c.open(ch.Challenge)
-		body, _ := json.Marshal(wire.EncryptionChallenge{Challenge: c.seal(plain)})
-		c.send(wire.PTEncChallengeResponse, body)
-	}
-}
-
-// generateDataKey does the client's part of the KMS handshake action.
-func (c *rawClient) generateDataKey(keyID string) json.RawMessage {
-	c.t.Helper()
-	out, err := c.kms.GenerateDataKey(testContext(c.t), &kms.GenerateDataKeyInput{
-		KeyId: aws.String(keyID), NumberOfBytes: aws.Int32(64),
-		EncryptionContext: map[string]string{"aws:ssm:SessionId": c.sessionID, "aws:ssm:TargetId": c.target},
-	})
-	if err != nil {
-		c.t.Fatalf("GenerateDataKey: %v", err)
-	}
-	c.dataKey = out.Plaintext
-	b, _ := json.Marshal(wire.KMSEncryptionResponse{KMSCipherTextKey: out.CiphertextBlob})
-	return b
-}
-
-func (c *rawClient) gcm(key []byte) cipher.AEAD {
-	block, _ := aes.NewCipher(key)
-	g, _ := cipher.NewGCM(block)
-	return g
-}
-
-// open decrypts agent output (key bytes 0-31).
-func (c *rawClient) open(b []byte) []byte {
-	c.t.Helper()
-	g := c.gcm(c.dataKey[:32])
-	if len(b) < g.NonceSize() {
-		c.t.Fatalf("encrypted payload of %d bytes", len(b))
-	}
-	p, err := g.Open(nil, b[:g.NonceSize()], b[g.NonceSize():], nil)
-	if err != nil {
-		c.t.Fatalf("decrypting agent payload: %v", err)
-	}
-	return p
-}
-
-// seal encrypts client input (key bytes 32-63).
-func (c *rawClient) seal(p []byte) []byte {
-	g := c.gcm(c.dataKey[32:])
-	nonce := make([]byte, g.NonceSize())
-	rand.Read(nonce)
-	return g.Seal(nonce, nonce, p, nil)
-}
-
-func (c *rawClient) until(cond func() bool) {
-	c.t.Helper()
-	for !cond() {
-		if !c.step() {
-			c.t.Fatalf("channel closed early; stdout %q", c.stdout.String())
-		}
-	}
-}
-
-func (c *rawClient) drain() {
-	for c.step() {
-	}
-}
 
 func TestEndToEndShell(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true}, false)
@@ -290,5 +119,43 @@ func TestEndToEndKMS(t *testing.T) {
 	}
 	if st := s.Stats(); st.DataKeys != 1 || st.Decrypts != 1 {
 		t.Errorf("DataKeys %d Decrypts %d, want 1 and 1 (the agent's)", st.DataKeys, st.Decrypts)
+	}
+}
+
+func TestEndToEndPortStream(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		io.Copy(conn, conn) // echo until the agent closes
+	}()
+	s := newTestServer(t, &Options{NoPacing: true}, false)
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
+		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocSSH),
+		Parameters: map[string][]string{"portNumber": {port}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, ws: dial(t, *out.StreamUrl, *out.TokenValue)}
+	c.resendEvery(50 * time.Millisecond)
+	c.until(func() bool { return c.handshakeDone })
+	c.send(wire.PTOutput, []byte("ping"))
+	c.until(func() bool { return c.stdout.String() == "ping" })
+	c.send(wire.PTFlag, wire.FlagPayload(wire.FlagTerminateSession))
+	c.drain()
+	if c.closed.Output != "" {
+		t.Errorf("channel_closed output %q", c.closed.Output)
+	}
+	if info := s.Session(*out.SessionId); info.Properties["portNumber"] != port || info.SessionType != SessionTypePort {
+		t.Errorf("session %+v", info)
 	}
 }
