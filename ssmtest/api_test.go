@@ -304,3 +304,32 @@ func TestKMS(t *testing.T) {
 		t.Errorf("DataKeys %d Decrypts %d, want 1 and 2", st.DataKeys, st.Decrypts)
 	}
 }
+
+func TestDescribeSessions(t *testing.T) {
+	s := newTestServer(t, nil, true)
+	c := ssmClient(s)
+	ctx := testContext(t)
+	id, _, _ := startShell(t, s)
+	count := func(state ssmtypes.SessionState) int {
+		out, err := c.DescribeSessions(ctx, &ssm.DescribeSessionsInput{State: state})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ss := range out.Sessions {
+			if *ss.SessionId != id || *ss.Target != DefaultInstanceID {
+				t.Errorf("unexpected session %+v", ss)
+			}
+		}
+		return len(out.Sessions)
+	}
+	if a, h := count(ssmtypes.SessionStateActive), count(ssmtypes.SessionStateHistory); a != 1 || h != 0 {
+		t.Errorf("before terminate: %d active, %d history", a, h)
+	}
+	if _, err := c.TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	<-s.Session(id).Done
+	if a, h := count(ssmtypes.SessionStateActive), count(ssmtypes.SessionStateHistory); a != 0 || h != 1 {
+		t.Errorf("after terminate: %d active, %d history", a, h)
+	}
+}

@@ -18,8 +18,10 @@ import (
 )
 
 // rawClient is a minimal data-channel client written against ssmtest/internal/wire: it
-// acks every output message, buffers out-of-order ones, answers the handshake (no KMS), delivers output in order
-// and stops at channel_closed. It never retransmits, so it only suits fault-free runs.
+// acks every output message (re-acking duplicates), buffers out-of-order ones, answers
+// the handshake (with KMS when kms is set), decrypts output and stops at channel_closed.
+// It retransmits input only after resendEvery, so by default it suits runs without
+// faults toward the agent.
 type rawClient struct {
 	t        *testing.T
 	ws       *websocket.Conn
