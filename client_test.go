@@ -1,0 +1,235 @@
+package ssmwire_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/session"
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+const secretToken = "SECRET-TOKEN-must-not-leak"
+
+// fakeSSM answers StartSession with a fixed output and records TerminateSession calls.
+type fakeSSM struct {
+	out *ssm.StartSessionOutput
+	err error
+
+	mu         sync.Mutex
+	started    []*ssm.StartSessionInput
+	terminated []string
+}
+
+func (f *fakeSSM) StartSession(_ context.Context, in *ssm.StartSessionInput, _ ...func(*ssm.Options)) (*ssm.StartSessionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, in)
+	return f.out, f.err
+}
+
+func (f *fakeSSM) ResumeSession(context.Context, *ssm.ResumeSessionInput, ...func(*ssm.Options)) (*ssm.ResumeSessionOutput, error) {
+	return nil, errors.New("fake: no resume")
+}
+
+func (f *fakeSSM) TerminateSession(_ context.Context, in *ssm.TerminateSessionInput, _ ...func(*ssm.Options)) (*ssm.TerminateSessionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.terminated = append(f.terminated, aws.ToString(in.SessionId))
+	return &ssm.TerminateSessionOutput{SessionId: in.SessionId}, nil
+}
+
+func TestNewRequiresSSM(t *testing.T) {
+	if _, err := ssmwire.New(ssmwire.Config{}); !errors.Is(err, ssmwire.ErrNoSSM) {
+		t.Errorf("New(Config{}) = %v, want ErrNoSSM", err)
+	}
+}
+
+func TestStartSessionAPIError(t *testing.T) {
+	f := &fakeSSM{err: errors.New("TargetNotConnected: i-0 is not connected")}
+	c, _ := ssmwire.New(ssmwire.Config{SSM: f})
+	_, err := c.StartSession(context.Background(), &ssm.StartSessionInput{Target: aws.String("i-0")})
+	if err == nil || !errors.Is(err, f.err) || !strings.Contains(err.Error(), "i-0") {
+		t.Errorf("StartSession = %v", err)
+	}
+	if _, err := c.StartSession(context.Background(), &ssm.StartSessionInput{}); err == nil {
+		t.Error("StartSession without a target succeeded")
+	}
+}
+
+// TestOpenFailureTerminates checks that a session whose data channel cannot be opened is terminated, and that
+// neither the error nor the log mention the token.
+func TestOpenFailureTerminates(t *testing.T) {
+	checkGoroutines(t)
+	f := &fakeSSM{out: &ssm.StartSessionOutput{
+		SessionId:  aws.String("sess-1"),
+		StreamUrl:  aws.String("ws://127.0.0.1:1/v1/data-channel/sess-1"),
+		TokenValue: aws.String(secretToken),
+	}}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	c, _ := ssmwire.New(ssmwire.Config{SSM: f, Logger: slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	_, err := c.StartSession(testContext(t), &ssm.StartSessionInput{Target: aws.String("i-0")})
+	if err == nil {
+		t.Fatal("StartSession succeeded against a closed port")
+	}
+	if len(f.terminated) != 1 || f.terminated[0] != "sess-1" {
+		t.Errorf("TerminateSession calls %v, want [sess-1]", f.terminated)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(err.Error(), secretToken) || strings.Contains(logs.String(), secretToken) {
+		t.Errorf("token leaked: err %q, logs %q", err, logs.String())
+	}
+}
+
+func TestIncompleteStartSessionOutput(t *testing.T) {
+	f := &fakeSSM{out: &ssm.StartSessionOutput{SessionId: aws.String("sess-2"), TokenValue: aws.String(secretToken)}}
+	c, _ := ssmwire.New(ssmwire.Config{SSM: f})
+	_, err := c.StartSession(context.Background(), &ssm.StartSessionInput{Target: aws.String("i-0")})
+	if err == nil || strings.Contains(err.Error(), secretToken) {
+		t.Fatalf("StartSession = %v", err)
+	}
+	if len(f.terminated) != 1 {
+		t.Errorf("TerminateSession calls %v, want [sess-2]", f.terminated)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestRunDefaultDocument(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+
+	var out bytes.Buffer
+	if err := c.Run(testContext(t), target, ssmwire.Command{Command: "echo one; echo two >&2; exit 4", Stdout: &out}); err != nil {
+		t.Fatalf("Run = %v (AWS-StartNonInteractiveCommand reports no exit status)", err)
+	}
+	if got := out.String(); !strings.Contains(got, "one") || !strings.Contains(got, "two") {
+		t.Errorf("output %q, want both streams on stdout", got)
+	}
+	ids := srv.SessionIDs()
+	if len(ids) != 1 || srv.Session(ids[0]).DocumentName != ssmwire.DefaultCommandDocument {
+		t.Errorf("sessions %v", ids)
+	}
+	waitGoroutines(t, false)
+}
+
+func TestRunExitCodes(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	for _, code := range []int{0, 1, 42} {
+		var stdout, stderr bytes.Buffer
+		err := c.Run(testContext(t), target, ssmwire.Command{
+			Document:   ssmtest.DocRunCommand,
+			Parameters: map[string][]string{"command": {"echo out; echo err >&2; exit " + strconv.Itoa(code)}},
+			Stdout:     &stdout,
+			Stderr:     &stderr,
+		})
+		var ee *ssmwire.ExitError
+		switch {
+		case code == 0 && err != nil:
+			t.Errorf("exit 0: Run = %v", err)
+		case code != 0 && (!errors.As(err, &ee) || ee.Code != code):
+			t.Errorf("exit %d: Run = %v", code, err)
+		}
+		if stdout.String() != "out\n" || stderr.String() != "err\n" {
+			t.Errorf("exit %d: stdout %q, stderr %q", code, stdout.String(), stderr.String())
+		}
+	}
+	waitGoroutines(t, false)
+}
+
+// TestRunCancel checks that cancelling Run's context terminates the remote command's session.
+func TestRunCancel(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	ctx, cancel := context.WithCancel(testContext(t))
+	started := make(chan struct{})
+	w := &notifyWriter{seen: started}
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(ctx, target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "echo started; sleep 60", Stdout: w})
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("Run returned early: %v", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled", err)
+	}
+	waitEnded(t, srv, srv.SessionIDs()[0])
+	waitGoroutines(t, false)
+}
+
+// notifyWriter closes seen on the first write.
+type notifyWriter struct {
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *notifyWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.seen) })
+	return len(p), nil
+}
+
+func TestRunUnknownTarget(t *testing.T) {
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	err := c.Run(testContext(t), "i-00000000000000000", ssmwire.Command{Command: "true"})
+	if err == nil || !strings.Contains(err.Error(), "TargetNotConnected") {
+		t.Fatalf("Run = %v, want TargetNotConnected", err)
+	}
+}
+
+func TestOpenSessionFromOwnStartSession(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	ctx := testContext(t)
+	api := ssm.NewFromConfig(awsConfig(srv))
+	doc := ssmtest.DocRunCommand
+	out, err := api.StartSession(ctx, &ssm.StartSessionInput{Target: aws.String(target), DocumentName: &doc,
+		Parameters: map[string][]string{"command": {"echo own"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.OpenSession(ctx, session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue}, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b, err := io.ReadAll(s)
+	if err != nil || string(b) != "own\n" {
+		t.Errorf("output %q, %v", b, err)
+	}
+	if code, ok := s.ExitCode(); !ok || code != 0 {
+		t.Errorf("ExitCode = %d, %v", code, ok)
+	}
+	s.Close()
+	waitGoroutines(t, false)
+}
