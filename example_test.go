@@ -1,0 +1,218 @@
+package ssmwire_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"golang.org/x/term"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/shell"
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// exampleClient starts an emulated AWS side and returns a client aimed at it. In a real program the
+// configuration comes from config.LoadDefaultConfig(ctx) instead (see the package documentation).
+func exampleClient() (*ssmwire.Client, *ssmtest.Server) {
+	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+	c := ssmwire.NewFromAWSConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint: aws.String(srv.URL),
+	})
+	return c, srv
+}
+
+// startDatabase stands in for a database on the target's network: it answers each "PING" line with "+PONG".
+func startDatabase() (port int, stop func()) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				sc := bufio.NewScanner(conn)
+				for sc.Scan() {
+					if sc.Text() == "PING" {
+						fmt.Fprintf(conn, "+PONG\n")
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port, func() { l.Close() }
+}
+
+// Run a command on an instance and get its exit status. SSMWire-RunCommand is a customer document of session
+// type NonInteractiveCommands with separateOutputStream set, the kind of document that reports separate
+// stdout and stderr and an exit code (AWS's own AWS-StartNonInteractiveCommand reports neither).
+func ExampleClient_Run() {
+	c, srv := exampleClient()
+	defer srv.Close()
+	ctx := context.Background()
+
+	err := c.Run(ctx, "i-0123456789abcdef0", ssmwire.Command{
+		Document: "SSMWire-RunCommand",
+		Command:  "echo hello from the instance; exit 3",
+		Stdout:   os.Stdout,
+		Stderr:   os.Stderr,
+	})
+	var exit *ssmwire.ExitError
+	switch {
+	case errors.As(err, &exit):
+		fmt.Println("exit status", exit.Code)
+	case err != nil:
+		fmt.Println("error:", err)
+	}
+	// Output:
+	// hello from the instance
+	// exit status 3
+}
+
+// Dial a database port through an instance, as net.Dial would through a bastion host. The connection has its
+// own session; closing it ends the session.
+func ExampleClient_Dial() {
+	c, srv := exampleClient()
+	defer srv.Close()
+	dbPort, stop := startDatabase()
+	defer stop()
+	ctx := context.Background()
+
+	conn, err := c.Dial(ctx, "i-0123456789abcdef0", ssmwire.Remote{Host: "127.0.0.1", Port: dbPort})
+	if err != nil {
+		fmt.Println("dial:", err)
+		return
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PING\n")
+	reply, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		fmt.Println("read:", err)
+		return
+	}
+	fmt.Print(reply)
+	// Output: +PONG
+}
+
+// Forward a local port to a port on the instance, like `aws ssm start-session --document-name
+// AWS-StartPortForwardingSession`: one session carries every connection made to the local listener.
+func ExampleTunnel_Serve() {
+	c, srv := exampleClient()
+	defer srv.Close()
+	dbPort, stop := startDatabase()
+	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	tun, err := c.Forward(ctx, "i-0123456789abcdef0", ssmwire.Remote{Port: dbPort})
+	if err != nil {
+		fmt.Println("forward:", err)
+		return
+	}
+	defer tun.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0") // choose the port your tools expect, e.g. 127.0.0.1:5432
+	if err != nil {
+		fmt.Println("listen:", err)
+		return
+	}
+	served := make(chan error, 1)
+	go func() { served <- tun.Serve(ctx, l) }()
+
+	// Any program can now connect to l; here two clients take turns.
+	for range 2 {
+		conn, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			fmt.Println("dial:", err)
+			return
+		}
+		fmt.Fprintf(conn, "PING\n")
+		reply, _ := bufio.NewReader(conn).ReadString('\n')
+		fmt.Print(reply)
+		conn.Close()
+	}
+	cancel()
+	fmt.Println("serve:", <-served)
+	// Output:
+	// +PONG
+	// +PONG
+	// serve: context canceled
+}
+
+// diskUsage is code under test: it runs df on an instance and returns the use percentage of /.
+func diskUsage(ctx context.Context, c *ssmwire.Client, instance string) (string, error) {
+	var out strings.Builder
+	err := c.Run(ctx, instance, ssmwire.Command{Command: "df -P / | tail -n 1", Stdout: &out})
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(out.String())
+	if len(f) < 5 || !strings.HasSuffix(f[4], "%") {
+		return "", fmt.Errorf("unexpected df output %q", out.String())
+	}
+	return f[4], nil
+}
+
+// Test your own code with ssmtest: start an emulated AWS side (SSM, KMS and an agent that runs commands on
+// this machine), aim the SDK configuration at it, and call your code. In a test, use t.Cleanup(srv.Close);
+// Options add instances, documents, KMS encryption (KMSKeyID) and faults (srv.Faults()) to cover error paths.
+func Example_testWithSsmtest() {
+	srv := ssmtest.NewServer(&ssmtest.Options{
+		NoPacing: true, // skip the real agent's 1 ms per message pacing, for speed
+		KMSKeyID: "alias/session-manager", // and encrypt every shell and command session, as an account might
+	})
+	defer srv.Close()
+	c := ssmwire.NewFromAWSConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint: aws.String(srv.URL), // SSM, KMS and the data channel, all on 127.0.0.1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	use, err := diskUsage(ctx, c, ssmtest.DefaultInstanceID)
+	fmt.Println(strings.HasSuffix(use, "%"), err)
+	fmt.Println("data keys generated:", srv.Stats().DataKeys)
+	// Output:
+	// true <nil>
+	// data keys generated: 1
+}
+
+// An interactive shell on a terminal: the caller puts the terminal in raw mode and reports its size; the
+// library never touches the terminal itself.
+func ExampleClient_Shell() {
+	c := ssmwire.NewFromAWSConfig(aws.Config{}) // from config.LoadDefaultConfig(ctx) in a real program
+	fd := int(os.Stdin.Fd())
+	old, err := term.MakeRaw(fd)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer term.Restore(fd, old)
+	cols, rows, _ := term.GetSize(fd)
+
+	err = c.Shell(context.Background(), "i-0123456789abcdef0", &shell.Config{
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		InitialSize: &shell.Size{Cols: uint32(cols), Rows: uint32(rows)},
+		// Resize: a channel fed from a SIGWINCH handler.
+	})
+	if err != nil {
+		fmt.Println(err)
+	}
+}
