@@ -172,7 +172,7 @@ func diskUsage(ctx context.Context, c *ssmwire.Client, instance string) (string,
 // Options add instances, documents, KMS encryption (KMSKeyID) and faults (srv.Faults()) to cover error paths.
 func Example_testWithSsmtest() {
 	srv := ssmtest.NewServer(&ssmtest.Options{
-		NoPacing: true, // skip the real agent's 1 ms per message pacing, for speed
+		NoPacing: true,                    // skip the real agent's 1 ms per message pacing, for speed
 		KMSKeyID: "alias/session-manager", // and encrypt every shell and command session, as an account might
 	})
 	defer srv.Close()
