@@ -1,0 +1,92 @@
+// Package ssmwire opens AWS Systems Manager Session Manager sessions from Go: shells, commands with their exit
+// status, and TCP connections to ports on or behind an instance, without the session-manager-plugin binary.
+//
+// # What a session is
+//
+// A Session Manager session is a conversation between this program and the SSM Agent on a target (an EC2
+// instance, a managed instance "mi-…", or an ECS container), relayed by the ssmmessages service. It starts
+// with the StartSession API, which names a target and a document; the document decides what the agent does:
+//
+//   - SSM-SessionManagerRunShell (the default): an interactive shell on a pseudo-terminal ([Client.Shell]).
+//   - AWS-StartNonInteractiveCommand and customer documents of type NonInteractiveCommands: one command, its
+//     output streamed back, optionally with separate stderr and an exit status ([Client.Run]).
+//   - AWS-StartPortForwardingSession and AWS-StartPortForwardingSessionToRemoteHost: TCP connections to a
+//     port on the target or on a host the target can reach ([Client.Forward], [Client.Dial]).
+//
+// StartSession returns a session ID, a websocket URL and a one-time token. The data channel on that websocket
+// (package [github.com/ssmwire/ssmwire/session]) carries sequenced, acknowledged messages in both directions,
+// survives dropped connections by resuming, and may be encrypted end to end with a KMS key. Packages
+// [github.com/ssmwire/ssmwire/shell] and [github.com/ssmwire/ssmwire/portforward] run the shell and port
+// session types on top of it. This package ties them together behind one [Client]:
+//
+//	Client.Run / Client.Shell ──▶ StartSession ──▶ session.Open ──▶ shell.Run ──────────────┐
+//	Client.Forward / Dial ──────▶ StartSession ──▶ session.Open ──▶ portforward.New ──▶ Tunnel ─┴─▶ close or
+//	Client.StartSession ────────▶ StartSession ──▶ session.Open ──▶ *session.Session (yours)       TerminateSession
+//
+// # Credentials
+//
+// A Client calls the SSM API (StartSession, ResumeSession, TerminateSession) and, for encrypted sessions,
+// KMS GenerateDataKey. The simplest way to build one is from the SDK's default configuration, which reads
+// the environment, the shared config and credentials files (profiles, SSO) and instance or container roles:
+//
+//	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("eu-west-1"))
+//	if err != nil { ... }
+//	c := ssmwire.NewFromAWSConfig(cfg)
+//
+// The caller's identity needs ssm:StartSession on the target and the document, ssm:ResumeSession and
+// ssm:TerminateSession on its own sessions, and kms:GenerateDataKey on the account's Session Manager key when
+// the account's session preferences turn KMS encryption on. The session token is a secret: ssmwire never puts
+// it in a log record or an error.
+//
+// To supply the API clients yourself (a fake in tests, a client with custom middleware, ECS ExecuteCommand
+// output), use [New] with a [Config], and [Client.OpenSession] for a session started elsewhere.
+//
+// # Commands and shells
+//
+// [Client.Run] starts a command and waits for it; its output goes to the writers in [Command]. An
+// [*ExitError] reports a non-zero exit status, which only NonInteractiveCommands documents with
+// separateOutputStream report. [Client.Shell] runs an interactive shell with a [shell.Config]; the caller
+// owns the terminal (raw mode, SIGWINCH).
+//
+// # Port forwarding
+//
+// [Client.Forward] starts one port-forwarding session and returns a [Tunnel]: [Tunnel.Dial] opens any number
+// of connections over it (multiplexed with smux on agents newer than 3.0.196.0), [Tunnel.Serve] forwards every
+// connection accepted on a net.Listener the caller chose. [Client.Dial] is the one-liner: a net.Conn with a
+// session of its own. A Read returns a [*ConnectToPortError] when the agent cannot reach the destination.
+//
+// # Encryption
+//
+// When the account requires KMS encryption, the agent asks for it during the session's handshake: the client
+// calls GenerateDataKey (64 bytes, with the session and target IDs as encryption context), hands the
+// encrypted key to the agent, proves it holds the key by answering the agent's challenge, and from then on
+// every data payload is sealed with AES-256-GCM. Nothing needs configuring beyond Config.KMS (which
+// [NewFromAWSConfig] sets); a failure (no permission on the key, a tampered payload) ends the session with an
+// error wrapping [session.ErrHandshake] or [session.ErrDecrypt].
+//
+// # Lifetimes
+//
+// Every call takes a context: cancelling it stops a Run or Shell (the remote session is terminated) or a
+// Serve. A Client holds no connections; [Tunnel.Close], closing a net.Conn from [Client.Dial] and
+// [session.Session.Close] release every goroutine and socket they own. There are no globals; the library
+// prints nothing and logs through Config.Logger (log/slog, discarded by default).
+//
+// # Testing code that uses ssmwire
+//
+// Package [github.com/ssmwire/ssmwire/ssmtest] emulates the AWS side on 127.0.0.1: the SSM, KMS and ECS APIs,
+// the ssmmessages service and an agent that runs shells and commands on the local machine and connects to
+// local ports. Point an aws.Config's BaseEndpoint at the server's URL and any credentials will do:
+//
+//	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+//	t.Cleanup(srv.Close)
+//	c := ssmwire.NewFromAWSConfig(aws.Config{
+//		Region:       "us-east-1",
+//		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+//		BaseEndpoint: aws.String(srv.URL),
+//	})
+//	// ... call your code with c and ssmtest.DefaultInstanceID
+//
+// ssmtest.Options turn on KMS encryption (KMSKeyID), add instances and documents, and Server.Faults injects
+// lost, duplicated, reordered or corrupted messages and dropped connections. The examples below run against
+// it in go test.
+package ssmwire
