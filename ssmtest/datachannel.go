@@ -51,24 +51,29 @@ func (c *clientConn) write(frame []byte) error {
 	return c.ws.WriteMessage(websocket.BinaryMessage, frame)
 }
 
-// kill closes the connection abruptly, without a close frame. It reports whether this
-// call closed it.
-func (c *clientConn) kill() bool {
-	old := c.state.Swap(connKilled)
+// kill closes the connection abruptly, without a close frame. If the connection was
+// open, it first adds one to count (when non-nil), so a peer that sees the close also
+// sees the count.
+func (c *clientConn) kill(count *atomic.Uint64) {
+	if c.state.Swap(connKilled) == connOpen && count != nil {
+		count.Add(1)
+	}
 	c.ws.Close()
-	return old == connOpen
 }
 
 // closeNormal sends a close frame with code 1000 and gives the client closeGrace to
-// answer before the reader gives up. It reports whether the connection was open.
-func (c *clientConn) closeNormal(reason string) bool {
+// answer before the reader gives up. If the connection was open, it first adds one to
+// count (when non-nil).
+func (c *clientConn) closeNormal(reason string, count *atomic.Uint64) {
 	if !c.state.CompareAndSwap(connOpen, connClosing) {
-		return false
+		return
+	}
+	if count != nil {
+		count.Add(1)
 	}
 	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason),
 		time.Now().Add(time.Second))
 	c.ws.SetReadDeadline(time.Now().Add(closeGrace))
-	return true
 }
 
 // reject closes a websocket that never attached with a policy-violation close frame.
@@ -180,7 +185,7 @@ func (ss *session) attach(c *clientConn, open wire.OpenDataChannel) error {
 	ss.mu.Unlock()
 	ss.counters.attaches.Add(1)
 	if old != nil {
-		old.kill()
+		old.kill(nil)
 	}
 	if start {
 		ss.startAgent(open.ClientVersion)
@@ -324,8 +329,8 @@ func (ss *session) countKill(n int) {
 		return
 	}
 	ss.killBytes.Store(0)
-	if c := ss.currentClient(); c != nil && c.kill() {
-		ss.counters.kills.Add(1)
-		ss.srv.log.Info("ssmtest: fault: killed client websocket", "session", ss.id)
+	if c := ss.currentClient(); c != nil {
+		ss.srv.log.Info("ssmtest: fault: killing client websocket", "session", ss.id)
+		c.kill(&ss.counters.kills)
 	}
 }

@@ -104,9 +104,7 @@ func (f *Faults) Reset() {
 // rotates connections. Sessions and agents keep running; clients may reconnect.
 func (f *Faults) CloseNormal() {
 	for _, c := range f.srv.clientConns() {
-		if c.closeNormal("ssmtest CloseNormal") {
-			c.sess.counters.normalCloses.Add(1)
-		}
+		c.closeNormal("ssmtest CloseNormal", &c.sess.counters.normalCloses)
 	}
 }
 

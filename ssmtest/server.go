@@ -178,9 +178,7 @@ func (s *Server) after(name string, d time.Duration, fn func()) {
 // reconnect.
 func (s *Server) CloseClientConnections() {
 	for _, c := range s.clientConns() {
-		if c.kill() {
-			c.sess.counters.kills.Add(1)
-		}
+		c.kill(&c.sess.counters.kills)
 	}
 }
 
@@ -216,7 +214,7 @@ func (s *Server) Close() {
 		s.Listener.Close()
 	}
 	for _, c := range s.clientConns() {
-		c.kill()
+		c.kill(nil)
 	}
 	for _, ss := range sessions {
 		ss.terminate()

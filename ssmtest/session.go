@@ -136,7 +136,7 @@ func (ss *session) finish(err error) {
 			output = err.Error()
 		}
 		c.write(ss.channelClosed(output))
-		c.closeNormal("session ended")
+		c.closeNormal("session ended", nil)
 	}
 	ss.srv.log.Info("ssmtest: session ended", "session", ss.id, "err", err)
 	close(ss.done)
