@@ -1,0 +1,302 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xtaci/smux"
+
+	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
+)
+
+// echoServer listens on 127.0.0.1 and echoes every connection; it counts accepted connections.
+type echoServer struct {
+	ln       net.Listener
+	accepted atomic.Int64
+	port     string
+}
+
+func startEcho(t testing.TB) *echoServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &echoServer{ln: ln, port: strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.accepted.Add(1)
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return s
+}
+
+func portProps(host, port, typ string) map[string]any {
+	p := map[string]any{"portNumber": port, "localPortNumber": "0"}
+	if host != "" {
+		p["host"] = host
+	}
+	if typ != "" {
+		p["type"] = typ
+	}
+	return p
+}
+
+// muxBridge carries the client's smux bytes over the data channel.
+func muxBridge(t testing.TB, c *testClient) *smux.Session {
+	clientEnd, bridgeEnd := net.Pipe()
+	t.Cleanup(func() { clientEnd.Close(); bridgeEnd.Close() })
+	go func() { // client smux → input_stream_data
+		buf := make([]byte, 4096)
+		for {
+			n, err := bridgeEnd.Read(buf)
+			if n > 0 {
+				c.send(wire.PTOutput, append([]byte(nil), buf[:n]...))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // output_stream_data → client smux
+		for {
+			select {
+			case m := <-c.msgs:
+				if m.PayloadType == wire.PTOutput {
+					if _, err := bridgeEnd.Write(m.Payload); err != nil {
+						return
+					}
+				}
+			case <-c.stopped:
+				return
+			}
+		}
+	}()
+	cfg := smux.DefaultConfig()
+	cfg.Version = 1
+	cfg.KeepAliveDisabled = true
+	sess, err := smux.Client(clientEnd, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sess.Close() })
+	return sess
+}
+
+func TestPortMux(t *testing.T) {
+	echo := startEcho(t)
+	props := portProps("127.0.0.1", echo.port, "LocalPortForwarding")
+	c := startClient(t, Config{SessionType: Port, Properties: props, KMSKeyID: "ignored-for-port", KMS: fakeKMS{}})
+	req, done := c.handshake("1.2.677.0")
+	if req.AgentVersion != "3.3.987.0" || len(req.RequestedClientActions) != 1 {
+		t.Fatalf("handshake request %+v (port sessions are never encrypted)", req)
+	}
+	params, _ := json.Marshal(req.RequestedClientActions[0].ActionParameters)
+	var st struct {
+		SessionType string
+		Properties  map[string]string
+	}
+	_ = json.Unmarshal(params, &st)
+	if st.SessionType != Port || st.Properties["portNumber"] != echo.port || st.Properties["type"] != "LocalPortForwarding" {
+		t.Fatalf("SessionType action %s", params)
+	}
+	if done.CustomerMessage != "" || done.HandshakeTimeToComplete <= 0 {
+		t.Fatalf("HandshakeComplete %+v", done)
+	}
+	if c.a.ClientVersion() != "1.2.677.0" {
+		t.Fatalf("ClientVersion %q", c.a.ClientVersion())
+	}
+
+	sess := muxBridge(t, c)
+	for i := range 2 {
+		st, err := sess.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := []byte("hello over mux " + strconv.Itoa(i))
+		if _, err := st.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(st, got); err != nil || string(got) != string(msg) {
+			t.Fatalf("echo %q %v", got, err)
+		}
+		st.Close()
+	}
+	if echo.accepted.Load() != 2 {
+		t.Fatalf("destination saw %d connections, want 2", echo.accepted.Load())
+	}
+
+	// TerminateSession flag ends the session normally.
+	c.send(wire.PTFlag, wire.FlagPayload(wire.FlagTerminateSession))
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("Err = %v", err)
+	}
+}
+
+func TestPortMuxDialFailure(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close() // nothing listens there now
+	c := startClient(t, Config{SessionType: Port, Properties: portProps("127.0.0.1", port, "LocalPortForwarding")})
+	c.handshake("1.2.677.0")
+	// Capture the flag before the bridge takes the message stream.
+	clientEnd, bridgeEnd := net.Pipe()
+	t.Cleanup(func() { clientEnd.Close(); bridgeEnd.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := bridgeEnd.Read(buf)
+			if n > 0 {
+				c.send(wire.PTOutput, append([]byte(nil), buf[:n]...))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	cfg := smux.DefaultConfig()
+	cfg.Version = 1
+	cfg.KeepAliveDisabled = true
+	sess, _ := smux.Client(clientEnd, cfg)
+	t.Cleanup(func() { sess.Close() })
+	if _, err := sess.OpenStream(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m := c.next()
+		if m.PayloadType == wire.PTFlag {
+			if f, _ := wire.ParseFlag(m.Payload); f != wire.FlagConnectToPortError {
+				t.Fatalf("flag %d", f)
+			}
+			return
+		}
+		_, _ = bridgeEnd.Write(m.Payload)
+	}
+}
+
+func TestPortBasicReconnects(t *testing.T) {
+	echo := startEcho(t)
+	// LocalPortForwarding with a client older than 1.1.70: basic mode; empty host means localhost.
+	c := startClient(t, Config{SessionType: Port, Properties: portProps("", echo.port, "LocalPortForwarding")})
+	c.handshake("1.1.0")
+	c.send(wire.PTOutput, []byte("one"))
+	if got := c.readOutput("one"); got != "one" {
+		t.Fatalf("echo %q", got)
+	}
+	c.send(wire.PTFlag, wire.FlagPayload(wire.FlagDisconnectToPort))
+	c.send(wire.PTOutput, []byte("two"))
+	if got := c.readOutput("two"); got != "two" {
+		t.Fatalf("echo after reconnect %q", got)
+	}
+	if n := echo.accepted.Load(); n != 2 {
+		t.Fatalf("destination saw %d connections, want 2", n)
+	}
+	c.send(wire.PTFlag, wire.FlagPayload(wire.FlagTerminateSession))
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("Err = %v", err)
+	}
+}
+
+func TestPortStreamModeEndsOnEOF(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(conn, buf); err == nil {
+			_, _ = conn.Write([]byte("got " + string(buf)))
+		}
+	}()
+	t.Cleanup(func() { <-served })
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	c := startClient(t, Config{SessionType: Port, Properties: map[string]any{"portNumber": port}})
+	c.handshake("1.2.677.0")
+	c.send(wire.PTOutput, []byte("hello"))
+	if got := c.readOutput("got hello"); got != "got hello" {
+		t.Fatalf("output %q", got)
+	}
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("stream mode: destination EOF should end the session successfully, Err = %v", err)
+	}
+}
+
+func TestPortDataBeforeReadyIsNotAcked(t *testing.T) {
+	echo := startEcho(t)
+	release := make(chan struct{})
+	c := startClient(t, Config{SessionType: Port, Properties: portProps("127.0.0.1", echo.port, "LocalPortForwarding"),
+		beforePluginStart: func() { <-release }})
+	c.handshake("1.1.0")
+	seq := c.send(wire.PTOutput, []byte("early"))
+	// A duplicate of the handshake response is re-acknowledged after the early data was processed.
+	c.mu.Lock()
+	c.sendSeq(0, wire.PTHandshakeResponse, []byte("{}"))
+	c.mu.Unlock()
+	select {
+	case s := <-c.acks:
+		if s != 0 {
+			t.Fatalf("ack for seq %d while the plugin was not ready", s)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("no re-ack of the duplicate")
+	}
+	if d := c.a.Stats().DuplicatesIn; d != 1 {
+		t.Fatalf("DuplicatesIn = %d", d)
+	}
+	close(release)
+	// The client resends; now it is processed and acknowledged.
+	c.waitAck(seq)
+	if got := c.readOutput("early"); got != "early" {
+		t.Fatalf("echo %q", got)
+	}
+}
+
+func TestHandshakeActionFailure(t *testing.T) {
+	c := startClient(t, Config{SessionType: Port, Properties: portProps("", "1", "LocalPortForwarding")})
+	c.nextOf(wire.PTHandshakeRequest)
+	body, _ := json.Marshal(wire.HandshakeResponse{ClientVersion: "1.2.677.0", ProcessedClientActions: []wire.ProcessedClientAction{
+		{ActionType: wire.ActionSessionType, ActionStatus: wire.StatusFailed, Error: "Unknown session type Port"}}})
+	c.send(wire.PTHandshakeResponse, body)
+	err := c.waitDone()
+	want := "Encountered error while initiating handshake. SessionType failed on client with status 2 error: Unknown session type Port"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Err = %v", err)
+	}
+}
+
+func TestHandshakeTimeout(t *testing.T) {
+	c := startClient(t, Config{SessionType: Port, Properties: portProps("", "1", ""), handshakeTimeout: 50 * time.Millisecond})
+	c.nextOf(wire.PTHandshakeRequest)
+	if err := c.waitDone(); !errors.Is(err, errHandshakeTimeout) {
+		t.Fatalf("Err = %v", err)
+	}
+}
