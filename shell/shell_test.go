@@ -1,0 +1,210 @@
+package shell_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/session"
+	"github.com/ssmwire/ssmwire/shell"
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a polling test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// start starts an ssmtest server, calls StartSession with doc and params, and opens the session.
+func start(t testing.TB, doc string, params map[string][]string) *session.Session {
+	t.Helper()
+	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+	t.Cleanup(srv.Close)
+	client := ssm.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint: aws.String(srv.URL),
+	})
+	in := &ssm.StartSessionInput{Target: aws.String(ssmtest.DefaultInstanceID), Parameters: params}
+	if doc != "" {
+		in.DocumentName = aws.String(doc)
+	}
+	out, err := client.StartSession(testContext(t), in)
+	if err != nil {
+		t.Fatalf("StartSession: %v", err)
+	}
+	s, err := session.Open(testContext(t), session.Info{
+		SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue,
+	}, &session.Config{SSM: client})
+	if err != nil {
+		t.Fatalf("session.Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestShellPipedStdin(t *testing.T) {
+	s := start(t, "", nil)
+	var stdout, stderr syncBuffer
+	err := shell.Run(testContext(t), s, &shell.Config{
+		Stdin:  strings.NewReader("echo hel''lo; exit 3\n"),
+		Stdout: &stdout,
+		Stderr: &stderr,
+	})
+	// A pty session carries no exit code: the shell's status 3 is not visible to the client.
+	if err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if !strings.Contains(stdout.String(), "hello") {
+		t.Errorf("stdout = %q, want it to contain hello", stdout.String())
+	}
+	if stderr.String() != "" {
+		t.Errorf("stderr = %q, want nothing", stderr.String())
+	}
+}
+
+func TestShellInitialSizeAndResize(t *testing.T) {
+	s := start(t, "", nil)
+	stdinR, stdinW := io.Pipe()
+	t.Cleanup(func() { stdinW.Close() })
+	resize := make(chan shell.Size, 1)
+	var stdout syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- shell.Run(testContext(t), s, &shell.Config{
+			Stdin: stdinR, Stdout: &stdout, Resize: resize,
+			InitialSize: &shell.Size{Cols: 123, Rows: 45},
+		})
+	}()
+	if _, err := io.WriteString(stdinW, "stty size\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, &stdout, "45 123")
+	resize <- shell.Size{Cols: 99, Rows: 33}
+	// The size goes out before the next input: both are sent in order on the same session, but from
+	// different goroutines, so wait for the resize to be applied by asking repeatedly.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stdout.String(), "33 99") && time.Now().Before(deadline) {
+		if _, err := io.WriteString(stdinW, "stty size\n"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the remote terminal, not synchronizing goroutines
+	}
+	if !strings.Contains(stdout.String(), "33 99") {
+		t.Fatalf("stdout = %q, never saw the resized terminal", stdout.String())
+	}
+	io.WriteString(stdinW, "exit\n")
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+}
+
+func TestRunCommandExitCodeAndStderr(t *testing.T) {
+	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"echo out; echo err >&2; exit 3"}})
+	var stdout, stderr syncBuffer
+	err := shell.Run(testContext(t), s, &shell.Config{Stdout: &stdout, Stderr: &stderr})
+	var ee *shell.ExitError
+	if !errors.As(err, &ee) || ee.Code != 3 {
+		t.Fatalf("Run = %v, want *ExitError{3}", err)
+	}
+	if got, want := ee.Error(), "remote command exited with status 3"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if got := stdout.String(); got != "out\n" {
+		t.Errorf("stdout = %q, want %q", got, "out\n")
+	}
+	if got := stderr.String(); got != "err\n" {
+		t.Errorf("stderr = %q, want %q", got, "err\n")
+	}
+}
+
+func TestRunCommandSuccess(t *testing.T) {
+	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"echo ok"}})
+	var stdout syncBuffer
+	if err := shell.Run(testContext(t), s, &shell.Config{Stdout: &stdout}); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	if got := stdout.String(); got != "ok\n" {
+		t.Errorf("stdout = %q", got)
+	}
+}
+
+func TestCancelReturnsPromptly(t *testing.T) {
+	s := start(t, "", nil)
+	stdinR, stdinW := io.Pipe() // never written: the pump stays blocked in Read
+	t.Cleanup(func() { stdinW.Close() })
+	ctx, cancel := context.WithCancel(testContext(t))
+	var stdout syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- shell.Run(ctx, s, &shell.Config{Stdin: stdinR, Stdout: &stdout}) }()
+	if _, err := s.Ready(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+func TestSessionClosedLocally(t *testing.T) {
+	s := start(t, "", nil)
+	done := make(chan error, 1)
+	go func() { done <- shell.Run(testContext(t), s, nil) }()
+	if _, err := s.Ready(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, session.ErrClosed) {
+			t.Fatalf("Run = %v, want session.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+}
+
+// waitFor waits until b contains want.
+func waitFor(t testing.TB, b *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("output %q never contained %q", b.String(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
