@@ -37,7 +37,9 @@ type Size struct{ Cols, Rows uint32 }
 // NonInteractiveCommands sessions with separated output streams (protocol.md §6.1).
 type ExitError struct{ Code int }
 
-func (e *ExitError) Error() string { return fmt.Sprintf("remote command exited with status %d", e.Code) }
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("remote command exited with status %d", e.Code)
+}
 
 // readBufSize is the size of one stdin read. The session splits larger writes into messages of its
 // MaxPayload, so this only bounds how much is taken from Stdin at once.
