@@ -121,6 +121,7 @@ func TestKMSTamperedCiphertext(t *testing.T) {
 	if stdout.Len() != 0 {
 		t.Errorf("tampered output reached the caller: %q", stdout.String())
 	}
+	waitEnded(t, srv, srv.SessionIDs()[0]) // the library terminated the session it could no longer trust
 	waitGoroutines(t, false)
 }
 
@@ -134,6 +135,7 @@ func TestKMSWrongKey(t *testing.T) {
 	if !errors.Is(err, session.ErrHandshake) || !strings.Contains(err.Error(), "challenge") {
 		t.Fatalf("Run = %v, want a handshake error about the encryption challenge", err)
 	}
+	waitEnded(t, srv, srv.SessionIDs()[0])
 	waitGoroutines(t, false)
 }
 
@@ -147,11 +149,7 @@ func TestKMSGenerateDataKeyFails(t *testing.T) {
 	if !errors.Is(err, session.ErrHandshake) || !strings.Contains(err.Error(), "AccessDeniedException") {
 		t.Fatalf("Run = %v, want a handshake error carrying the KMS error", err)
 	}
-	for _, id := range srv.SessionIDs() {
-		if info := srv.Session(id); info == nil || !info.Ended {
-			<-info.Done
-		}
-	}
+	waitEnded(t, srv, srv.SessionIDs()[0])
 	waitGoroutines(t, false)
 }
 
