@@ -233,3 +233,34 @@ func TestOpenSessionFromOwnStartSession(t *testing.T) {
 	s.Close()
 	waitGoroutines(t, false)
 }
+
+// TestRunInterrupt sends Ctrl-C on a command's stdin: the agent turns it into SIGINT on the command.
+func TestRunInterrupt(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	in, inw := io.Pipe()
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(testContext(t), target, ssmwire.Command{
+			Document: ssmtest.DocRunCommand,
+			Command:  "echo started; sleep 30",
+			Stdin:    in,
+			Stdout:   &notifyWriter{seen: started},
+		})
+	}()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("Run returned early: %v", err)
+	}
+	inw.Write([]byte{0x03})
+	err := <-done
+	inw.Close()
+	var ee *ssmwire.ExitError
+	if !errors.As(err, &ee) || ee.Code != 130 {
+		t.Fatalf("Run = %v, want exit status 130 (SIGINT)", err)
+	}
+	waitGoroutines(t, false)
+}
