@@ -101,8 +101,13 @@ func TestTmuxRunsShell(t *testing.T) {
 	tm.Resize(90, 20)
 	run("stty size", "\n20 90\n")
 
+	// Ctrl-C only once the sleep is the terminal's foreground job: the
+	// child shell prints "sleeping" after job control has handed it the
+	// terminal, then execs sleep. (A Ctrl-C between the shell's fork and
+	// that hand-over interrupts the shell itself and the sleep goes on.)
 	n := prompts(tm.Capture())
-	tm.SendKeys("sleep 100", "Enter")
+	tm.SendKeys("sh -c 'echo slee''ping; exec sleep 100'", "Enter")
+	tm.WaitFor("\nsleeping\n", 10*time.Second)
 	tm.SendKeys("C-c")
 	tm.WaitForFunc("a prompt after Ctrl-C", 10*time.Second, func(s string) bool { return prompts(s) > n })
 	run("echo after-interrupt", "\nafter-interrupt\n")

@@ -13,7 +13,7 @@ import (
 
 // TmuxOptions says what StartTmux runs.
 type TmuxOptions struct {
-	// Command is the shell command line run in the window, e.g. "sh" or
+	// Command is the command line bash runs in the window, e.g. "sh" or
 	// "aws ssm start-session --target i-0123456789abcdef0".
 	Command string
 	// Cols and Rows are the window size; zero means 80x24.
@@ -33,6 +33,7 @@ type Tmux struct {
 	bin    string
 	socket string
 	target string
+	status string // file the wrapper writes the command's exit status to
 }
 
 // StartTmux starts a detached tmux server on a private socket running
@@ -81,11 +82,18 @@ func StartTmux(t testing.TB, opts TmuxOptions) *Tmux {
 	// A tmux started from inside tmux would otherwise talk to the outer server.
 	env = append(env[:len(env):len(env)], "TMUX=")
 
-	tm := &Tmux{t: t, bin: bin, socket: filepath.Join(dir, "tmux.sock"), target: "e2e:0.0"}
+	tm := &Tmux{t: t, bin: bin, socket: filepath.Join(dir, "tmux.sock"), target: "e2e:0.0",
+		status: filepath.Join(dir, "status")}
+	// tmux 3.3 does not always record a dead pane's exit status (it can
+	// see the pty's EOF first and never fill it in), so a bash wrapper
+	// writes it to a file. A non-interactive bash in the foreground
+	// group survives a Ctrl-C that its child handles or ignores.
+	bash := RequireProgram(t, "bash")
+	wrapped := "exec " + ShellQuote(bash) + " -c " + ShellQuote(opts.Command+"\necho $? > "+ShellQuote(tm.status+".tmp")+" && mv "+ShellQuote(tm.status+".tmp")+" "+ShellQuote(tm.status))
 	cmd := exec.Command(bin, "-S", tm.socket, "-f", conf,
 		"new-session", "-d", "-s", "e2e", "-c", opts.Dir,
 		"-x", strconv.Itoa(opts.Cols), "-y", strconv.Itoa(opts.Rows),
-		opts.Command)
+		wrapped)
 	cmd.Env = env
 	cmd.Dir = opts.Dir
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -174,16 +182,17 @@ func (tm *Tmux) Resize(cols, rows int) {
 }
 
 // Dead reports whether the command in the window has exited, and its exit
-// status if so.
+// status if so (128+n when signal n killed it, as bash reports it).
 func (tm *Tmux) Dead() (dead bool, status int) {
 	tm.t.Helper()
-	out := strings.TrimSpace(tm.run("display-message", "-p", "-t", tm.target, "#{pane_dead} #{pane_dead_status}"))
-	f := strings.Fields(out)
-	if len(f) == 0 || f[0] != "1" {
+	b, err := os.ReadFile(tm.status)
+	if err != nil {
 		return false, 0
 	}
-	if len(f) > 1 {
-		status, _ = strconv.Atoi(f[1])
+	status, err = strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		// Written but not yet flushed; not done yet.
+		return false, 0
 	}
 	return true, status
 }
