@@ -154,6 +154,9 @@ func checkDuplicateListeners(ts []Tunnel) error {
 	seen := make(map[string]string)
 	for _, t := range ts {
 		for _, fw := range t.Forwards {
+			if fw.Socket == "" && fw.Port == 0 {
+				continue // any free port
+			}
 			key := fw.ListenNetwork() + " " + fw.ListenAddress()
 			if prev, ok := seen[key]; ok {
 				return fmt.Errorf("tunnels %q and %q both listen on %s", prev, t.Name, fw.ListenAddress())

@@ -1,18 +1,183 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// statusInterval is how often status lines are redrawn on a terminal.
+const statusInterval = 500 * time.Millisecond
 
 func forwardCommand() *command {
-	return &command{name: "forward", args: "TARGET SPEC...", summary: "Forward local ports to TARGET or through it",
-		run: func(context.Context, *app, *cmdOptions, []string) error { return usagef("forward: not yet") }}
-}
+	return &command{
+		name:    "forward",
+		args:    "TARGET SPEC...",
+		summary: "Forward local ports to TARGET or through it, until interrupted",
+		help: `
+Each SPEC is an OpenSSH -L forward:
 
-func sshProxyCommand() *command {
-	return &command{name: "ssh-proxy", args: "TARGET PORT", summary: "Connect standard input and output to PORT on TARGET",
-		run: func(context.Context, *app, *cmdOptions, []string) error { return usagef("ssh-proxy: not yet") }}
+  [bind_address:]port:host:hostport    listen on bind_address (default 127.0.0.1):port
+  socket_path:host:hostport            listen on a unix socket (a path with a '/')
+
+host "localhost" is TARGET itself (document AWS-StartPortForwardingSession); any other host
+is dialled by TARGET (AWS-StartPortForwardingSessionToRemoteHost). Port 0 picks a free port.
+IPv6 addresses go in brackets: [::1]:8080:[fd00::5]:80.
+
+Each forward keeps its local listener while sessions come and go: when a session ends (idle
+timeout, TerminateSession elsewhere, an agent restart) the connections it carried are closed
+and the next connection starts a new session. On a terminal a status line per forward shows
+its session, connections and bytes each way; --json prints one event per line instead
+(tunnel_up, session_started, connection, session_ended, error); --quiet only errors.
+Interrupting ssmwire ends every session with TerminateSession.`,
+		run: runForward,
+	}
 }
 
 func upCommand() *command {
-	return &command{name: "up", args: "[NAME...]", summary: "Start named tunnels from the configuration file",
-		run: func(context.Context, *app, *cmdOptions, []string) error { return usagef("up: not yet") }}
+	return &command{
+		name:    "up",
+		args:    "[NAME...]",
+		summary: "Start named tunnels from the configuration file (all without NAME)",
+		help: `
+The configuration file (--config, default $XDG_CONFIG_HOME/ssmwire/config.toml or
+~/.config/ssmwire/config.toml) names tunnels:
+
+  [tunnels.staging-db]
+  profile  = "staging"          # optional: AWS profile
+  region   = "eu-west-1"        # optional: AWS region
+  target   = "bastion"          # instance id, mi- id or Name tag value
+  forwards = ["5432:localhost:5432", "6379:redis.internal:6379"]
+
+Forwards take the syntax of 'ssmwire forward' and behave the same way. Every tunnel named
+runs in this one process.`,
+		run: runUp,
+	}
+}
+
+func runForward(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
+	if len(args) < 2 {
+		return usagef("forward: want TARGET and at least one SPEC")
+	}
+	t, err := ParseTarget(args[0])
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	var fws []Forward
+	for _, s := range args[1:] {
+		fw, err := ParseForward(s)
+		if err != nil {
+			return &usageError{err.Error()}
+		}
+		fws = append(fws, fw)
+	}
+	return a.runTunnels(ctx, []Tunnel{{Target: t.Raw, Forwards: fws}})
+}
+
+func runUp(ctx context.Context, a *app, _ *cmdOptions, names []string) error {
+	f, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	var ts []Tunnel
+	if len(names) == 0 {
+		ts = f.Tunnels
+		if len(ts) == 0 {
+			return fmt.Errorf("%s defines no tunnels", f.Path)
+		}
+	}
+	for _, n := range names {
+		t, ok := f.Lookup(n)
+		if !ok {
+			return usagef("no tunnel %q in %s", n, f.Path)
+		}
+		ts = append(ts, t)
+	}
+	return a.runTunnels(ctx, ts)
+}
+
+// runTunnels starts every forward of ts and serves them until ctx is done. Setting up is all or nothing: if a
+// target cannot be resolved, a listener cannot be opened or a first session cannot be started, whatever was
+// started is stopped (sessions terminated) and the error returned.
+func (a *app) runTunnels(ctx context.Context, ts []Tunnel) error {
+	rep := newReporter(a)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var keepers []*keeper
+	var wg sync.WaitGroup
+	stopAll := func() {
+		cancel()
+		wg.Wait()
+		for _, k := range keepers {
+			if k.l != nil {
+				k.l.Close()
+			}
+			k.wg.Wait() // session watchers: each terminates its session
+		}
+	}
+	cache := make(map[[2]string]*clients)
+	for _, tn := range ts {
+		key := [2]string{tn.Profile, tn.Region}
+		c := cache[key]
+		if c == nil {
+			var err error
+			if c, err = a.clients(ctx, tn.Profile, tn.Region); err != nil {
+				stopAll()
+				return tunnelErr(tn, err)
+			}
+			cache[key] = c
+		}
+		target, err := ParseTarget(tn.Target)
+		if err == nil && target.Kind == TargetECS {
+			err = fmt.Errorf("target %s: ECS ExecuteCommand carries commands only; forward to an ecs:CLUSTER_TASK_RUNTIMEID target", tn.Target)
+		}
+		if err == nil {
+			target, err = Resolve(ctx, c.ssm, target)
+		}
+		if err != nil {
+			stopAll()
+			return tunnelErr(tn, c.explain(err))
+		}
+		for _, fw := range tn.Forwards {
+			k := &keeper{tunnel: tn.Name, fw: fw, target: target.ID, client: c.wire, rep: rep}
+			if err := k.listen(); err != nil {
+				stopAll()
+				return tunnelErr(tn, err)
+			}
+			keepers = append(keepers, k)
+			if _, err := k.session(runCtx); err != nil {
+				stopAll()
+				return tunnelErr(tn, c.explain(fmt.Errorf("forward %s: %w", fw.Spec, err)))
+			}
+			rep.add(k)
+			rep.emit(event{Event: evTunnelUp}, k)
+		}
+	}
+	for _, k := range keepers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k.serve(runCtx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rep.run(runCtx, statusInterval)
+	}()
+	<-ctx.Done()
+	stopAll()
+	return nil
+}
+
+// tunnelErr names the tunnel of a setup error, when it has a name.
+func tunnelErr(t Tunnel, err error) error {
+	var se *SSOExpiredError
+	if t.Name == "" || errors.As(err, &se) {
+		return err
+	}
+	return fmt.Errorf("tunnel %s: %w", t.Name, err)
 }

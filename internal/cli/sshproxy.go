@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/portforward"
+)
+
+// SSHDocument is the document `ssmwire ssh-proxy` starts.
+const SSHDocument = "AWS-StartSSHSession"
+
+func sshProxyCommand() *command {
+	return &command{
+		name:    "ssh-proxy",
+		args:    "TARGET PORT",
+		summary: "Connect standard input and output to PORT on TARGET, for ssh's ProxyCommand",
+		help: `
+In ~/.ssh/config:
+
+  Host i-* mi-*
+      ProxyCommand ssmwire ssh-proxy %h %p
+
+The session uses the ` + SSHDocument + ` document. Nothing but the connection's bytes is written
+to standard output; errors go to standard error. The session ends when either side closes.`,
+		run: runSSHProxy,
+	}
+}
+
+func runSSHProxy(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
+	if len(args) != 2 {
+		return usagef("ssh-proxy: want TARGET and PORT")
+	}
+	port, err := parsePort(args[1], false)
+	if err != nil {
+		return usagef("ssh-proxy: %v", err)
+	}
+	c, t, err := a.target(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if t.Kind == TargetECS {
+		return fmt.Errorf("ssh-proxy: %s: ECS ExecuteCommand carries commands only", t.Raw)
+	}
+	s, err := c.wire.StartSession(ctx, &ssm.StartSessionInput{
+		Target:       aws.String(t.ID),
+		DocumentName: aws.String(SSHDocument),
+		Parameters:   map[string][]string{"portNumber": {strconv.Itoa(port)}},
+	})
+	if err != nil {
+		return c.explain(err)
+	}
+	defer terminate(ctx, s)
+	f, err := portforward.New(ctx, s, &portforward.Config{Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("ssh-proxy: session %s: %w", s.ID(), err)
+	}
+	defer f.Close()
+	conn, err := f.Dial(ctx)
+	if err != nil {
+		return fmt.Errorf("ssh-proxy: %w", err)
+	}
+	defer conn.Close()
+	return proxy(ctx, conn, a.stdin, a.stdout)
+}
+
+// proxy copies stdin to conn and conn to stdout until either ends or ctx is done. The goroutine reading stdin
+// may stay blocked in Read after proxy returns (a pipe's Read cannot be interrupted); it writes nothing
+// further.
+func proxy(ctx context.Context, conn net.Conn, stdin io.Reader, stdout io.Writer) error {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	inDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(conn, onlyReader{stdin})
+		inDone <- err
+	}()
+	outDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(stdout, onlyReader{conn})
+		outDone <- err
+	}()
+	var err error
+	select {
+	case err = <-outDone: // the remote side ended
+	case err = <-inDone: // the local side ended (ssh exited)
+	}
+	conn.Close()
+	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var cpe *portforward.ConnectToPortError
+	if errors.As(err, &cpe) {
+		return errors.New("ssh-proxy: the agent could not connect to the port (check the SSM Agent's log)")
+	}
+	return err
+}
+
+// onlyReader hides a reader's WriteTo and ReadFrom so io.Copy moves data in plain Read/Write calls.
+type onlyReader struct{ io.Reader }

@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Events of the tunnel commands, the "event" field of --json output.
+const (
+	evTunnelUp       = "tunnel_up"
+	evSessionStarted = "session_started"
+	evConnection     = "connection"
+	evSessionEnded   = "session_ended"
+	evError          = "error"
+)
+
+// event is one line of --json output. Tunnel, Forward, Listen, Target and Remote are filled in from the
+// keeper that emits it.
+type event struct {
+	Time       time.Time `json:"time"`
+	Event      string    `json:"event"`
+	Tunnel     string    `json:"tunnel,omitempty"`
+	Forward    string    `json:"forward,omitempty"`
+	Listen     string    `json:"listen,omitempty"`
+	Target     string    `json:"target,omitempty"`
+	Remote     string    `json:"remote,omitempty"`
+	SessionID  string    `json:"session_id,omitempty"`
+	State      string    `json:"state,omitempty"` // connection: "open" or "closed"
+	Conn       int64     `json:"conn,omitempty"`  // connection: its number, from 1
+	BytesUp    int64     `json:"bytes_up,omitempty"`
+	BytesDown  int64     `json:"bytes_down,omitempty"`
+	DurationMS int64     `json:"duration_ms,omitempty"`
+	Reason     string    `json:"reason,omitempty"` // session_ended
+	Error      string    `json:"error,omitempty"`
+}
+
+// reportMode is how tunnel commands report.
+type reportMode int
+
+const (
+	reportPlain    reportMode = iota // a line per event that matters (not per connection)
+	reportTerminal                   // a status line per forward, redrawn in place; events above it
+	reportJSON                       // every event as a JSON object on its own line
+	reportQuiet                      // errors only
+)
+
+// reporter writes the events and status lines of the tunnel commands. Errors always go to errw (standard
+// error); everything else to out (standard output).
+type reporter struct {
+	mode      reportMode
+	out, errw io.Writer
+	now       func() time.Time
+
+	mu      sync.Mutex
+	keepers []*keeper
+	drawn   int // status lines currently on the terminal
+}
+
+func newReporter(a *app) *reporter {
+	r := &reporter{out: a.stdout, errw: a.stderr, now: time.Now}
+	switch {
+	case a.g.json:
+		r.mode = reportJSON
+	case a.g.quiet:
+		r.mode = reportQuiet
+	case isTerminal(a.stdout):
+		r.mode = reportTerminal
+	}
+	return r
+}
+
+// add registers a keeper for the status lines.
+func (r *reporter) add(k *keeper) {
+	r.mu.Lock()
+	r.keepers = append(r.keepers, k)
+	r.mu.Unlock()
+}
+
+// emit reports e for keeper k (nil for events of the whole command).
+func (r *reporter) emit(e event, k *keeper) {
+	e.Time = r.now().UTC()
+	if k != nil {
+		e.Tunnel, e.Forward, e.Target = k.tunnel, k.fw.Spec, k.target
+		e.Remote = k.fw.RemoteAddress()
+		if k.l != nil {
+			e.Listen = k.l.Addr().String()
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch r.mode {
+	case reportJSON:
+		b, _ := json.Marshal(e)
+		r.out.Write(append(b, '\n'))
+		if e.Event == evError {
+			fmt.Fprintf(r.errw, "ssmwire: %s: %s\n", e.Forward, e.Error)
+		}
+	case reportQuiet:
+		if e.Event == evError {
+			fmt.Fprintf(r.errw, "ssmwire: %s\n", r.text(e))
+		}
+	case reportPlain:
+		if e.Event == evError {
+			fmt.Fprintf(r.errw, "ssmwire: %s\n", r.text(e))
+		} else if e.Event != evConnection {
+			fmt.Fprintln(r.out, r.text(e))
+		}
+	case reportTerminal:
+		r.clearLocked()
+		if e.Event == evError {
+			fmt.Fprintf(r.errw, "ssmwire: %s\n", r.text(e))
+		} else if e.Event != evConnection {
+			fmt.Fprintln(r.out, r.text(e))
+		}
+		r.drawLocked()
+	}
+}
+
+// text is the one-line form of an event.
+func (r *reporter) text(e event) string {
+	who := e.Forward
+	if e.Tunnel != "" {
+		who = e.Tunnel + " " + e.Forward
+	}
+	switch e.Event {
+	case evTunnelUp:
+		return fmt.Sprintf("%s: listening on %s, forwarding to %s via %s", who, e.Listen, e.Remote, e.Target)
+	case evSessionStarted:
+		return fmt.Sprintf("%s: session %s started", who, e.SessionID)
+	case evSessionEnded:
+		return fmt.Sprintf("%s: session %s ended (%s); the next connection starts a new one", who, e.SessionID, e.Reason)
+	case evConnection:
+		return fmt.Sprintf("%s: connection %d %s", who, e.Conn, e.State)
+	default:
+		if who == "" {
+			return e.Error
+		}
+		return who + ": " + e.Error
+	}
+}
+
+// run redraws the status lines every interval until ctx is done, on a terminal only.
+func (r *reporter) run(ctx context.Context, interval time.Duration) {
+	if r.mode != reportTerminal {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			r.mu.Lock()
+			r.clearLocked()
+			r.mu.Unlock()
+			return
+		case <-t.C:
+			r.mu.Lock()
+			r.clearLocked()
+			r.drawLocked()
+			r.mu.Unlock()
+		}
+	}
+}
+
+// clearLocked moves the cursor up over the status lines and erases them.
+func (r *reporter) clearLocked() {
+	if r.drawn == 0 {
+		return
+	}
+	fmt.Fprintf(r.out, "\x1b[%dA\x1b[J", r.drawn)
+	r.drawn = 0
+}
+
+// drawLocked writes one status line per forward.
+func (r *reporter) drawLocked() {
+	var b strings.Builder
+	for _, k := range r.keepers {
+		b.WriteString(statusLine(k))
+		b.WriteByte('\n')
+	}
+	io.WriteString(r.out, b.String())
+	r.drawn = len(r.keepers)
+}
+
+// statusLine is a forward's current state: where it listens, its session, connections and bytes each way.
+func statusLine(k *keeper) string {
+	sid, _ := k.sessionID.Load().(string)
+	if sid == "" {
+		sid = "none (next connection starts one)"
+	}
+	listen := k.fw.ListenAddress()
+	if k.l != nil {
+		listen = k.l.Addr().String()
+	}
+	name := k.fw.Spec
+	if k.tunnel != "" {
+		name = k.tunnel
+	}
+	return fmt.Sprintf("%-16s %s → %s  session %s  conns %d (%d open)  ↑%s ↓%s",
+		name, listen, k.fw.RemoteAddress(), sid, k.conns.Load(), k.open.Load(),
+		byteCount(k.bytesUp.Load()), byteCount(k.bytesDn.Load()))
+}
+
+// byteCount formats n bytes for humans (1000-based, like ls -h --si).
+func byteCount(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
