@@ -300,3 +300,46 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatalf("Err = %v", err)
 	}
 }
+
+func TestPacingChunks(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	const total = 5000
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = conn.Write(make([]byte, total))
+		_, _ = io.Copy(io.Discard, conn) // until the session closes us
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	c := startClient(t, Config{SessionType: Port, Pacing: true, Properties: map[string]any{"portNumber": port, "host": "127.0.0.1"}})
+	t.Cleanup(func() { <-served }) // the session ends first (TerminateSession below), closing our connection
+	c.handshake("1.2.677.0")
+	got := 0
+	for got < total {
+		m := c.nextOf(wire.PTOutput)
+		if len(m.Payload) > 1024 {
+			t.Fatalf("paced message of %d bytes", len(m.Payload))
+		}
+		got += len(m.Payload)
+	}
+	st := c.a.Stats()
+	if st.MessagesOut < total/1024+1+2 || st.BytesOut < total {
+		t.Fatalf("stats %+v", st)
+	}
+	c.send(wire.PTFlag, wire.FlagPayload(wire.FlagTerminateSession))
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("Err = %v", err)
+	}
+	if st := c.a.Stats(); st.MessagesIn < 2 || st.AcksIn < 5 || st.AcksOut < 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
