@@ -81,8 +81,20 @@ func ParseFile(path string, b []byte) (*File, error) {
 	md, err := toml.Decode(string(b), &raw)
 	if err != nil {
 		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+		var ppe *toml.ParseError
+		if errors.As(err, &ppe) {
+			pe = *ppe
+		}
+		if ppe != nil || errors.As(err, &pe) {
+			msg := pe.Message
+			if pe.LastKey != "" && !strings.Contains(msg, pe.LastKey) {
+				msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
+			}
+			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, msg)
+		}
+		// Type mismatches are plain errors: "toml: line N (last key "K"): message".
+		if m := decodeErr.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("%s:%s: %s: %s", path, m[1], m[2], m[3])
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -135,6 +147,8 @@ func ParseFile(path string, b []byte) (*File, error) {
 	}
 	return f, nil
 }
+
+var decodeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+)
+
+func TestSSHProxyBytes(t *testing.T) {
+	h := newHarness(t, nil)
+	port := echoServer(t, "sshd")
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"--endpoint-url", h.srv.URL, "ssh-proxy", "ssmtest", fmt.Sprint(port)}, h.env, inR, outW, &errb)
+		outW.Close()
+	}()
+	out := bufio.NewReader(outR)
+	for i := range 3 {
+		if _, err := fmt.Fprintf(inW, "SSH-2.0-test %d\n", i); err != nil {
+			t.Fatal(err)
+		}
+		line, err := out.ReadString('\n')
+		if want := fmt.Sprintf("sshd:SSH-2.0-test %d\n", i); line != want || err != nil {
+			t.Fatalf("read %q, %v; want %q; stderr %s", line, err, want, errb.String())
+		}
+	}
+	inW.Close() // ssh exits
+	go io.Copy(io.Discard, out)
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit code %d; stderr %s", code, errb.String())
+		}
+	case <-ctx.Done():
+		t.Fatal("ssh-proxy did not exit after its input ended")
+	}
+	ids := h.srv.SessionIDs()
+	if len(ids) != 1 {
+		t.Fatalf("sessions %v", ids)
+	}
+	info := h.srv.Session(ids[0])
+	if info.DocumentName != "AWS-StartSSHSession" {
+		t.Errorf("document %s", info.DocumentName)
+	}
+	select {
+	case <-info.Done:
+	case <-ctx.Done():
+		t.Error("session still running after ssh-proxy exited")
+	}
+}
