@@ -1,0 +1,83 @@
+// Package cli is the ssmwire command: shells, commands, port forwards and named tunnels over AWS Session
+// Manager, built on the ssmwire library (never on the session-manager-plugin binary). cmd/ssmwire is a few
+// lines around [Main], which takes the arguments, the environment and the standard streams, and returns an
+// exit code; nothing here calls os.Exit, so every command runs end to end in tests against ssmtest.
+//
+// # Commands
+//
+//	ssmwire shell TARGET                 interactive shell (raw terminal, window size) or piped input
+//	ssmwire exec TARGET -- COMMAND...    stdout and stderr apart, the remote exit code as ours
+//	ssmwire forward TARGET SPEC...       OpenSSH -L forwards, one session each, kept up
+//	ssmwire ssh-proxy TARGET PORT        stdin/stdout for ssh's ProxyCommand (AWS-StartSSHSession)
+//	ssmwire up [NAME...]                 named tunnels from the configuration file
+//	ssmwire list                         the configuration file's tunnels
+//	ssmwire targets                      managed instances, Name tags, ping status
+//
+// Global flags (--profile, --region, --endpoint-url, --json, --quiet, --config, --debug) are accepted before
+// or after the command name. Exit codes: 0 success, 1 failure, 2 usage or configuration-file error, a remote
+// command's own code for exec, 130 when interrupted during shell or exec.
+//
+// # From arguments to a session
+//
+//	argv ─▶ Main ─▶ parseInterleaved (flag.FlagSet per command)
+//	          │
+//	          ├─▶ loadClients: config.LoadDefaultConfig with the profile, region, config files and static keys
+//	          │   taken from Main's env; SSM, ECS and KMS clients with --endpoint-url / AWS_ENDPOINT_URL*
+//	          │
+//	          ├─▶ ParseTarget + Resolve: i-/mi- ids as they are; a Name tag through SSM
+//	          │   DescribeInstanceInformation (filter tag:Name); ecs:CLUSTER/TASK[/CONTAINER] through ECS
+//	          │   ExecuteCommand, whose session is opened with ssmwire.Client.OpenSession
+//	          │
+//	          └─▶ ssmwire.Client: Shell, Run (document SSMWire-RunCommand by default), Forward, StartSession
+//
+// Credentials are fetched lazily by the SDK, at the first API call. An SSO profile whose cached token has
+// expired or is missing fails there; [isSSOExpired] recognises the SSO credential and token providers'
+// errors (ssocreds.InvalidTokenError for legacy profiles, the token provider's wrapped messages for
+// sso-session profiles, SSO UnauthorizedException and SSO-OIDC InvalidGrant/ExpiredToken) and the command
+// prints "Your SSO session has expired. Run: aws sso login --profile X" and exits 1.
+//
+// # Tunnels that stay up
+//
+// forward and up run one keeper per forward. A keeper owns its local listener for the life of the command
+// and a port-forwarding session ([ssmwire.Tunnel]) that it replaces on demand:
+//
+//	listener ─Accept─▶ handle ─▶ keeper.session() ── live? ──▶ Tunnel.Dial ─▶ pipe (bytes counted)
+//	                                   │ ended or none
+//	                                   └──▶ Client.Forward (one at a time, under the keeper's lock)
+//
+// A watcher goroutine per session reports session_ended when the session's Done closes (idle timeout,
+// TerminateSession from elsewhere, agent restart) and drops it; the connections it carried are closed, which
+// their clients see as an orderly end of stream. The next connection starts a new session. The first session
+// is started before the forward is reported up, so a wrong target, missing permissions or an expired login
+// fail the command at once. Cancelling Main's context closes the listeners and connections and closes every
+// Tunnel, which sends TerminateSession, before Main returns.
+//
+// Reporting (status.go): on a terminal one status line per forward (listen address, destination, session id,
+// connections, bytes each way) is redrawn in place with events printed above it; --json prints one JSON object
+// per line (tunnel_up, session_started, connection, session_ended, error); --quiet prints errors only;
+// otherwise plain lines per event. Errors always go to standard error.
+//
+// # Configuration file
+//
+// TOML, decoded with github.com/BurntSushi/toml into [File]: a table per tunnel under "tunnels" with profile,
+// region, target and forwards. Syntax and type errors carry the parser's line; unknown keys, missing targets,
+// bad forwards and two tunnels on one local address are reported with the line of the key or table.
+//
+// # Choosing SDK service packages
+//
+// Resolving a Name tag needs a list of instances with tags. EC2 DescribeInstances would answer it, but
+// aws-sdk-go-v2/service/ec2 is very large: 759,339 lines of Go (30 MB of source) against 145,708 for
+// service/ssm and 129,370 for service/ecs. Measured on this machine (Go 1.26.8, linux/amd64, 2 CPUs),
+// building cmd/ssmwire with an empty build cache:
+//
+//	                                   cold build   binary      stripped (-s -w)
+//	ssm + ecs + kms (chosen)             45.4 s     18.84 MB    12.69 MB
+//	the same + ec2 DescribeInstances     92.8 s     19.46 MB    13.16 MB
+//
+// The linker drops most of the EC2 package, so the binary grows only 0.6 MB, but compiling it doubles a cold
+// build (CI, a fresh checkout, every SDK upgrade). SSM itself answers the question: DescribeInstanceInformation
+// with the filter tag:Name resolves a name (it also covers hybrid mi- instances, which EC2 does not know, and
+// returns only instances with a running agent, which are the only ones Session Manager can reach), and
+// ListTagsForResource gives `ssmwire targets` its Name column. So ssmwire imports service/ssm, service/ecs
+// (ExecuteCommand only) and service/kms, and not service/ec2.
+package cli
