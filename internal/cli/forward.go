@@ -175,6 +175,9 @@ func (a *app) runTunnels(ctx context.Context, ts []Tunnel) error {
 
 // tunnelErr names the tunnel of a setup error, when it has a name.
 func tunnelErr(t Tunnel, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil // interrupted while setting up: everything started has been stopped
+	}
 	var se *SSOExpiredError
 	if t.Name == "" || errors.As(err, &se) {
 		return err

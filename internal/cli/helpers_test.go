@@ -39,14 +39,42 @@ func newHarness(t testing.TB, opts *ssmtest.Options) *harness {
 
 // syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed and replaced at each Write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitFor waits until the buffer contains sub, failing the test after a timeout.
+func (s *syncBuffer) waitFor(t testing.TB, sub string) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		s.mu.Lock()
+		if strings.Contains(s.b.String(), sub) {
+			s.mu.Unlock()
+			return
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("output never contained %q; got %q", sub, s.String())
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {

@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUsage(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string // in stdout (code 0) or stderr
+	}{
+		{[]string{"nope"}, 2, `unknown command "nope"`},
+		{[]string{"exec", "i-0123456789abcdef0"}, 2, "want TARGET and a COMMAND"},
+		{[]string{"forward", "i-0123456789abcdef0", "5432"}, 2, `forward "5432"`},
+		{[]string{"ssh-proxy", "i-0123456789abcdef0", "x"}, 2, "not a port number"},
+		{[]string{"--json", "--quiet", "targets"}, 2, "exclude each other"},
+		{[]string{"help", "exec"}, 0, "exit code exists only when the agent reports one"},
+		{[]string{"exec", "--help"}, 0, "-document document"},
+		{[]string{"help"}, 0, "ssmwire forward"},
+		{[]string{"--version"}, 0, "ssmwire "},
+	} {
+		r := h.run(t, nil, tc.args...)
+		text := r.stderr
+		if tc.code == 0 {
+			text = r.stdout
+		}
+		if r.code != tc.code || !strings.Contains(text, tc.out) {
+			t.Errorf("%v: code %d, stdout %q, stderr %q; want %d and %q", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+		}
+	}
+}
+
+func TestExecDocumentFlag(t *testing.T) {
+	h := newHarness(t, nil)
+	// AWS's document merges the streams and reports no exit code.
+	r := h.run(t, nil, "exec", "--document", "AWS-StartNonInteractiveCommand", "i-0123456789abcdef0", "--", "echo out; echo err >&2; exit 3")
+	if r.code != 0 || !strings.Contains(r.stdout, "out") || !strings.Contains(r.stdout, "err") {
+		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// Flags after the target belong to the command.
+	r = h.run(t, nil, "exec", "i-0123456789abcdef0", "echo", "--document")
+	if r.code != 0 || r.stdout != "--document\n" {
+		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = h.run(t, nil, "exec", "--document", "Missing-Doc", "i-0123456789abcdef0", "--", "true")
+	if r.code != 1 || !strings.Contains(r.stderr, "Missing-Doc") {
+		t.Errorf("code %d stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestExecECS(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.run(t, nil, "exec", "ecs:prod/0123456789abcdef/app", "--", "echo from-container")
+	if r.code != 0 || !strings.Contains(r.stdout, "from-container") {
+		t.Fatalf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	ids := h.srv.SessionIDs()
+	if len(ids) != 1 || !strings.HasPrefix(h.srv.Session(ids[0]).Target, "ecs:prod_0123456789abcdef_") {
+		t.Errorf("sessions %v", ids)
+	}
+	r = h.run(t, nil, "forward", "ecs:prod/0123456789abcdef", "1:localhost:2")
+	if r.code != 1 || !strings.Contains(r.stderr, "commands only") {
+		t.Errorf("forward to ECS: code %d stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestForwardPlainAndQuiet(t *testing.T) {
+	h := newHarness(t, nil)
+	a := echoServer(t, "a")
+	for _, quiet := range []bool{false, true} {
+		args := []string{"forward", "i-0123456789abcdef0", fmt.Sprintf("127.0.0.1:0:localhost:%d", a)}
+		if quiet {
+			args = append(args, "--quiet", "--debug") // --debug logs to stderr, which tells when the tunnel is up
+		}
+		r := h.start(t, nil, args...)
+		if quiet {
+			r.stderr.waitFor(t, "tunnel ready")
+		} else {
+			r.stdout.waitFor(t, "listening on 127.0.0.1:")
+		}
+		if code := r.stop(t); code != 0 {
+			t.Fatalf("quiet=%v: code %d stderr %q", quiet, code, r.stderr.String())
+		}
+		out := r.stdout.String()
+		if quiet && out != "" {
+			t.Errorf("--quiet printed %q", out)
+		}
+		if !quiet && (!strings.Contains(out, "session ") || !strings.Contains(out, "started")) {
+			t.Errorf("plain output %q", out)
+		}
+		for _, id := range h.srv.SessionIDs() {
+			if !h.srv.Session(id).Ended {
+				t.Errorf("session %s not ended", id)
+			}
+		}
+	}
+}
+
+func TestStatusLine(t *testing.T) {
+	fw, _ := ParseForward("5432:db.internal:5432")
+	k := &keeper{tunnel: "staging-db", fw: fw}
+	k.sessionID.Store("alice-0123")
+	k.conns.Store(3)
+	k.open.Store(1)
+	k.bytesUp.Store(1200)
+	k.bytesDn.Store(45_000_000)
+	got := statusLine(k)
+	for _, want := range []string{"staging-db", "127.0.0.1:5432 → db.internal:5432", "session alice-0123", "conns 3 (1 open)", "↑1.2 kB", "↓45.0 MB"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status line %q lacks %q", got, want)
+		}
+	}
+	var out syncBuffer
+	r := &reporter{mode: reportTerminal, out: &out, errw: &out, now: time.Now}
+	r.add(k)
+	r.emit(event{Event: evSessionEnded, SessionID: "alice-0123", Reason: "closed by the service"}, k)
+	r.emit(event{Event: evError, Error: "boom"}, k)
+	s := out.String()
+	if !strings.Contains(s, "session alice-0123 ended") || !strings.Contains(s, "\x1b[1A\x1b[J") || strings.Count(s, "conns 3") != 2 {
+		t.Errorf("terminal output %q", s)
+	}
+}
