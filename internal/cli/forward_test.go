@@ -324,3 +324,28 @@ func writeFile(t testing.TB, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestForwardDestinationRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().(*net.TCPAddr).Port
+	l.Close() // nothing listens there now
+	ev, _, _ := h.startJSON(t, "forward", "i-0123456789abcdef0", fmt.Sprintf("0:localhost:%d", closed))
+	up := ev.next(t, evTunnelUp)
+	c, err := net.Dial("tcp", up.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("x\n"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 10)); err != io.EOF {
+		t.Errorf("read %d, %v; want EOF", n, err)
+	}
+	if e := ev.next(t, evError); !strings.Contains(e.Error, "could not connect") {
+		t.Errorf("error event %+v", e)
+	}
+}

@@ -42,10 +42,9 @@ type keeper struct {
 	wg sync.WaitGroup // connection handlers and session watchers
 
 	// Counters for the status line.
-	conns, open       atomic.Int64
-	bytesUp, bytesDn  atomic.Int64
-	sessionID         atomic.Value // string
-	sessions, failing atomic.Int64
+	conns, open      atomic.Int64
+	bytesUp, bytesDn atomic.Int64
+	sessionID        atomic.Value // string
 }
 
 // listen opens the keeper's local listener.
@@ -90,12 +89,9 @@ func (k *keeper) session(ctx context.Context) (*ssmwire.Tunnel, error) {
 	}
 	t, err := k.client.Forward(ctx, k.target, k.remote())
 	if err != nil {
-		k.failing.Add(1)
 		return nil, err
 	}
-	k.failing.Store(0)
 	k.cur = t
-	k.sessions.Add(1)
 	k.sessionID.Store(t.SessionID())
 	k.rep.emit(event{Event: evSessionStarted, SessionID: t.SessionID()}, k)
 	k.wg.Add(1)
@@ -199,6 +195,9 @@ func (k *keeper) handle(ctx context.Context, local net.Conn) {
 		e.Error = err.Error()
 	}
 	k.rep.emit(e, k)
+	if err != nil {
+		k.rep.emit(event{Event: evError, SessionID: t.SessionID(), Conn: n, Error: err.Error()}, k)
+	}
 }
 
 // pipe copies both ways until either side ends, the session ends or ctx is done, then closes both ends. It
@@ -268,14 +267,4 @@ func (k *keeper) pipe(ctx context.Context, t *ssmwire.Tunnel, local, remote net.
 	local.Close()
 	<-done
 	return up, down, err
-}
-
-// close ends the current session, if any (TerminateSession), for a shutdown that did not come through ctx.
-func (k *keeper) closeSession() {
-	k.mu.Lock()
-	t := k.cur
-	k.mu.Unlock()
-	if t != nil {
-		t.Close()
-	}
 }
