@@ -52,6 +52,10 @@ func newServer(t testing.TB, opts *ssmtest.Options) *ssmtest.Server {
 	opts.NoPacing = true
 	srv := ssmtest.NewServer(opts)
 	t.Cleanup(srv.Close)
+	if opts.AgentVersion != "" {
+		agentVersions.Store(srv, opts.AgentVersion)
+		t.Cleanup(func() { agentVersions.Delete(srv) })
+	}
 	return srv
 }
 
@@ -67,6 +71,10 @@ func ssmClient(srv *ssmtest.Server) *ssm.Client {
 }
 
 // startSession starts a session of the document and opens its data channel; it is closed at cleanup.
+//
+// Against an emulated agent older than 3.0.196.0 the session reports the client version of a plugin that
+// predates mux too: the emulated agent picks mux from the client version alone (as the real agent does), and
+// real agents that old never had mux, so only that pairing is realistic.
 func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[string][]string) *session.Session {
 	t.Helper()
 	api := ssmClient(srv)
@@ -79,7 +87,7 @@ func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[stri
 		t.Fatalf("StartSession: %v", err)
 	}
 	s, err := session.Open(ctx, session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue},
-		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID})
+		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID, ClientVersion: clientVersionFor(srv)})
 	if err != nil {
 		t.Fatalf("session.Open: %v", err)
 	}
@@ -237,4 +245,14 @@ func serve(t testing.TB, f *portforward.Forwarder) (string, <-chan error) {
 		}
 	})
 	return l.Addr().String(), done
+}
+
+// agentVersions remembers the AgentVersion each test server was started with.
+var agentVersions sync.Map // *ssmtest.Server → string
+
+func clientVersionFor(srv *ssmtest.Server) string {
+	if v, ok := agentVersions.Load(srv); ok && portforward.SelectMode(portforward.Properties{Type: portforward.LocalPortForwarding}, v.(string)) == portforward.ModeBasic {
+		return "1.1.61.0" // before the agent's mux threshold of 1.1.70
+	}
+	return "" // the default, version.Version
 }
