@@ -216,6 +216,8 @@ func (f *Forwarder) forget(sid uint32) {
 //
 // Half-close is not offered: smux protocol version 1 has no half-closed state (its FIN ends the stream on
 // both sides), and the official plugin likewise closes the stream when the local client stops sending.
+// Deadlines are smux's: a read deadline set while a Read waits ends it; a write deadline applies to Writes
+// that start after it was set.
 type muxConn struct {
 	f      *Forwarder
 	s      *smux.Stream

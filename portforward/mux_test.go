@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssmwire/ssmwire/portforward"
+	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -18,7 +19,7 @@ func TestMuxConcurrentConnections(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
 	echo := newEchoServer(t)
-	f, _ := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
+	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
 	if f.Mode() != portforward.ModeMux {
 		t.Fatalf("mode %v, want mux", f.Mode())
 	}
@@ -49,6 +50,11 @@ func TestMuxConcurrentConnections(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+	t.Logf("largest client message: %d bytes", srv.Session(s.ID()).Stats.MaxClientMessage)
+	// One smux frame fits one data message.
+	if st := srv.Session(s.ID()).Stats; st.MaxClientMessage > session.DefaultMaxPayload {
+		t.Errorf("largest client message %d bytes, want at most %d", st.MaxClientMessage, session.DefaultMaxPayload)
 	}
 }
 
@@ -267,4 +273,56 @@ func TestMuxCloseTerminatesSession(t *testing.T) {
 		t.Fatalf("Dial after Close: %v", err)
 	}
 	d.Close()
+}
+
+func TestMuxSessionEndUnblocks(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	echo := newEchoServer(t)
+	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
+	addr, serveErr := serve(t, f)
+	local, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	if err := echoCheck(local, 1000); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.Dial(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rerr := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1))
+		rerr <- err
+	}()
+
+	s.Close()
+	select {
+	case err := <-rerr:
+		if !errors.Is(err, portforward.ErrSessionEnded) {
+			t.Fatalf("pending Read on session end: %v, want ErrSessionEnded", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("session end did not unblock a pending Read")
+	}
+	select {
+	case err := <-serveErr:
+		if !errors.Is(err, portforward.ErrSessionEnded) {
+			t.Fatalf("Serve on session end: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return when the session ended")
+	}
+	// Serve closed the connection it was forwarding.
+	local.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := local.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("local client after Serve returned: %v, want EOF", err)
+	}
+	if _, err := f.Dial(context.Background()); !errors.Is(err, portforward.ErrSessionEnded) {
+		t.Fatalf("Dial after the session ended: %v", err)
+	}
 }
