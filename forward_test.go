@@ -8,8 +8,11 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/portforward"
+	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -69,6 +72,8 @@ func closedPort(t testing.TB) int {
 // echo writes msg on conn and checks it comes back.
 func echo(t testing.TB, conn net.Conn, msg string) {
 	t.Helper()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	defer conn.SetDeadline(time.Time{})
 	if _, err := io.WriteString(conn, msg); err != nil {
 		t.Fatalf("write: %v", err)
 	}
@@ -262,4 +267,36 @@ func TestForwardInvalidPort(t *testing.T) {
 	if n := len(srv.SessionIDs()); n != 0 {
 		t.Errorf("%d sessions started", n)
 	}
+}
+
+// TestForwardOldAgent runs a tunnel to an agent without multiplexing (basic mode): connections take turns.
+// ssmtest's agent picks mux by the client's version alone (not by its own AgentVersion), so the client reports
+// a version older than 1.1.70 as well.
+func TestForwardOldAgent(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, &ssmtest.Options{AgentVersion: "3.0.161.0"})
+	port := echoServer(t)
+	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.Session = &session.Config{ClientVersion: "1.1.61.0"} })
+	ctx := testContext(t)
+
+	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := tun.Forwarder().Mode(); m != portforward.ModeBasic {
+		t.Fatalf("mode %v, want basic", m)
+	}
+	for i := range 3 {
+		conn, err := tun.Dial(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, conn, fmt.Sprintf("turn %d", i))
+		conn.Close()
+	}
+	if err := tun.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	waitEnded(t, srv, tun.SessionID())
+	waitGoroutines(t, false)
 }
