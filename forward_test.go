@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/session"
@@ -298,5 +301,43 @@ func TestForwardOldAgent(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 	waitEnded(t, srv, tun.SessionID())
+	waitGoroutines(t, false)
+}
+
+// TestTunnelEndedRemotely ends a tunnel's session from outside (TerminateSession by someone else): open
+// connections fail, Done is closed, and Close still cleans up without an error.
+func TestTunnelEndedRemotely(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	port := echoServer(t)
+	c := newClient(t, srv, nil)
+	ctx := testContext(t)
+
+	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tun.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, conn, "before")
+	if _, err := ssm.NewFromConfig(awsConfig(srv)).TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: aws.String(tun.SessionID())}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-tun.Done():
+	case <-ctx.Done():
+		t.Fatal("tunnel still running after TerminateSession")
+	}
+	if _, err := conn.Read(make([]byte, 1)); !errors.Is(err, portforward.ErrSessionEnded) {
+		t.Errorf("Read = %v, want ErrSessionEnded", err)
+	}
+	if err := conn.Close(); err != nil {
+		t.Errorf("conn.Close: %v", err)
+	}
+	if err := tun.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
 	waitGoroutines(t, false)
 }
