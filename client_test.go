@@ -264,3 +264,71 @@ func TestRunInterrupt(t *testing.T) {
 	}
 	waitGoroutines(t, false)
 }
+
+// tokenSSM records the tokens StartSession hands out.
+type tokenSSM struct {
+	ssmwire.SSMAPI
+	mu     sync.Mutex
+	tokens []string
+}
+
+func (s *tokenSSM) StartSession(ctx context.Context, in *ssm.StartSessionInput, opts ...func(*ssm.Options)) (*ssm.StartSessionOutput, error) {
+	out, err := s.SSMAPI.StartSession(ctx, in, opts...)
+	if err == nil {
+		s.mu.Lock()
+		s.tokens = append(s.tokens, aws.ToString(out.TokenValue))
+		s.mu.Unlock()
+	}
+	return out, err
+}
+
+// TestTokenNeverLogged runs successful and failing sessions with a debug logger and checks that no token
+// appears in the log or in an error.
+func TestTokenNeverLogged(t *testing.T) {
+	srv := newServer(t, &ssmtest.Options{KMSKeyID: testKeyID})
+	var mu sync.Mutex
+	var logs bytes.Buffer
+	rec := &tokenSSM{}
+	c := newClient(t, srv, func(cfg *ssmwire.Config) {
+		rec.SSMAPI = cfg.SSM
+		cfg.SSM = rec
+		cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := testContext(t)
+	var errs []error
+	errs = append(errs, c.Run(ctx, target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "exit 2"}))
+	conn, err := c.Dial(ctx, target, ssmwire.Remote{Port: closedPort(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Read(make([]byte, 1))
+	errs = append(errs, err, conn.Close())
+
+	bad := newClient(t, srv, func(cfg *ssmwire.Config) {
+		cfg.SSM = rec
+		cfg.KMS = failingKMS{}
+		cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	errs = append(errs, bad.Run(ctx, target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "true"}))
+
+	mu.Lock()
+	defer mu.Unlock()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.tokens) != 3 || logs.Len() == 0 {
+		t.Fatalf("%d tokens, %d bytes of log", len(rec.tokens), logs.Len())
+	}
+	for _, tok := range rec.tokens {
+		if tok == "" {
+			t.Fatal("empty token")
+		}
+		if strings.Contains(logs.String(), tok) {
+			t.Errorf("token in the log")
+		}
+		for _, err := range errs {
+			if err != nil && strings.Contains(err.Error(), tok) {
+				t.Errorf("token in error %q", err)
+			}
+		}
+	}
+}
