@@ -1,0 +1,220 @@
+package plugincli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+
+	"github.com/ssmwire/ssmwire/internal/version"
+	"github.com/ssmwire/ssmwire/protocol"
+	"github.com/ssmwire/ssmwire/session"
+)
+
+// Env is the part of the process environment Main uses.
+type Env struct {
+	// Lookup reads a variable (os.LookupEnv).
+	Lookup func(string) (string, bool)
+	// Unset removes one (os.Unsetenv); nil leaves the environment alone.
+	Unset func(string) error
+}
+
+// OSEnv returns the process environment.
+func OSEnv() Env { return Env{Lookup: os.LookupEnv, Unset: os.Unsetenv} }
+
+// Console messages of the official plugin (protocol.md §6.6, §7.1).
+const (
+	msgInstalled = "\nThe Session Manager plugin was installed successfully. Use the AWS CLI to start a session.\n\n"
+	msgUnknown   = "\nUnknown operation %s. \nUse session-manager-plugin --version to check the version.\n\n"
+	msgStarting  = "\nStarting session with SessionId: %s\n"
+	msgExiting   = "\n\nExiting session with sessionId: %s.\n\n"
+	msgClosedOut = "\n\nSessionId: %s : %s\n\n"
+	msgTimedOut  = "Session: %s timed out.\n"
+	msgCannot    = "Cannot perform start session: %v\n"
+)
+
+// Main runs the session-manager-plugin command with args (without the program name) and returns the process
+// exit status. It never exits the process itself; cmd/session-manager-plugin does.
+//
+// Exit status: 0 after a clean end (and for the no-argument and --version forms), the remote command's exit
+// code when the agent reported one, 1 for errors and refused command lines. The official plugin exits 0 in
+// every case (protocol.md §7.3).
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env Env) int {
+	return newRunner(stdin, stdout, stderr, env).main(ctx, args)
+}
+
+// runner holds one invocation's streams and the seams tests replace.
+type runner struct {
+	stdin  io.Reader
+	stdout *lockedWriter
+	stderr io.Writer
+	env    Env
+	log    *slog.Logger
+
+	// notify and stop are signal.Notify and signal.Stop; tests deliver signals through them.
+	notify func(c chan<- os.Signal, sig ...os.Signal)
+	stop   func(c chan<- os.Signal)
+
+	// sessionConfig, if set, adjusts the session configuration (tests).
+	sessionConfig func(*session.Config)
+}
+
+func newRunner(stdin io.Reader, stdout, stderr io.Writer, env Env) *runner {
+	if env.Lookup == nil {
+		env.Lookup = func(string) (string, bool) { return "", false }
+	}
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	return &runner{
+		stdin:  stdin,
+		stdout: &lockedWriter{w: stdout},
+		stderr: stderr,
+		env:    env,
+		notify: signal.Notify,
+		stop:   signal.Stop,
+	}
+}
+
+func (r *runner) main(ctx context.Context, args []string) int {
+	switch {
+	case len(args) == 0:
+		r.printf(msgInstalled)
+		return 0
+	case len(args) == 1 && args[0] == "--version":
+		r.printf("%s\n", version.Version)
+		return 0
+	case len(args) < legacyArgs:
+		r.printf(msgUnknown, args[0])
+		return 1
+	}
+
+	var closeLog func()
+	r.log, closeLog = newLogger(r.env, r.stderr)
+	defer closeLog()
+
+	inv, err := parseArgs(args, r.env)
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			r.printf("%s", ue.msg)
+		} else {
+			fmt.Fprintf(r.stderr, msgCannot, err)
+		}
+		return 1
+	}
+	return r.startSession(ctx, inv)
+}
+
+// startSession opens the data channel and runs the session type the agent announces.
+func (r *runner) startSession(ctx context.Context, inv *invocation) int {
+	id := inv.info.SessionID
+	if inv.ecs {
+		r.log.Debug("plugincli: ECS execute-command session; SSM calls use the region's default SSM endpoint, not the ECS endpoint argument",
+			"ecsEndpoint", inv.ecsEndpoint, "region", inv.region)
+	}
+	clients := &awsClients{region: inv.region, profile: inv.profile, ssmEndpoint: inv.endpoint}
+	cfg := &session.Config{
+		Logger:     r.log,
+		SSM:        lazySSM{clients},
+		KMS:        lazyKMS{clients},
+		TargetID:   inv.target,
+		RefuseKMS:  inv.legacy,
+		KMSRefusal: kmsRefusal,
+	}
+	if r.sessionConfig != nil {
+		r.sessionConfig(cfg)
+	}
+
+	r.printf(msgStarting, id)
+	s, err := session.Open(ctx, inv.info, cfg)
+	if err != nil {
+		fmt.Fprintf(r.stderr, msgCannot, err)
+		return 1
+	}
+	defer s.Close()
+
+	hs, err := s.Ready(ctx)
+	if err != nil {
+		return r.ended(s, err)
+	}
+	if hs.CustomerMessage != "" {
+		r.printf("%s\n", hs.CustomerMessage)
+	}
+	r.log.Debug("plugincli: session ready", "session", id, "type", hs.SessionType, "agent", hs.AgentVersion,
+		"encrypted", hs.Encrypted)
+	if hs.SessionType == protocol.SessionTypePort {
+		return r.runPort(ctx, s, hs)
+	}
+	return r.runShell(ctx, s, hs)
+}
+
+// ended reports how a session ended and returns the exit status: the channel_closed line when the service
+// closed the channel, the timeout line when ResumeSession said the session timed out, else the error.
+func (r *runner) ended(s *session.Session, err error) int {
+	if out, ok := s.ChannelClosedOutput(); ok {
+		r.printClosed(s.ID(), out)
+		if err == nil {
+			return 0
+		}
+		var cce *session.ChannelClosedError
+		if errors.As(err, &cce) {
+			return 1
+		}
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, session.ErrTimedOut):
+		r.printf(msgTimedOut, s.ID())
+	default:
+		fmt.Fprintf(r.stderr, msgCannot, err)
+	}
+	return 1
+}
+
+func (r *runner) printClosed(id, output string) {
+	if output == "" {
+		r.printf(msgExiting, id)
+	} else {
+		r.printf(msgClosedOut, id, output)
+	}
+}
+
+func (r *runner) printf(format string, a ...any) { fmt.Fprintf(r.stdout, format, a...) }
+
+// lockedWriter serializes the status lines written from several goroutines with the data written to stdout.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// newLogger returns the logger the environment asks for: SSMWIRE_LOG=debug|info|warn|error enables text
+// records, written to the file SSMWIRE_LOG_FILE when set, else to stderr. By default nothing is logged, as the
+// official plugin's default configuration logs nothing.
+func newLogger(env Env, stderr io.Writer) (*slog.Logger, func()) {
+	lvl, _ := env.Lookup("SSMWIRE_LOG")
+	var level slog.Level
+	if lvl == "" || level.UnmarshalText([]byte(lvl)) != nil {
+		return slog.New(slog.DiscardHandler), func() {}
+	}
+	w, closer := stderr, func() {}
+	if path, ok := env.Lookup("SSMWIRE_LOG_FILE"); ok && path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err == nil {
+			w, closer = f, func() { f.Close() }
+		}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closer
+}

@@ -1,0 +1,189 @@
+package plugincli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ssmwire/ssmwire/portforward"
+	"github.com/ssmwire/ssmwire/session"
+)
+
+const (
+	msgTerminateSignal = "Terminate signal received, exiting.\n"
+	msgConnectFailed   = "\nConnection to destination port failed, check SSM Agent logs.\n"
+)
+
+// endWait bounds how long the plugin waits, after sending Flag TerminateSession, for the service to close the
+// channel. The flag must reach the agent before the websocket is closed.
+const endWait = 3 * time.Second
+
+// runPort runs a Port session: a local listener (basic and mux mode) or stdin/stdout (stream mode,
+// AWS-StartSSHSession), and returns the exit status.
+func (r *runner) runPort(ctx context.Context, s *session.Session, hs *session.Handshake) int {
+	f, err := portforward.New(ctx, s, &portforward.Config{
+		Logger: r.log,
+		OnConnectToPortError: func(*portforward.ConnectToPortError) {
+			go r.printf(msgConnectFailed) // the callback must not block the session's reader
+		},
+	})
+	if err != nil {
+		return r.ended(s, err)
+	}
+	defer f.Close()
+	r.log.Debug("plugincli: port session", "mode", f.Mode(), "agent", hs.AgentVersion)
+	if f.Mode() == portforward.ModeStream {
+		return r.runStream(ctx, s, f, hs)
+	}
+
+	id := s.ID()
+	l, err := f.Listen(ctx)
+	if err != nil {
+		fmt.Fprintf(r.stderr, msgCannot, err)
+		return 1
+	}
+	var opened string
+	if ul, ok := l.Addr().(*net.UnixAddr); ok {
+		opened = fmt.Sprintf("Unix socket %s opened for sessionId %s.", ul.Name, id)
+	} else if ta, ok := l.Addr().(*net.TCPAddr); ok {
+		opened = fmt.Sprintf("Port %d opened for sessionId %s.", ta.Port, id)
+	} else {
+		opened = fmt.Sprintf("%s opened for sessionId %s.", l.Addr(), id)
+	}
+	mux := f.Mode() == portforward.ModeMux
+	var first sync.Once
+	onAccept := func(net.Conn) {
+		if mux {
+			first.Do(func() { r.printf("\nConnection accepted for session [%s]\n", id) })
+		} else {
+			r.printf("Connection accepted for session %s.\n", id)
+		}
+	}
+	if mux {
+		r.printf("%s", opened)
+		r.printf("\nWaiting for connections...\n")
+	} else {
+		r.printf("%s\n", opened)
+	}
+
+	sigs := make(chan os.Signal, 1)
+	r.notify(sigs, portStopSignals...)
+	defer r.stop(sigs)
+
+	serveCtx, cancelServe := context.WithCancel(context.Background())
+	defer cancelServe()
+	served := make(chan error, 1)
+	go func() { served <- f.Serve(serveCtx, l, onAccept) }()
+
+	select {
+	case sig := <-sigs:
+		r.log.Debug("plugincli: stopping on signal", "signal", sig)
+	case <-ctx.Done():
+	case err := <-served:
+		select {
+		case <-s.Done():
+			return r.ended(s, s.Err())
+		default:
+		}
+		fmt.Fprintf(r.stderr, msgCannot, err)
+		return 1
+	}
+
+	// Stop as the official plugin does: say so, end the session (Flag TerminateSession; the API for basic
+	// mode on agents too old for the flag), say goodbye, exit 0.
+	r.printf(msgTerminateSignal)
+	r.stopPort(s, f, hs)
+	r.printf(msgExiting, id)
+	cancelServe()
+	<-served
+	return 0
+}
+
+// stopPort ends a port session from this side and waits (bounded) for the service to close the channel.
+func (r *runner) stopPort(s *session.Session, f *portforward.Forwarder, hs *session.Handshake) {
+	if err := f.Close(); err != nil {
+		r.log.Debug("plugincli: sending TerminateSession flag failed", "err", err)
+	}
+	if f.Mode() != portforward.ModeMux && !portforward.AgentSupportsTerminateFlag(hs.AgentVersion) {
+		r.terminate(s)
+		return
+	}
+	t := time.NewTimer(endWait)
+	defer t.Stop()
+	select {
+	case <-s.Done():
+	case <-t.C:
+		r.log.Debug("plugincli: no channel_closed after TerminateSession flag", "session", s.ID())
+	}
+}
+
+// runStream carries stdin and stdout over a stream-mode session (ssh ProxyCommand). The official plugin
+// prints only the Starting line (and the Exiting line when the service closes the channel) on stdout; ssh
+// skips lines before the server's version string, so that does not disturb the SSH stream. End of stdin
+// (ssh went away) ends the session with Flag TerminateSession and exit status 0.
+func (r *runner) runStream(ctx context.Context, s *session.Session, f *portforward.Forwarder, hs *session.Handshake) int {
+	conn, err := f.Dial(ctx)
+	if err != nil {
+		return r.ended(s, err)
+	}
+	defer conn.Close()
+
+	stdinDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(conn, r.stdin)
+		stdinDone <- err
+	}()
+	outDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(r.stdout, conn)
+		outDone <- err
+	}()
+
+	select {
+	case err := <-stdinDone:
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			r.log.Debug("plugincli: stdin", "err", err)
+		}
+		select {
+		case <-s.Done(): // the session ended first; report that
+			return r.ended(s, s.Err())
+		default:
+		}
+		r.stopStream(s, f, hs)
+		return 0
+	case <-outDone:
+		t := time.NewTimer(endWait)
+		defer t.Stop()
+		select {
+		case <-s.Done():
+			return r.ended(s, s.Err())
+		case <-t.C:
+			fmt.Fprintf(r.stderr, msgCannot, "the stream ended before the session")
+			return 1
+		}
+	case <-ctx.Done():
+		r.stopStream(s, f, hs)
+		return 1
+	}
+}
+
+// stopStream sends Flag TerminateSession (when the agent knows it) and waits, bounded, for the channel to close.
+func (r *runner) stopStream(s *session.Session, f *portforward.Forwarder, hs *session.Handshake) {
+	if err := f.Close(); err != nil {
+		r.log.Debug("plugincli: sending TerminateSession flag failed", "err", err)
+	}
+	if !portforward.AgentSupportsTerminateFlag(hs.AgentVersion) {
+		return
+	}
+	t := time.NewTimer(endWait)
+	defer t.Stop()
+	select {
+	case <-s.Done():
+	case <-t.C:
+	}
+}
