@@ -1,0 +1,192 @@
+package plugincli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// watchBuffer is an output buffer a test can wait on.
+type watchBuffer struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // cap 1: a write happened
+}
+
+func newWatchBuffer() *watchBuffer { return &watchBuffer{changed: make(chan struct{}, 1)} }
+
+func (w *watchBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	n, err := w.b.Write(p)
+	w.mu.Unlock()
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+func (w *watchBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// waitFor waits until the buffer contains want and returns its contents.
+func (w *watchBuffer) waitFor(t testing.TB, want string) string {
+	t.Helper()
+	timeout := time.NewTimer(15 * time.Second)
+	defer timeout.Stop()
+	for {
+		if s := w.String(); strings.Contains(s, want) {
+			return s
+		}
+		select {
+		case <-w.changed:
+		case <-timeout.C:
+			t.Fatalf("output %q never contained %q", w.String(), want)
+		}
+	}
+}
+
+func testContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// newServer starts an ssmtest server and points the AWS SDK's environment at it, so the plugin's lazily
+// built clients (TerminateSession, ResumeSession) reach it.
+func newServer(t *testing.T) *ssmtest.Server {
+	t.Helper()
+	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return srv
+}
+
+// startSession calls StartSession and returns the session id and the response JSON as the AWS CLI passes it.
+func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[string][]string) (id, response string) {
+	t.Helper()
+	client := ssm.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint: aws.String(srv.URL),
+	})
+	in := &ssm.StartSessionInput{Target: aws.String(ssmtest.DefaultInstanceID), Parameters: params}
+	if doc != "" {
+		in.DocumentName = aws.String(doc)
+	}
+	out, err := client.StartSession(testContext(t), in)
+	if err != nil {
+		t.Fatalf("StartSession: %v", err)
+	}
+	b, _ := json.Marshal(map[string]string{
+		"SessionId": *out.SessionId, "TokenValue": *out.TokenValue, "StreamUrl": *out.StreamUrl,
+	})
+	return *out.SessionId, string(b)
+}
+
+// cliArgs is the six-argument command line of the AWS CLI.
+func cliArgs(srv *ssmtest.Server, response string) []string {
+	return []string{response, "us-east-1", "StartSession", "", `{"Target": "` + ssmtest.DefaultInstanceID + `"}`, srv.URL}
+}
+
+// result is what one Main run produced.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// fakeEnv is an environment a test can inspect.
+type fakeEnv struct {
+	mu    sync.Mutex
+	vars  map[string]string
+	unset []string
+}
+
+func (e *fakeEnv) env() Env {
+	return Env{
+		Lookup: func(k string) (string, bool) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			v, ok := e.vars[k]
+			return v, ok
+		},
+		Unset: func(k string) error {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			delete(e.vars, k)
+			e.unset = append(e.unset, k)
+			return nil
+		},
+	}
+}
+
+// runMain runs Main to the end with the given stdin (nil: empty).
+func runMain(t testing.TB, args []string, stdin io.Reader, env Env) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Main(testContext(t), args, stdin, &stdout, &stderr, env)
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// echoServer is a TCP echo server on 127.0.0.1; it returns its port.
+func echoServer(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// blockingReader is a stdin that returns nothing until closed, then io.EOF.
+type blockingReader struct {
+	r *io.PipeReader
+	w *io.PipeWriter
+}
+
+func newBlockingReader(t testing.TB) *blockingReader {
+	r, w := io.Pipe()
+	t.Cleanup(func() { w.Close() })
+	return &blockingReader{r: r, w: w}
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) { return b.r.Read(p) }
