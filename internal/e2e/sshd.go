@@ -7,12 +7,14 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
 
 // StartSSHD runs a real OpenSSH sshd on 127.0.0.1 at a random port, with
-// fresh host and client keys, public-key authentication only, and no PAM. It
+// fresh host and client keys, public-key authentication only, and no PAM
+// (unless the account's password is locked, which sshd refuses without it). It
 // returns the port, the user to log in as (the current user: sshd can only
 // switch users when it runs as root), and the options an ssh or scp client
 // needs to log in without prompts:
@@ -36,6 +38,14 @@ func StartSSHD(t testing.TB) (port int, login string, clientArgs []string) {
 		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 			t.Fatalf("e2e: sshd: %v", err)
 		}
+	}
+
+	// Without PAM, sshd refuses a user whose password field is locked
+	// ("!..."), even for public-key logins; root often is. PAM only checks
+	// that the account has not expired, so use it then.
+	usePAM := "no"
+	if passwordLocked(u.Username) {
+		usePAM = "yes"
 	}
 
 	dir := t.TempDir()
@@ -66,7 +76,7 @@ AuthorizedKeysFile %s
 PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
-UsePAM no
+UsePAM %s
 StrictModes no
 PermitRootLogin prohibit-password
 AllowUsers %s
@@ -76,7 +86,7 @@ UseDNS no
 X11Forwarding no
 LogLevel INFO
 Subsystem sftp internal-sftp
-`, port, hostKey, filepath.Join(dir, "sshd."+strconv.Itoa(port)+".pid"), authKeys, u.Username)
+`, port, hostKey, filepath.Join(dir, "sshd."+strconv.Itoa(port)+".pid"), authKeys, usePAM, u.Username)
 		if err := os.WriteFile(config, []byte(conf), 0o600); err != nil {
 			return err
 		}
@@ -98,4 +108,21 @@ Subsystem sftp internal-sftp
 		"-o", "LogLevel=ERROR",
 	}
 	return port, u.Username, clientArgs
+}
+
+// passwordLocked reports whether name's password in /etc/shadow is locked
+// ("!" prefix). Only root can read the file; for others it reports false,
+// which is right: sshd not running as root cannot use PAM anyway.
+func passwordLocked(name string) bool {
+	b, err := os.ReadFile("/etc/shadow")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) >= 2 && f[0] == name {
+			return strings.HasPrefix(f[1], "!")
+		}
+	}
+	return false
 }
