@@ -96,7 +96,9 @@ func TestMuxPortForwarding(t *testing.T) {
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
 	done := make(chan int, 1)
-	go func() { done <- Main(ctx, cliArgs(srv, resp), newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env()) }()
+	go func() {
+		done <- Main(ctx, cliArgs(srv, resp), newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
+	}()
 
 	out := stdout.waitFor(t, "\nWaiting for connections...\n")
 	m := regexp.MustCompile(`Port (\d+) opened for sessionId ` + regexp.QuoteMeta(id) + `\.\nWaiting`).FindStringSubmatch(out)
