@@ -101,6 +101,11 @@ type Config struct {
 	ResumeAttempts int
 	// ResumeBackoff is the first delay between attempts; it doubles up to 5 s. Default 100 ms.
 	ResumeBackoff time.Duration
+	// AckTimeout ends the session when the oldest unacknowledged message has waited this long for its
+	// acknowledgement while the link was up and not paused: the agent is gone or stuck, and the user gets
+	// an error instead of a hang. The session then also calls TerminateSession, as the official plugin does
+	// after its 3000 resends (about 5 minutes). Default 5 minutes.
+	AckTimeout time.Duration
 
 	// OnFlag is called from the reader goroutine for each Flag payload the agent sends (for example
 	// protocol.FlagConnectToPortError). It must not block.
@@ -142,6 +147,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.MinRTO == 0 {
 		cfg.MinRTO = 200 * time.Millisecond
 	}
+	if cfg.AckTimeout == 0 {
+		cfg.AckTimeout = 5 * time.Minute
+	}
 	if cfg.ResumeAttempts == 0 {
 		cfg.ResumeAttempts = 6
 	}
@@ -161,7 +169,7 @@ func (c *Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("session: Window %d smaller than MaxPayload %d", cfg.Window, cfg.MaxPayload)
 	case cfg.RecvBuffer < 1:
 		return cfg, errors.New("session: RecvBuffer must be positive")
-	case cfg.PingInterval < 0 || cfg.ResendTick < 0 || cfg.MinRTO < 0 || cfg.MinRTO > maxRTO || cfg.ResumeBackoff < 0 || cfg.ResumeAttempts < 0:
+	case cfg.PingInterval < 0 || cfg.ResendTick < 0 || cfg.MinRTO < 0 || cfg.MinRTO > maxRTO || cfg.AckTimeout < 0 || cfg.ResumeBackoff < 0 || cfg.ResumeAttempts < 0:
 		return cfg, errors.New("session: negative durations or counts")
 	}
 	return cfg, nil

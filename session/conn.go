@@ -187,6 +187,10 @@ func (s *Session) writeLoop(c *conn) {
 		case <-s.wake:
 		case <-resend.C:
 			armed = false
+			if s.ackOverdue() {
+				s.ackTimedOut()
+				return
+			}
 			if err := w.resendOverdue(); err != nil {
 				s.connLost(c, err)
 				return
@@ -202,6 +206,23 @@ func (s *Session) writeLoop(c *conn) {
 			return
 		}
 	}
+}
+
+// ackTimedOut ends a session whose agent stopped acknowledging, and asks the service to terminate it.
+func (s *Session) ackTimedOut() {
+	s.fail(fmt.Errorf("%w: no acknowledgement for %v", ErrAckTimeout, s.cfg.AckTimeout))
+	if s.cfg.SSM == nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := s.cfg.SSM.TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: &s.id}); err != nil {
+			s.cfg.Logger.Warn("TerminateSession after acknowledgement timeout failed", "session", s.id, "err", err)
+		}
+	}()
 }
 
 // writer holds the write loop's scratch buffers, so acknowledgements are built without allocating.

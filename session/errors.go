@@ -15,6 +15,8 @@ var (
 	ErrTimedOut = errors.New("session: timed out")
 	// ErrConnectionLost is returned when the websocket dropped and could not be resumed.
 	ErrConnectionLost = errors.New("session: connection lost")
+	// ErrAckTimeout is returned when the agent acknowledged nothing for Config.AckTimeout.
+	ErrAckTimeout = errors.New("session: the agent stopped acknowledging")
 	// ErrDecrypt is returned when an encrypted payload does not open with the session key.
 	ErrDecrypt = errors.New("session: payload decryption failed")
 )

@@ -14,15 +14,16 @@ import (
 
 // outMsg is one sent data message, kept until acknowledged.
 type outMsg struct {
-	seq      int64
-	buf      []byte // the whole serialized message, resent unchanged
-	size     int    // payload bytes counted in inflight
-	lastSent time.Time
-	sends    int
-	acked    bool
-	popped   bool
-	writing  bool
-	pooled   *[]byte // framePool buffer holding buf, if any
+	seq       int64
+	buf       []byte // the whole serialized message, resent unchanged
+	size      int    // payload bytes counted in inflight
+	lastSent  time.Time
+	firstSent time.Time
+	sends     int
+	acked     bool
+	popped    bool
+	writing   bool
+	pooled    *[]byte // framePool buffer holding buf, if any
 }
 
 var (
@@ -204,7 +205,25 @@ func (s *Session) nextOverdue() *outMsg {
 func (s *Session) markSending(e *outMsg) {
 	e.writing = true
 	e.lastSent = time.Now()
+	if e.sends == 0 {
+		e.firstSent = e.lastSent
+	}
 	e.sends++
+}
+
+// ackOverdue reports whether the oldest unacknowledged message has waited longer than AckTimeout.
+func (s *Session) ackOverdue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.paused || s.conn == nil {
+		return false
+	}
+	for _, e := range s.out {
+		if !e.acked {
+			return e.sends > 0 && time.Since(e.firstSent) > s.cfg.AckTimeout
+		}
+	}
+	return false
 }
 
 // outstanding reports whether any message awaits acknowledgement.
