@@ -19,16 +19,24 @@ import (
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a polling test.
+// syncBuffer is a bytes.Buffer safe for a writer goroutine, which a test can wait on.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // cap 1: a write happened
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	s.mu.Unlock()
+	if s.changed != nil {
+		select {
+		case s.changed <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
 }
 
 func (s *syncBuffer) String() string {
@@ -96,7 +104,7 @@ func TestShellInitialSizeAndResize(t *testing.T) {
 	stdinR, stdinW := io.Pipe()
 	t.Cleanup(func() { stdinW.Close() })
 	resize := make(chan shell.Size, 1)
-	var stdout syncBuffer
+	stdout := syncBuffer{changed: make(chan struct{}, 1)}
 	done := make(chan error, 1)
 	go func() {
 		done <- shell.Run(testContext(t), s, &shell.Config{
@@ -109,17 +117,16 @@ func TestShellInitialSizeAndResize(t *testing.T) {
 	}
 	waitFor(t, &stdout, "45 123")
 	resize <- shell.Size{Cols: 99, Rows: 33}
-	// The size goes out before the next input: both are sent in order on the same session, but from
-	// different goroutines, so wait for the resize to be applied by asking repeatedly.
+	// The size and the keystrokes travel independently: ask until the remote terminal reports the new size.
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stdout.String(), "33 99") && time.Now().Before(deadline) {
+	for !strings.Contains(stdout.String(), "33 99") {
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout = %q, never saw the resized terminal", stdout.String())
+		}
 		if _, err := io.WriteString(stdinW, "stty size\n"); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond) // polling the remote terminal, not synchronizing goroutines
-	}
-	if !strings.Contains(stdout.String(), "33 99") {
-		t.Fatalf("stdout = %q, never saw the resized terminal", stdout.String())
+		waitChange(&stdout, 300*time.Millisecond)
 	}
 	io.WriteString(stdinW, "exit\n")
 	if err := <-done; err != nil {
@@ -197,14 +204,35 @@ func TestSessionClosedLocally(t *testing.T) {
 	}
 }
 
-// waitFor waits until b contains want.
+// waitFor waits until b (which must have a changed channel) contains want.
 func waitFor(t testing.TB, b *syncBuffer, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
 	for !strings.Contains(b.String(), want) {
-		if time.Now().After(deadline) {
+		select {
+		case <-b.changed:
+		case <-timeout.C:
 			t.Fatalf("output %q never contained %q", b.String(), want)
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitChange waits for the next write to b, or for d.
+func waitChange(b *syncBuffer, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-b.changed:
+	case <-t.C:
+	}
+}
+
+func TestStdinEOFDoesNotEndSession(t *testing.T) {
+	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"sleep 0.3; echo done"}})
+	var stdout syncBuffer
+	err := shell.Run(testContext(t), s, &shell.Config{Stdin: strings.NewReader(""), Stdout: &stdout})
+	if err != nil || stdout.String() != "done\n" {
+		t.Fatalf("Run = %v, stdout %q; want nil, %q", err, stdout.String(), "done\n")
 	}
 }
