@@ -70,9 +70,12 @@ func testContext(t testing.TB) context.Context {
 
 // newServer starts an ssmtest server and points the AWS SDK's environment at it, so the plugin's lazily
 // built clients (TerminateSession, ResumeSession) reach it.
-func newServer(t *testing.T) *ssmtest.Server {
+func newServer(t *testing.T) *ssmtest.Server { return newServerWith(t, &ssmtest.Options{}) }
+
+func newServerWith(t *testing.T, opts *ssmtest.Options) *ssmtest.Server {
 	t.Helper()
-	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+	opts.NoPacing = true
+	srv := ssmtest.NewServer(opts)
 	t.Cleanup(srv.Close)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")

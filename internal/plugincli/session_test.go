@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -256,4 +257,44 @@ func tokenOf(t testing.TB, resp string) string {
 		t.Fatal("no token in response")
 	}
 	return m[1]
+}
+
+func TestMuxUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "fwd.sock")
+	echo := echoServer(t)
+	srv := newServerWith(t, &ssmtest.Options{Documents: map[string]ssmtest.Document{
+		"Test-UnixSocket": {
+			SessionType: ssmtest.SessionTypePort,
+			Properties: map[string]any{"type": "LocalPortForwarding", "portNumber": echo,
+				"localConnectionType": "unix", "localUnixSocket": sock},
+		},
+	}})
+	id, resp := startSession(t, srv, "Test-UnixSocket", nil)
+	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, cliArgs(srv, resp), newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env()) }()
+	want := "\nStarting session with SessionId: " + id + "\nUnix socket " + sock + " opened for sessionId " + id +
+		".\nWaiting for connections...\n"
+	stdout.waitFor(t, want)
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "over a unix socket")
+	got := make([]byte, len("over a unix socket"))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "over a unix socket" {
+		t.Fatalf("echo = %q, %v", got, err)
+	}
+	c.Close()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit code %d; stderr %q", code, stderr.String())
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket file left behind: %v", err)
+	}
+	waitEnded(t, srv, id)
 }
