@@ -274,7 +274,9 @@ func TestMuxUnixSocket(t *testing.T) {
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()
 	done := make(chan int, 1)
-	go func() { done <- Main(ctx, cliArgs(srv, resp), newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env()) }()
+	go func() {
+		done <- Main(ctx, cliArgs(srv, resp), newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
+	}()
 	want := "\nStarting session with SessionId: " + id + "\nUnix socket " + sock + " opened for sessionId " + id +
 		".\nWaiting for connections...\n"
 	stdout.waitFor(t, want)
