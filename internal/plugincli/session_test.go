@@ -300,3 +300,28 @@ func TestMuxUnixSocket(t *testing.T) {
 	}
 	waitEnded(t, srv, id)
 }
+
+// TestTerminateOnSIGTERM: SIGTERM ends a shell session with TerminateSession, sent to the endpoint argument
+// as the AWS CLI passes it (verbatim --endpoint-url, here with a trailing slash).
+func TestTerminateOnSIGTERM(t *testing.T) {
+	srv := newServer(t)
+	id, resp := startSession(t, srv, "", nil)
+	args := cliArgs(srv, resp)
+	args[5] += "/"
+	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
+	sigc := captureSignals(r)
+	done := make(chan int, 1)
+	go func() { done <- r.main(testContext(t), args) }()
+	stdout.waitFor(t, "Starting session with SessionId: "+id)
+	(<-sigc) <- syscall.SIGTERM
+	select {
+	case code := <-done:
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	waitEnded(t, srv, id)
+}
