@@ -52,10 +52,6 @@ func newServer(t testing.TB, opts *ssmtest.Options) *ssmtest.Server {
 	opts.NoPacing = true
 	srv := ssmtest.NewServer(opts)
 	t.Cleanup(srv.Close)
-	if opts.AgentVersion != "" {
-		agentVersions.Store(srv, opts.AgentVersion)
-		t.Cleanup(func() { agentVersions.Delete(srv) })
-	}
 	return srv
 }
 
@@ -87,7 +83,7 @@ func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[stri
 		t.Fatalf("StartSession: %v", err)
 	}
 	s, err := session.Open(ctx, session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue},
-		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID, ClientVersion: clientVersionFor(srv)})
+		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID})
 	if err != nil {
 		t.Fatalf("session.Open: %v", err)
 	}
@@ -247,12 +243,3 @@ func serve(t testing.TB, f *portforward.Forwarder) (string, <-chan error) {
 	return l.Addr().String(), done
 }
 
-// agentVersions remembers the AgentVersion each test server was started with.
-var agentVersions sync.Map // *ssmtest.Server → string
-
-func clientVersionFor(srv *ssmtest.Server) string {
-	if v, ok := agentVersions.Load(srv); ok && portforward.SelectMode(portforward.Properties{Type: portforward.LocalPortForwarding}, v.(string)) == portforward.ModeBasic {
-		return "1.1.61.0" // before the agent's mux threshold of 1.1.70
-	}
-	return "" // the default, version.Version
-}

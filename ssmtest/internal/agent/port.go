@@ -15,12 +15,15 @@ import (
 const (
 	localPortForwarding = "LocalPortForwarding"
 	muxMinClientVersion = "1.1.70"
-	keepAliveOffAbove   = "1.2.331.0"
-	dialTimeout         = 10 * time.Second
+	// muxAfterAgentVersion: agents up to 3.0.196.0 predate port multiplexing (the plugin's gate, protocol.md
+	// §6.2), so an emulated agent that old never runs the mux plugin whatever the client says.
+	muxAfterAgentVersion = "3.0.196.0"
+	keepAliveOffAbove    = "1.2.331.0"
+	dialTimeout          = 10 * time.Second
 )
 
 // newPortPlugin chooses the port session flavour as the agent does: mux for LocalPortForwarding with a
-// client ≥ 1.1.70, otherwise one connection at a time (basic for LocalPortForwarding, stream mode for any
+// client ≥ 1.1.70 on an agent newer than 3.0.196.0, otherwise one connection at a time (basic for LocalPortForwarding, stream mode for any
 // other type, e.g. AWS-StartSSHSession).
 func newPortPlugin(a *Agent) (plugin, error) {
 	port := prop(a.cfg.Properties, "portNumber")
@@ -33,7 +36,8 @@ func newPortPlugin(a *Agent) (plugin, error) {
 	}
 	addr := net.JoinHostPort(host, port)
 	typ := prop(a.cfg.Properties, "type")
-	if typ == localPortForwarding && compareVersions(a.ClientVersion(), muxMinClientVersion) >= 0 {
+	if typ == localPortForwarding && compareVersions(a.ClientVersion(), muxMinClientVersion) >= 0 &&
+		compareVersions(a.cfg.Version, muxAfterAgentVersion) > 0 {
 		return newMuxPlugin(a, addr), nil
 	}
 	return &basicPlugin{a: a, addr: addr, stream: typ != localPortForwarding,

@@ -218,6 +218,21 @@ func TestPortBasicReconnects(t *testing.T) {
 	}
 }
 
+func TestPortOldAgentHasNoMux(t *testing.T) {
+	echo := startEcho(t)
+	// A current client, but an agent from before port multiplexing: basic mode, raw bytes echo back.
+	c := startClient(t, Config{SessionType: Port, Version: "3.0.100.0", Properties: portProps("", echo.port, "LocalPortForwarding")})
+	c.handshake("1.2.677.0")
+	c.send(wire.PTOutput, []byte("raw"))
+	if got := c.readOutput("raw"); got != "raw" {
+		t.Fatalf("echo %q", got)
+	}
+	c.send(wire.PTFlag, wire.FlagPayload(wire.FlagTerminateSession))
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("Err = %v", err)
+	}
+}
+
 func TestPortStreamModeEndsOnEOF(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
