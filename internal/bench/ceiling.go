@@ -1,0 +1,364 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/xtaci/smux"
+
+	"github.com/ssmwire/ssmwire/internal/version"
+	"github.com/ssmwire/ssmwire/protocol"
+)
+
+// relay is the ceiling client: the least a client can do to move bytes through a port session, built only
+// from gorilla/websocket and the protocol codec. It answers the handshake, acknowledges every message at
+// once, delivers payloads in order, and sends data in messages of a fixed size without keeping them (no
+// resend: the link is clean) and without a window. Whatever rate it reaches is the emulator's, not a
+// client's.
+type relay struct {
+	ws            *websocket.Conn
+	chunk         int
+	clientVersion string
+
+	wmu    sync.Mutex // one websocket writer at a time; guards seq, idHi, wbuf, abuf
+	seq    int64
+	idHi   uint64
+	idLo   atomic.Uint64
+	wbuf   []byte
+	abody  []byte
+	aframe []byte
+	ready  chan struct{} // closed on HandshakeComplete
+
+	in      chan []byte // Output payloads, in order
+	rest    []byte      // the unread part of the payload Read is on
+	done    chan struct{}
+	errOnce sync.Once
+	err     error
+	acks    atomic.Uint64
+}
+
+// dialRelay attaches to the session's stream URL and completes the port session's handshake.
+func dialRelay(ctx context.Context, s *started, chunk int, clientVersion string) (*relay, error) {
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, s.StreamURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: dial: %w", err)
+	}
+	open, err := json.Marshal(protocol.OpenDataChannelInput{
+		MessageSchemaVersion: "1.0",
+		RequestId:            newUUID(),
+		TokenValue:           s.Token,
+		ClientId:             newUUID(),
+		ClientVersion:        clientVersion,
+	})
+	if err != nil {
+		ws.Close()
+		return nil, err
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, open); err != nil {
+		ws.Close()
+		return nil, fmt.Errorf("ceiling: OpenDataChannel: %w", err)
+	}
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	r := &relay{
+		ws:            ws,
+		chunk:         chunk,
+		clientVersion: clientVersion,
+		idHi:          binary.BigEndian.Uint64(id[:8]),
+		wbuf:          make([]byte, 0, protocol.HeaderLength+4+max(chunk, smuxFrame)),
+		ready:         make(chan struct{}),
+		in:            make(chan []byte, 256),
+		done:          make(chan struct{}),
+	}
+	go r.readLoop()
+	select {
+	case <-r.ready:
+		return r, nil
+	case <-r.done:
+		return nil, fmt.Errorf("ceiling: handshake: %w", r.err)
+	case <-ctx.Done():
+		r.Close()
+		return nil, ctx.Err()
+	}
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return string(protocol.AppendUUID(nil, b))
+}
+
+func (r *relay) fail(err error) {
+	r.errOnce.Do(func() {
+		r.err = err
+		close(r.done)
+		r.ws.Close()
+	})
+}
+
+// Close ends the relay's websocket.
+func (r *relay) Close() error {
+	r.fail(net.ErrClosed)
+	return nil
+}
+
+func (r *relay) messageID() [16]byte {
+	var id [16]byte
+	binary.BigEndian.PutUint64(id[:8], r.idHi)
+	binary.BigEndian.PutUint64(id[8:], r.idLo.Add(1))
+	return id
+}
+
+// send writes one input_stream_data message.
+func (r *relay) send(pt protocol.PayloadType, payload []byte) error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	m := protocol.Message{
+		MessageType:    protocol.TypeInputStreamData,
+		SchemaVersion:  1,
+		CreatedDate:    uint64(time.Now().UnixMilli()),
+		SequenceNumber: r.seq,
+		MessageID:      r.messageID(),
+		PayloadType:    pt,
+		Payload:        payload,
+	}
+	if r.seq == 0 {
+		m.Flags = protocol.FlagSYN
+	}
+	b, err := m.AppendMarshal(r.wbuf[:0])
+	if err != nil {
+		return err
+	}
+	r.wbuf = b
+	r.seq++
+	if err := r.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		r.fail(err)
+		return err
+	}
+	return nil
+}
+
+func (r *relay) ack(m *protocol.Message) error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.abody = protocol.AppendAcknowledge(r.abody[:0], m.MessageType, m.MessageID, m.SequenceNumber)
+	a := protocol.Message{
+		MessageType:   protocol.TypeAcknowledge,
+		SchemaVersion: 1,
+		CreatedDate:   uint64(time.Now().UnixMilli()),
+		Flags:         protocol.FlagSYN | protocol.FlagFIN,
+		MessageID:     r.messageID(),
+		Payload:       r.abody,
+	}
+	b, err := a.AppendMarshal(r.aframe[:0])
+	if err != nil {
+		return err
+	}
+	r.aframe = b
+	if err := r.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		r.fail(err)
+		return err
+	}
+	return nil
+}
+
+// readLoop acknowledges and delivers the agent's messages in sequence order.
+func (r *relay) readLoop() {
+	var expected int64
+	pending := map[int64]protocol.Message{}
+	for {
+		_, frame, err := r.ws.ReadMessage()
+		if err != nil {
+			r.fail(err)
+			close(r.in)
+			return
+		}
+		var m protocol.Message
+		if err := protocol.Parse(frame, &m); err != nil {
+			r.fail(fmt.Errorf("ceiling: %w", err))
+			close(r.in)
+			return
+		}
+		switch m.MessageType {
+		case protocol.TypeAcknowledge:
+			r.acks.Add(1)
+			continue
+		case protocol.TypeChannelClosed:
+			r.fail(io.EOF)
+			close(r.in)
+			return
+		case protocol.TypeOutputStreamData:
+		default:
+			continue
+		}
+		if err := r.ack(&m); err != nil {
+			close(r.in)
+			return
+		}
+		if m.SequenceNumber < expected {
+			continue
+		}
+		pending[m.SequenceNumber] = m
+		for {
+			next, ok := pending[expected]
+			if !ok {
+				break
+			}
+			delete(pending, expected)
+			expected++
+			if err := r.dispatch(&next); err != nil {
+				r.fail(err)
+				close(r.in)
+				return
+			}
+		}
+	}
+}
+
+func (r *relay) dispatch(m *protocol.Message) error {
+	switch m.PayloadType {
+	case protocol.PayloadHandshakeRequest:
+		var req protocol.HandshakeRequest
+		if err := json.Unmarshal(m.Payload, &req); err != nil {
+			return err
+		}
+		resp := protocol.HandshakeResponse{ClientVersion: r.clientVersion}
+		for _, a := range req.RequestedClientActions {
+			st := protocol.ActionSuccess
+			if a.ActionType != protocol.ActionSessionType {
+				st = protocol.ActionUnsupported
+			}
+			resp.ProcessedClientActions = append(resp.ProcessedClientActions, protocol.ProcessedClientAction{
+				ActionType: a.ActionType, ActionStatus: st, ActionResult: json.RawMessage("null"),
+			})
+		}
+		b, err := json.Marshal(resp)
+		if err != nil {
+			return err
+		}
+		go func() { _ = r.send(protocol.PayloadHandshakeResponse, b) }() // not on the reader: send may block
+	case protocol.PayloadHandshakeComplete:
+		close(r.ready)
+	case protocol.PayloadOutput:
+		select {
+		case r.in <- m.Payload: // ReadMessage gave us a fresh frame; the payload aliases it
+		case <-r.done:
+		}
+	}
+	return nil
+}
+
+// Read reads the agent's Output stream.
+func (r *relay) Read(p []byte) (int, error) {
+	for len(r.rest) == 0 {
+		b, ok := <-r.in
+		if !ok {
+			if errors.Is(r.err, net.ErrClosed) {
+				return 0, io.EOF
+			}
+			return 0, r.err
+		}
+		r.rest = b
+	}
+	n := copy(p, r.rest)
+	r.rest = r.rest[n:]
+	return n, nil
+}
+
+// Write sends p as Output messages of at most chunk bytes.
+func (r *relay) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		c := p[:min(len(p), r.chunk)]
+		if err := r.send(protocol.PayloadOutput, c); err != nil {
+			return n, err
+		}
+		n += len(c)
+		p = p[len(c):]
+	}
+	return n, nil
+}
+
+// relayConn adapts what a transfer needs from a net.Conn.
+type relayConn struct {
+	io.ReadWriteCloser
+}
+
+func (relayConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (relayConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (relayConn) SetDeadline(time.Time) error      { return nil }
+func (relayConn) SetReadDeadline(time.Time) error  { return nil }
+func (relayConn) SetWriteDeadline(time.Time) error { return nil }
+
+// basicClientVersion is what the ceiling relay reports in basic mode: older than the agent's 1.1.70 mux
+// threshold.
+const basicClientVersion = "1.1.0.0"
+
+// smuxFrame is the largest write smux's default configuration makes: a 32 KiB frame and its 8-byte header.
+const smuxFrame = 32<<10 + 8
+
+// throughCeiling runs one transfer over the ceiling relay: in basic mode the relay's byte stream is the
+// connection; in mux mode an smux client (protocol version 1, keepalive off, as the agent expects from a
+// client newer than 1.2.331.0) runs over it and the transfer uses one stream.
+func throughCeiling(ctx context.Context, e *emulator, mode Mode, t transfer, size int64, chunk int, timeout time.Duration) (measured, sessionStats, error) {
+	d, err := newDest(t.kind(), size)
+	if err != nil {
+		return measured{}, sessionStats{}, err
+	}
+	defer d.close()
+	s, err := e.startSession(ctx, d.port())
+	if err != nil {
+		return measured{}, sessionStats{}, err
+	}
+	defer func() { _ = e.terminate(context.WithoutCancel(ctx), s.ID) }()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// The agent picks mux from the client's version (≥ 1.1.70, protocol.md §6.2); a basic-mode run
+	// reports an older one so that the emulated agent takes the basic path whatever version it reports.
+	cv := version.Version
+	if mode == ModeBasic {
+		cv = basicClientVersion
+	}
+	r, err := dialRelay(ctx, s, chunk, cv)
+	if err != nil {
+		return measured{}, sessionStats{}, err
+	}
+	defer r.Close()
+	stop := context.AfterFunc(ctx, func() { r.Close() })
+	defer stop()
+	var conn net.Conn = relayConn{r}
+	if mode == ModeMux {
+		r.chunk = max(r.chunk, smuxFrame) // one smux frame per message
+		cfg := smux.DefaultConfig()
+		cfg.Version = 1
+		cfg.KeepAliveDisabled = true
+		sess, err := smux.Client(r, cfg)
+		if err != nil {
+			return measured{}, sessionStats{}, err
+		}
+		defer sess.Close()
+		st, err := sess.OpenStream()
+		if err != nil {
+			return measured{}, sessionStats{}, fmt.Errorf("ceiling: smux stream: %w", err)
+		}
+		defer st.Close()
+		conn = st
+	}
+	m, err := t.run(conn, d, time.Now().Add(timeout))
+	if err != nil {
+		err = fmt.Errorf("ceiling: %w", err)
+	}
+	return m, e.stats(s.ID), err
+}

@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// Credentials and region handed to the emulator's SDK client and to every plugin process. The emulator
+// accepts any well-formed SigV4 signature.
+const (
+	accessKeyID     = "AKIDSSMBENCH"
+	secretAccessKey = "ssmbench-secret"
+	region          = "us-east-1"
+	document        = "AWS-StartPortForwardingSession"
+)
+
+// emulator is one ssmtest server (one agent version and pacing setting) and an SSM client for it.
+type emulator struct {
+	srv *ssmtest.Server
+	ssm *ssm.Client
+}
+
+func newEmulator(mode Mode, pacing bool) *emulator {
+	opts := &ssmtest.Options{NoPacing: !pacing}
+	if mode == ModeBasic {
+		opts.AgentVersion = BasicAgentVersion
+	}
+	srv := ssmtest.NewServer(opts)
+	cfg := aws.Config{
+		Region:       region,
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
+		BaseEndpoint: aws.String(srv.URL),
+	}
+	return &emulator{srv: srv, ssm: ssm.NewFromConfig(cfg)}
+}
+
+func (e *emulator) close() { e.srv.Close() }
+
+// started is a StartSession call as the AWS CLI makes it: the request parameters (argv[5] of the plugin)
+// and the response.
+type started struct {
+	ID, Token, StreamURL string
+	Params               []byte // {"Target", "DocumentName", "Parameters"} as the CLI's json.dumps(parameters)
+}
+
+// startSession starts an AWS-StartPortForwardingSession to 127.0.0.1:port with an ephemeral local port.
+func (e *emulator) startSession(ctx context.Context, port int) (*started, error) {
+	params := map[string][]string{"portNumber": {strconv.Itoa(port)}, "localPortNumber": {"0"}}
+	out, err := e.ssm.StartSession(ctx, &ssm.StartSessionInput{
+		Target:       aws.String(ssmtest.DefaultInstanceID),
+		DocumentName: aws.String(document),
+		Parameters:   params,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("StartSession: %w", err)
+	}
+	req, err := json.Marshal(map[string]any{
+		"Target":       ssmtest.DefaultInstanceID,
+		"DocumentName": document,
+		"Parameters":   params,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &started{
+		ID:        aws.ToString(out.SessionId),
+		Token:     aws.ToString(out.TokenValue),
+		StreamURL: aws.ToString(out.StreamUrl),
+		Params:    req,
+	}, nil
+}
+
+func (e *emulator) terminate(ctx context.Context, id string) error {
+	_, err := e.ssm.TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: aws.String(id)})
+	return err
+}
+
+// sessionStats is what the emulator saw of one session.
+type sessionStats struct {
+	FramesToAgent     uint64 `json:"frames_to_agent"`
+	BytesToAgent      uint64 `json:"bytes_to_agent"`
+	FramesToClient    uint64 `json:"frames_to_client"`
+	DuplicatesAtAgent uint64 `json:"duplicates_at_agent"`
+	AgentResends      uint64 `json:"agent_resends"`
+	MaxClientMessage  int    `json:"max_client_message"`
+}
+
+func (s *sessionStats) add(o sessionStats) {
+	s.FramesToAgent += o.FramesToAgent
+	s.BytesToAgent += o.BytesToAgent
+	s.FramesToClient += o.FramesToClient
+	s.DuplicatesAtAgent += o.DuplicatesAtAgent
+	s.AgentResends += o.AgentResends
+	s.MaxClientMessage = max(s.MaxClientMessage, o.MaxClientMessage)
+}
+
+func (e *emulator) stats(id string) sessionStats {
+	info := e.srv.Session(id)
+	if info == nil {
+		return sessionStats{}
+	}
+	return sessionStats{
+		FramesToAgent:     info.Stats.FramesToAgent,
+		BytesToAgent:      info.Stats.BytesToAgent,
+		FramesToClient:    info.Stats.FramesToClient,
+		DuplicatesAtAgent: info.Stats.DuplicatesAtAgent,
+		AgentResends:      info.Agent.Resends,
+		MaxClientMessage:  info.Stats.MaxClientMessage,
+	}
+}
+
+// sessionDone returns the channel closed when the emulator considers the session over.
+func (e *emulator) sessionDone(id string) <-chan struct{} {
+	if info := e.srv.Session(id); info != nil && info.Done != nil {
+		return info.Done
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
+}

@@ -1,0 +1,226 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// CeilingName labels the ceiling relay's rows.
+const CeilingName = "ceiling"
+
+// Row is one client's results in one mode. Durations are in the unit their field name says.
+type Row struct {
+	Name    string `json:"name"`
+	Path    string `json:"path,omitempty"`
+	Mode    Mode   `json:"mode"`
+	Ceiling bool   `json:"ceiling,omitempty"` // the emulator's ceiling: no process, so no CPU, RSS or start time
+
+	UploadMiBps   float64 `json:"upload_mib_per_s"`
+	DownloadMiBps float64 `json:"download_mib_per_s"`
+	EchoP50us     float64 `json:"echo_p50_us"`
+	EchoP99us     float64 `json:"echo_p99_us"`
+
+	UploadCPUPerMiB   float64 `json:"upload_cpu_s_per_mib"`   // child user+system seconds per MiB uploaded
+	DownloadCPUPerMiB float64 `json:"download_cpu_s_per_mib"` // the same for the download process
+	PeakRSSMiB        float64 `json:"peak_rss_mib"`           // largest Maxrss of the row's processes
+	ReadyMs           float64 `json:"ready_ms"`               // median exec → "Port N opened"
+
+	Session sessionStats `json:"session"` // the emulator's counters, summed over the row's sessions
+	Exits   []string     `json:"exits,omitempty"`
+	Errors  []string     `json:"errors,omitempty"`
+}
+
+// Machine describes where a report was measured.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+}
+
+// Report is the whole run.
+type Report struct {
+	Command  string    `json:"command"`
+	Machine  Machine   `json:"machine"`
+	Started  time.Time `json:"started"`
+	Seconds  float64   `json:"seconds"`
+	Size     int64     `json:"size_bytes"`
+	Pacing   bool      `json:"agent_pacing"`
+	Form     Form      `json:"form"`
+	Echoes   int       `json:"echoes"`
+	EchoSize int       `json:"echo_size"`
+	Chunk    int       `json:"ceiling_chunk"`
+	Modes    []Mode    `json:"modes"`
+	Plugins  []Plugin  `json:"plugins"`
+	Rows     []Row     `json:"rows"`
+	Goals    []Goal    `json:"goals,omitempty"`
+}
+
+// ThisMachine reads the CPU count and model (from /proc/cpuinfo) and the Go version.
+func ThisMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+func (r *Report) row(name string, mode Mode) *Row {
+	for i := range r.Rows {
+		if r.Rows[i].Name == name && r.Rows[i].Mode == mode {
+			return &r.Rows[i]
+		}
+	}
+	return nil
+}
+
+// metric is one line of a table: how to read it from a row and print it.
+type metric struct {
+	label  string
+	value  func(*Row) float64
+	format string
+	proc   bool // needs a process (blank for the ceiling)
+}
+
+var metrics = []metric{
+	{label: "upload MiB/s", value: func(r *Row) float64 { return r.UploadMiBps }, format: "%.2f"},
+	{label: "download MiB/s", value: func(r *Row) float64 { return r.DownloadMiBps }, format: "%.2f"},
+	{label: "echo p50 µs", value: func(r *Row) float64 { return r.EchoP50us }, format: "%.0f"},
+	{label: "echo p99 µs", value: func(r *Row) float64 { return r.EchoP99us }, format: "%.0f"},
+	{label: "upload CPU s/MiB", value: func(r *Row) float64 { return r.UploadCPUPerMiB }, format: "%.4f", proc: true},
+	{label: "download CPU s/MiB", value: func(r *Row) float64 { return r.DownloadCPUPerMiB }, format: "%.4f", proc: true},
+	{label: "peak RSS MiB", value: func(r *Row) float64 { return r.PeakRSSMiB }, format: "%.1f", proc: true},
+	{label: "exec → Port opened ms", value: func(r *Row) float64 { return r.ReadyMs }, format: "%.1f", proc: true},
+	{label: "duplicate frames at agent", value: func(r *Row) float64 { return float64(r.Session.DuplicatesAtAgent) }, format: "%.0f"},
+	{label: "frames to agent", value: func(r *Row) float64 { return float64(r.Session.FramesToAgent) }, format: "%.0f"},
+	{label: "agent resends", value: func(r *Row) float64 { return float64(r.Session.AgentResends) }, format: "%.0f"},
+	{label: "largest client message B", value: func(r *Row) float64 { return float64(r.Session.MaxClientMessage) }, format: "%.0f"},
+}
+
+// ratio formats a÷b, or "-" when it means nothing.
+func ratio(a, b float64) string {
+	if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
+		return "-"
+	}
+	q := a / b
+	switch {
+	case q >= 100:
+		return fmt.Sprintf("%.0f×", q)
+	case q >= 10:
+		return fmt.Sprintf("%.1f×", q)
+	}
+	return fmt.Sprintf("%.2f×", q)
+}
+
+// WriteText prints the report as one table per mode: a column per client, then the baseline's ratio to
+// every other plugin and to the ceiling.
+func (r *Report) WriteText(w io.Writer) error {
+	pacing := "off"
+	if r.Pacing {
+		pacing = "on (1 KiB per message, 1 ms sleep)"
+	}
+	fmt.Fprintf(w, "ssmbench: %s per transfer, %d×%d-byte echoes, agent pacing %s, response via %s\n",
+		FormatSize(r.Size), r.Echoes, r.EchoSize, pacing, r.Form)
+	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS)
+	for _, p := range r.Plugins {
+		fmt.Fprintf(w, "plugin %s: %s\n", p.Name, p.Path)
+	}
+	for _, mode := range r.Modes {
+		var cols []*Row
+		if c := r.row(CeilingName, mode); c != nil {
+			cols = append(cols, c)
+		}
+		for _, p := range r.Plugins {
+			if row := r.row(p.Name, mode); row != nil {
+				cols = append(cols, row)
+			}
+		}
+		if len(cols) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s mode (agent %s)\n", mode, agentVersionFor(mode))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		header := []string{"metric"}
+		for _, c := range cols {
+			header = append(header, c.Name)
+		}
+		base := r.baseline(mode)
+		var others []*Row
+		if base != nil {
+			for _, c := range cols {
+				if c != base && !c.Ceiling {
+					others = append(others, c)
+					header = append(header, base.Name+"÷"+c.Name)
+				}
+			}
+			if r.row(CeilingName, mode) != nil {
+				header = append(header, base.Name+"÷"+CeilingName)
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
+		for _, m := range metrics {
+			line := []string{m.label}
+			for _, c := range cols {
+				if m.proc && c.Ceiling {
+					line = append(line, "-")
+					continue
+				}
+				line = append(line, fmt.Sprintf(m.format, m.value(c)))
+			}
+			if base != nil {
+				for _, o := range others {
+					line = append(line, ratio(m.value(base), m.value(o)))
+				}
+				if c := r.row(CeilingName, mode); c != nil {
+					if m.proc {
+						line = append(line, "-")
+					} else {
+						line = append(line, ratio(m.value(base), m.value(c)))
+					}
+				}
+			}
+			fmt.Fprintln(tw, strings.Join(line, "\t")+"\t")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, c := range cols {
+			for _, e := range c.Errors {
+				fmt.Fprintf(w, "error (%s, %s): %s\n", c.Name, mode, e)
+			}
+		}
+	}
+	if len(r.Goals) > 0 {
+		fmt.Fprintf(w, "\ngoals (issue 6) for %s:\n", r.Plugins[0].Name)
+		for _, g := range r.Goals {
+			fmt.Fprintf(w, "  [%s] %s: %s\n", g.status(), g.Goal, g.Measured)
+		}
+	}
+	return nil
+}
+
+func agentVersionFor(mode Mode) string {
+	if mode == ModeBasic {
+		return BasicAgentVersion
+	}
+	return "ssmtest default"
+}
+
+// baseline is the first plugin's row in mode.
+func (r *Report) baseline(mode Mode) *Row {
+	if len(r.Plugins) == 0 {
+		return nil
+	}
+	return r.row(r.Plugins[0].Name, mode)
+}
