@@ -22,22 +22,22 @@ import (
 
 // relay is the ceiling client: the least a client can do to move bytes through a port session, built only
 // from gorilla/websocket and the protocol codec. It answers the handshake, acknowledges every message at
-// once, delivers payloads in order, and sends data in messages of a fixed size without keeping them (no
-// resend: the link is clean) and without a window. Whatever rate it reaches is the emulator's, not a
+// once, delivers payloads in order, and sends data in messages of a fixed size without a window, keeping
+// each until it is acknowledged (resent after 300 ms, which on a clean link happens only at the start). Whatever rate it reaches is the emulator's, not a
 // client's.
 type relay struct {
 	ws            *websocket.Conn
 	chunk         int
 	clientVersion string
 
-	wmu    sync.Mutex // one websocket writer at a time; guards seq, idHi, wbuf, abuf
-	seq    int64
-	idHi   uint64
-	idLo   atomic.Uint64
-	wbuf   []byte
-	abody  []byte
-	aframe []byte
-	ready  chan struct{} // closed on HandshakeComplete
+	wmu     sync.Mutex // one websocket writer at a time; guards seq, unacked, abody, aframe
+	seq     int64
+	idHi    uint64
+	idLo    atomic.Uint64
+	unacked map[int64]sentFrame // sent, not yet acknowledged; resent when overdue
+	abody   []byte
+	aframe  []byte
+	ready   chan struct{} // closed on HandshakeComplete
 
 	in      chan []byte // Output payloads, in order
 	rest    []byte      // the unread part of the payload Read is on
@@ -45,6 +45,7 @@ type relay struct {
 	errOnce sync.Once
 	err     error
 	acks    atomic.Uint64
+	resends atomic.Uint64
 }
 
 // dialRelay attaches to the session's stream URL and completes the port session's handshake.
@@ -75,12 +76,13 @@ func dialRelay(ctx context.Context, s *started, chunk int, clientVersion string)
 		chunk:         chunk,
 		clientVersion: clientVersion,
 		idHi:          binary.BigEndian.Uint64(id[:8]),
-		wbuf:          make([]byte, 0, protocol.HeaderLength+4+max(chunk, smuxFrame)),
+		unacked:       map[int64]sentFrame{},
 		ready:         make(chan struct{}),
 		in:            make(chan []byte, 256),
 		done:          make(chan struct{}),
 	}
 	go r.readLoop()
+	go r.resendLoop()
 	select {
 	case <-r.ready:
 		return r, nil
@@ -137,11 +139,11 @@ func (r *relay) send(pt protocol.PayloadType, payload []byte) error {
 	if r.seq == 0 {
 		m.Flags = protocol.FlagSYN
 	}
-	b, err := m.AppendMarshal(r.wbuf[:0])
+	b, err := m.AppendMarshal(make([]byte, 0, m.Size()))
 	if err != nil {
 		return err
 	}
-	r.wbuf = b
+	r.unacked[r.seq] = sentFrame{frame: b, at: time.Now()}
 	r.seq++
 	if err := r.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
 		r.fail(err)
@@ -174,6 +176,42 @@ func (r *relay) ack(m *protocol.Message) error {
 	return nil
 }
 
+type sentFrame struct {
+	frame []byte
+	at    time.Time
+}
+
+// resendAfter is how long the relay waits for an acknowledgement before sending a message again. On a
+// clean link only one thing needs it: the agent drops, unacknowledged, data that arrives before its port
+// plugin is up (protocol.md §4.2 as the agent does it).
+const resendAfter = 300 * time.Millisecond
+
+func (r *relay) resendLoop() {
+	t := time.NewTicker(resendAfter / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case now := <-t.C:
+			r.wmu.Lock()
+			for seq, f := range r.unacked {
+				if now.Sub(f.at) < resendAfter {
+					continue
+				}
+				if err := r.ws.WriteMessage(websocket.BinaryMessage, f.frame); err != nil {
+					r.wmu.Unlock()
+					r.fail(err)
+					return
+				}
+				r.unacked[seq] = sentFrame{frame: f.frame, at: now}
+				r.resends.Add(1)
+			}
+			r.wmu.Unlock()
+		}
+	}
+}
+
 // readLoop acknowledges and delivers the agent's messages in sequence order.
 func (r *relay) readLoop() {
 	var expected int64
@@ -194,6 +232,11 @@ func (r *relay) readLoop() {
 		switch m.MessageType {
 		case protocol.TypeAcknowledge:
 			r.acks.Add(1)
+			if a, err := protocol.ParseAcknowledge(m.Payload); err == nil {
+				r.wmu.Lock()
+				delete(r.unacked, a.AcknowledgedMessageSequenceNumber)
+				r.wmu.Unlock()
+			}
 			continue
 		case protocol.TypeChannelClosed:
 			r.fail(io.EOF)
@@ -302,10 +345,6 @@ func (relayConn) SetDeadline(time.Time) error      { return nil }
 func (relayConn) SetReadDeadline(time.Time) error  { return nil }
 func (relayConn) SetWriteDeadline(time.Time) error { return nil }
 
-// basicClientVersion is what the ceiling relay reports in basic mode: older than the agent's 1.1.70 mux
-// threshold.
-const basicClientVersion = "1.1.0.0"
-
 // smuxFrame is the largest write smux's default configuration makes: a 32 KiB frame and its 8-byte header.
 const smuxFrame = 32<<10 + 8
 
@@ -325,13 +364,7 @@ func throughCeiling(ctx context.Context, e *emulator, mode Mode, t transfer, siz
 	defer func() { _ = e.terminate(context.WithoutCancel(ctx), s.ID) }()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// The agent picks mux from the client's version (≥ 1.1.70, protocol.md §6.2); a basic-mode run
-	// reports an older one so that the emulated agent takes the basic path whatever version it reports.
-	cv := version.Version
-	if mode == ModeBasic {
-		cv = basicClientVersion
-	}
-	r, err := dialRelay(ctx, s, chunk, cv)
+	r, err := dialRelay(ctx, s, chunk, version.Version)
 	if err != nil {
 		return measured{}, sessionStats{}, err
 	}
