@@ -66,6 +66,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 				logf("%s %s: %s: %s", mode, p.Name, name(t), summary(m, ps, err))
 				row.Session.add(st)
 				row.PeakRSSMiB = max(row.PeakRSSMiB, float64(ps.MaxRSS)/mib)
+				row.ReadyRSSMiB = max(row.ReadyRSSMiB, float64(ps.ReadyRSS)/mib)
 				row.Exits = append(row.Exits, name(t)+": "+ps.Exit)
 				if ps.Ready > 0 {
 					ready = append(ready, ms(ps.Ready))

@@ -125,10 +125,11 @@ func PluginArgs(s *started, endpoint string, form Form) (args, env []string, err
 
 // procStats is what one plugin process cost.
 type procStats struct {
-	Ready  time.Duration // exec → "Port N opened" on stdout
-	CPU    time.Duration // user + system time of the child
-	MaxRSS int64         // peak resident set (VmHWM at the end of the transfer), bytes
-	Exit   string        // how it ended: "exit 0", "exit status 1", "killed after SIGINT", …
+	Ready    time.Duration // exec → "Port N opened" on stdout
+	CPU      time.Duration // user + system time of the child
+	MaxRSS   int64         // peak resident set (VmHWM at the end of the transfer), bytes
+	ReadyRSS int64         // VmHWM when the port was announced, before any transfer, bytes
+	Exit     string        // how it ended: "exit 0", "exit status 1", "killed after SIGINT", …
 }
 
 // procWait bounds how long a plugin may take to exit after its session was terminated.
@@ -180,6 +181,7 @@ func throughPlugin(ctx context.Context, e *emulator, p Plugin, form Form, t tran
 			return measured{}, ctx.Err()
 		}
 		ps.Ready = out.at.Sub(start)
+		ps.ReadyRSS = peakRSS(cmd.Process.Pid)
 		c, err := net.DialTimeout("tcp", net.JoinHostPort("localhost", strconv.Itoa(out.port)), 10*time.Second)
 		if err != nil {
 			return measured{}, err

@@ -28,7 +28,8 @@ type Row struct {
 
 	UploadCPUPerMiB   float64 `json:"upload_cpu_s_per_mib"`   // child user+system seconds per MiB uploaded
 	DownloadCPUPerMiB float64 `json:"download_cpu_s_per_mib"` // the same for the download process
-	PeakRSSMiB        float64 `json:"peak_rss_mib"`           // largest Maxrss of the row's processes
+	PeakRSSMiB        float64 `json:"peak_rss_mib"`           // largest VmHWM of the row's processes after a transfer
+	ReadyRSSMiB       float64 `json:"ready_rss_mib"`          // largest VmHWM at "Port N opened", before any transfer
 	ReadyMs           float64 `json:"ready_ms"`               // median exec → "Port N opened"
 
 	Session sessionStats `json:"session"` // the emulator's counters, summed over the row's sessions
@@ -101,6 +102,7 @@ var metrics = []metric{
 	{label: "upload CPU s/MiB", value: func(r *Row) float64 { return r.UploadCPUPerMiB }, format: "%.4f", proc: true},
 	{label: "download CPU s/MiB", value: func(r *Row) float64 { return r.DownloadCPUPerMiB }, format: "%.4f", proc: true},
 	{label: "peak RSS MiB", value: func(r *Row) float64 { return r.PeakRSSMiB }, format: "%.1f", proc: true},
+	{label: "RSS at Port opened MiB", value: func(r *Row) float64 { return r.ReadyRSSMiB }, format: "%.1f", proc: true},
 	{label: "exec → Port opened ms", value: func(r *Row) float64 { return r.ReadyMs }, format: "%.1f", proc: true},
 	{label: "duplicate frames at agent", value: func(r *Row) float64 { return float64(r.Session.DuplicatesAtAgent) }, format: "%.0f"},
 	{label: "frames to agent", value: func(r *Row) float64 { return float64(r.Session.FramesToAgent) }, format: "%.0f"},
