@@ -62,7 +62,7 @@ func (r *Report) CheckGoals() []Goal {
 		if c != nil && c.UploadMiBps > 0 {
 			q := b.UploadMiBps / c.UploadMiBps
 			add(fmt.Sprintf("%s: upload ≥ %.1f of the emulator's ceiling", m, goalUploadVsCeiling),
-				fmt.Sprintf("%.2f  (%.1f vs %.1f MiB/s)", q, b.UploadMiBps, c.UploadMiBps), q >= goalUploadVsCeiling, true)
+				fmt.Sprintf("%.2f  (%.2f vs %.2f MiB/s)", q, b.UploadMiBps, c.UploadMiBps), q >= goalUploadVsCeiling, true)
 		}
 		if c != nil && c.DownloadMiBps > 0 {
 			q := b.DownloadMiBps / c.DownloadMiBps
@@ -71,7 +71,7 @@ func (r *Report) CheckGoals() []Goal {
 				want, what = goalDownloadPacedCap, "the paced agent's cap (the ceiling relay's rate)"
 			}
 			add(fmt.Sprintf("%s: download ≥ %.2f of %s", m, want, what),
-				fmt.Sprintf("%.2f  (%.1f vs %.1f MiB/s)", q, b.DownloadMiBps, c.DownloadMiBps), q >= want, true)
+				fmt.Sprintf("%.2f  (%.2f vs %.2f MiB/s)", q, b.DownloadMiBps, c.DownloadMiBps), q >= want, true)
 		}
 		if c != nil && c.EchoP50us > 0 {
 			d := b.EchoP50us - c.EchoP50us
