@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		Echoes:   cfg.Echoes,
 		EchoSize: cfg.EchoSize,
 		Chunk:    cfg.CeilingChunk,
+		Repeat:   cfg.Repeat,
 		Modes:    cfg.Modes,
 		Plugins:  cfg.Plugins,
 	}
@@ -44,47 +46,37 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 	transfers := []transfer{upload{cfg.Size}, download{cfg.Size}, echo{cfg.Echoes, cfg.EchoSize}}
 	for _, mode := range cfg.Modes {
 		e := newEmulator(mode, cfg.Pacing)
+		var rows []*rowSamples
 		if cfg.Ceiling {
-			row := Row{Name: CeilingName, Mode: mode, Ceiling: true}
-			for _, t := range transfers {
-				m, st, err := throughCeiling(ctx, e, mode, t, cfg.Size, cfg.CeilingChunk, cfg.Timeout)
-				logf("%s %s: %s: %s", mode, CeilingName, name(t), summary(m, procStats{}, err))
-				row.Session.add(st)
-				if err != nil {
-					row.Errors = append(row.Errors, fmt.Sprintf("%s: %v", name(t), err))
-					continue
-				}
-				row.record(t, m)
-			}
-			rep.Rows = append(rep.Rows, row)
+			rows = append(rows, &rowSamples{Row: Row{Name: CeilingName, Mode: mode, Ceiling: true}})
 		}
 		for _, p := range cfg.Plugins {
-			row := Row{Name: p.Name, Path: p.Path, Mode: mode}
-			var ready []float64
-			for _, t := range transfers {
-				m, ps, st, err := throughPlugin(ctx, e, p, cfg.Form, t, cfg.Size, cfg.Timeout)
-				logf("%s %s: %s: %s", mode, p.Name, name(t), summary(m, ps, err))
-				row.Session.add(st)
-				row.PeakRSSMiB = max(row.PeakRSSMiB, float64(ps.MaxRSS)/mib)
-				row.ReadyRSSMiB = max(row.ReadyRSSMiB, float64(ps.ReadyRSS)/mib)
-				row.Exits = append(row.Exits, name(t)+": "+ps.Exit)
-				if ps.Ready > 0 {
-					ready = append(ready, ms(ps.Ready))
-				}
-				if err != nil {
-					row.Errors = append(row.Errors, fmt.Sprintf("%s: %v", name(t), err))
-					continue
-				}
-				row.record(t, m)
-				switch t.(type) {
-				case upload:
-					row.UploadCPUPerMiB = ps.CPU.Seconds() / (float64(cfg.Size) / mib)
-				case download:
-					row.DownloadCPUPerMiB = ps.CPU.Seconds() / (float64(cfg.Size) / mib)
+			rows = append(rows, &rowSamples{Row: Row{Name: p.Name, Path: p.Path, Mode: mode}, plugin: p})
+		}
+		// Repetitions go round every client in turn, so a drift of the machine or of this process's heap
+		// touches all of them alike.
+		for rep := 0; rep < cfg.Repeat && ctx.Err() == nil; rep++ {
+			for _, row := range rows {
+				for _, t := range transfers {
+					runtime.GC() // start every measurement from the same heap state of the emulator
+					var (
+						m   measured
+						ps  procStats
+						st  sessionStats
+						err error
+					)
+					if row.Ceiling {
+						m, st, err = throughCeiling(ctx, e, mode, t, cfg.Size, cfg.CeilingChunk, cfg.Timeout)
+					} else {
+						m, ps, st, err = throughPlugin(ctx, e, row.plugin, cfg.Form, t, cfg.Size, cfg.Timeout)
+					}
+					logf("%s %s: %s: %s", mode, row.Name, name(t), summary(m, ps, err))
+					row.add(t, m, ps, st, err, cfg.Size)
 				}
 			}
-			row.ReadyMs = median(ready)
-			rep.Rows = append(rep.Rows, row)
+		}
+		for _, row := range rows {
+			rep.Rows = append(rep.Rows, row.finish())
 		}
 		e.close()
 		if err := ctx.Err(); err != nil {
@@ -96,16 +88,57 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 	return rep, nil
 }
 
-func (r *Row) record(t transfer, m measured) {
+// rowSamples collects one client's measurements in one mode over the repetitions.
+type rowSamples struct {
+	Row
+	plugin                   Plugin
+	up, down, upCPU, downCPU []float64
+	ready                    []float64
+	rtts                     []time.Duration
+}
+
+func (r *rowSamples) add(t transfer, m measured, ps procStats, st sessionStats, err error, size int64) {
+	r.Session.add(st)
+	if !r.Ceiling {
+		r.PeakRSSMiB = max(r.PeakRSSMiB, float64(ps.MaxRSS)/mib)
+		r.ReadyRSSMiB = max(r.ReadyRSSMiB, float64(ps.ReadyRSS)/mib)
+		r.Exits = append(r.Exits, name(t)+": "+ps.Exit)
+		if ps.Ready > 0 {
+			r.ready = append(r.ready, ms(ps.Ready))
+		}
+	}
+	if err != nil {
+		r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", name(t), err))
+		return
+	}
+	perMiB := ps.CPU.Seconds() / (float64(size) / mib)
 	switch t.(type) {
 	case upload:
-		r.UploadMiBps = float64(m.Bytes) / mib / m.Elapsed.Seconds()
+		r.up = append(r.up, float64(m.Bytes)/mib/m.Elapsed.Seconds())
+		r.upCPU = append(r.upCPU, perMiB)
 	case download:
-		r.DownloadMiBps = float64(m.Bytes) / mib / m.Elapsed.Seconds()
+		r.down = append(r.down, float64(m.Bytes)/mib/m.Elapsed.Seconds())
+		r.downCPU = append(r.downCPU, perMiB)
 	case echo:
-		r.EchoP50us = us(percentile(m.RTTs, 50))
-		r.EchoP99us = us(percentile(m.RTTs, 99))
+		r.rtts = append(r.rtts, m.RTTs...)
 	}
+}
+
+// finish turns the samples into the row: medians of the repetitions' rates and CPU costs, percentiles of
+// all round trips together.
+func (r *rowSamples) finish() Row {
+	r.Runs = max(len(r.up), len(r.down))
+	r.UploadMiBps = median(r.up)
+	r.DownloadMiBps = median(r.down)
+	if !r.Ceiling {
+		r.UploadCPUPerMiB = median(r.upCPU)
+		r.DownloadCPUPerMiB = median(r.downCPU)
+	}
+	slices.Sort(r.rtts)
+	r.EchoP50us = us(percentile(r.rtts, 50))
+	r.EchoP99us = us(percentile(r.rtts, 99))
+	r.ReadyMs = median(r.ready)
+	return r.Row
 }
 
 // summary is one progress line's worth of a measurement.

@@ -55,6 +55,7 @@ type Config struct {
 	Ceiling      bool          // also measure the emulator's ceiling with the built-in relay client
 	CeilingChunk int           // payload bytes per message the ceiling relay sends
 	Timeout      time.Duration // limit for one measurement (one plugin process)
+	Repeat       int           // repetitions of every measurement; rates and CPU costs are medians
 }
 
 // DefaultConfig returns the defaults ParseArgs starts from.
@@ -68,6 +69,7 @@ func DefaultConfig() Config {
 		Ceiling:      true,
 		CeilingChunk: 32 << 10,
 		Timeout:      5 * time.Minute,
+		Repeat:       1,
 	}
 }
 
@@ -108,6 +110,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.BoolVar(&cfg.Ceiling, "ceiling", cfg.Ceiling, "also measure the emulator's ceiling with a relay client that needs no plugin")
 	chunk := sizeFlag(cfg.CeilingChunk)
 	fs.Var(&chunk, "ceiling-chunk", "payload bytes per message sent by the ceiling relay")
+	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "repeat every measurement `N` times (clients in turn) and report medians")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit for one measurement")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -146,6 +149,8 @@ func (c *Config) Validate() error {
 		return errors.New("-echo-size must be between 1 and 1 MiB")
 	case c.CeilingChunk < 1 || c.CeilingChunk > 1<<20:
 		return errors.New("-ceiling-chunk must be between 1 byte and 1 MiB")
+	case c.Repeat < 1:
+		return errors.New("-repeat must be at least 1")
 	case c.Timeout <= 0:
 		return errors.New("-timeout must be positive")
 	}

@@ -13,7 +13,7 @@ func TestParseArgs(t *testing.T) {
 		"-plugin", "/opt/ours/session-manager-plugin",
 		"-plugin", "aws=/usr/local/bin/session-manager-plugin",
 		"-size", "1MiB", "-pacing", "-modes", "basic, mux,basic", "-json", "-form", "argv",
-		"-echoes", "10", "-echo-size", "128", "-ceiling=false", "-timeout", "30s",
+		"-echoes", "10", "-echo-size", "128", "-ceiling=false", "-timeout", "30s", "-repeat", "3",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +23,7 @@ func TestParseArgs(t *testing.T) {
 		t.Errorf("Plugins = %+v, want %+v", cfg.Plugins, want)
 	}
 	if cfg.Size != 1<<20 || !cfg.Pacing || !cfg.JSON || cfg.Form != FormArgv || cfg.Echoes != 10 ||
-		cfg.EchoSize != 128 || cfg.Ceiling || cfg.Timeout != 30*time.Second {
+		cfg.EchoSize != 128 || cfg.Ceiling || cfg.Timeout != 30*time.Second || cfg.Repeat != 3 {
 		t.Errorf("cfg = %+v", cfg)
 	}
 	if !slices.Equal(cfg.Modes, []Mode{ModeBasic, ModeMux}) {
@@ -57,6 +57,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{"-plugin", "p", "-modes", ","},
 		{"-plugin", "p", "-form", "stdin"},
 		{"-plugin", "p", "-echoes", "0"},
+		{"-plugin", "p", "-repeat", "0"},
 		{"-plugin", "p", "extra"},
 		{"-plugin", ""},
 		{"-nosuchflag"},

@@ -20,6 +20,7 @@ type Row struct {
 	Path    string `json:"path,omitempty"`
 	Mode    Mode   `json:"mode"`
 	Ceiling bool   `json:"ceiling,omitempty"` // the emulator's ceiling: no process, so no CPU, RSS or start time
+	Runs    int    `json:"runs"`              // repetitions that succeeded; rates and CPU costs are their medians
 
 	UploadMiBps   float64 `json:"upload_mib_per_s"`
 	DownloadMiBps float64 `json:"download_mib_per_s"`
@@ -52,6 +53,7 @@ type Report struct {
 	Started  time.Time `json:"started"`
 	Seconds  float64   `json:"seconds"`
 	Size     int64     `json:"size_bytes"`
+	Repeat   int       `json:"repeat"`
 	Pacing   bool      `json:"agent_pacing"`
 	Form     Form      `json:"form"`
 	Echoes   int       `json:"echoes"`
@@ -132,8 +134,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Pacing {
 		pacing = "on (1 KiB per message, 1 ms sleep)"
 	}
-	fmt.Fprintf(w, "ssmbench: %s per transfer, %d×%d-byte echoes, agent pacing %s, response via %s\n",
-		FormatSize(r.Size), r.Echoes, r.EchoSize, pacing, r.Form)
+	fmt.Fprintf(w, "ssmbench: %s per transfer, %d×%d-byte echoes, agent pacing %s, response via %s, %d repetition(s) (medians)\n",
+		FormatSize(r.Size), r.Echoes, r.EchoSize, pacing, r.Form, r.Repeat)
 	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS)
 	for _, p := range r.Plugins {
 		fmt.Fprintf(w, "plugin %s: %s\n", p.Name, p.Path)

@@ -35,6 +35,7 @@ func checkRow(t *testing.T, r *Row) {
 // The ceiling relay alone moves every byte in both modes, checked against the pattern at the far end.
 func TestRunCeilingOnly(t *testing.T) {
 	cfg := testConfig(1 << 20)
+	cfg.Repeat = 2
 	rep, err := Run(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +49,9 @@ func TestRunCeilingOnly(t *testing.T) {
 			t.Errorf("row %d = %q, want the ceiling", i, r.Name)
 		}
 		checkRow(t, r)
+		if r.Runs != 2 {
+			t.Errorf("%s: runs = %d, want 2", r.Mode, r.Runs)
+		}
 		if r.Session.DuplicatesAtAgent != 0 {
 			t.Errorf("%s: %d duplicates on a clean link", r.Mode, r.Session.DuplicatesAtAgent)
 		}
