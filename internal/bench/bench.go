@@ -201,6 +201,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	rep.Command = "ssmbench " + strings.Join(args, " ")
+	if cfg.JSONOut != "" {
+		b, jerr := json.MarshalIndent(rep, "", "  ")
+		if jerr == nil {
+			jerr = os.WriteFile(cfg.JSONOut, append(b, '\n'), 0o644)
+		}
+		if jerr != nil {
+			fmt.Fprintln(stderr, "ssmbench:", jerr)
+			return 1
+		}
+	}
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

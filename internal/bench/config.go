@@ -49,6 +49,7 @@ type Config struct {
 	Pacing       bool          // the emulated agent paces itself like the real one (1 KiB reads, 1 ms sleeps)
 	Modes        []Mode        // port-forwarding modes to measure
 	JSON         bool          // print the report as JSON instead of tables
+	JSONOut      string        // also write the JSON report to this file
 	Form         Form          // how the StartSession response reaches the plugin
 	Echoes       int           // 64-byte round trips per echo measurement
 	EchoSize     int           // bytes per echo round trip
@@ -103,6 +104,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	modes := "mux,basic"
 	fs.StringVar(&modes, "modes", modes, "comma-separated port-forwarding modes: mux, basic")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&cfg.JSONOut, "json-out", "", "also write the JSON report to `FILE`")
 	form := string(cfg.Form)
 	fs.StringVar(&form, "form", form, "how the StartSession response reaches the plugin: env (AWS_SSM_START_SESSION_RESPONSE) or argv (JSON in argv[1])")
 	fs.IntVar(&cfg.Echoes, "echoes", cfg.Echoes, "round trips per echo measurement")

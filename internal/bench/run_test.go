@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -153,8 +154,15 @@ func TestRunBrokenPlugin(t *testing.T) {
 		t.Errorf("error = %q", r.Errors[0])
 	}
 	var out bytes.Buffer
-	if code := Main(context.Background(), []string{"-plugin", script, "-modes", "mux", "-ceiling=false", "-size", "64KiB", "-echoes", "5"}, &out, &out); code != 1 {
+	jsonOut := filepath.Join(dir, "report.json")
+	if code := Main(context.Background(), []string{"-plugin", script, "-modes", "mux", "-ceiling=false", "-size", "64KiB", "-echoes", "5", "-json-out", jsonOut}, &out, &out); code != 1 {
 		t.Errorf("Main exit code = %d, want 1 for failed measurements", code)
+	}
+	var back Report
+	if b, err := os.ReadFile(jsonOut); err != nil {
+		t.Error(err)
+	} else if err := json.Unmarshal(b, &back); err != nil || len(back.Rows) != 1 || len(back.Rows[0].Errors) != 3 {
+		t.Errorf("-json-out report: %v, %+v", err, back.Rows)
 	}
 }
 
