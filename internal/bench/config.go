@@ -38,8 +38,8 @@ const (
 
 // Plugin is one plugin binary to measure.
 type Plugin struct {
-	Name string // short label for tables; defaults to the binary's parent directory or base name
-	Path string
+	Name string `json:"name"` // short label for tables; defaults to the binary's parent directory or base name
+	Path string `json:"path"`
 }
 
 // Config is what one run measures. ParseArgs builds it from the command line.
