@@ -115,6 +115,13 @@ func (b *recvBuffer) read(ctx context.Context, p []byte) (int, error) {
 	}
 }
 
+// len returns the number of bytes queued.
+func (b *recvBuffer) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
+}
+
 // close makes reads return err once the queue is drained.
 func (b *recvBuffer) close(err error) {
 	b.mu.Lock()

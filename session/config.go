@@ -85,6 +85,12 @@ type Config struct {
 	// Default [DefaultRecvBuffer].
 	RecvBuffer int
 
+	// OutOfOrderBuffer bounds the bytes of messages received ahead of a gap, which are acknowledged and kept
+	// until the gap fills. While it is not in use, in-order data may borrow it when the receive buffer is
+	// full, because refusing an in-order message stalls the stream for a whole agent retransmission timeout.
+	// A session therefore holds at most RecvBuffer + OutOfOrderBuffer received bytes. Default 16 MiB.
+	OutOfOrderBuffer int
+
 	// PingInterval is the time between websocket keepalive pings. Default [DefaultPingInterval].
 	PingInterval time.Duration
 	// ResendTick bounds how often overdue messages are looked for. Default 100 ms.
@@ -138,6 +144,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.RecvBuffer == 0 {
 		cfg.RecvBuffer = DefaultRecvBuffer
 	}
+	if cfg.OutOfOrderBuffer == 0 {
+		cfg.OutOfOrderBuffer = 16 << 20
+	}
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = DefaultPingInterval
 	}
@@ -167,8 +176,8 @@ func (c *Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("session: MaxPayload %d out of range", cfg.MaxPayload)
 	case cfg.Window < cfg.MaxPayload:
 		return cfg, fmt.Errorf("session: Window %d smaller than MaxPayload %d", cfg.Window, cfg.MaxPayload)
-	case cfg.RecvBuffer < 1:
-		return cfg, errors.New("session: RecvBuffer must be positive")
+	case cfg.RecvBuffer < 1 || cfg.OutOfOrderBuffer < 1:
+		return cfg, errors.New("session: RecvBuffer and OutOfOrderBuffer must be positive")
 	case cfg.PingInterval < 0 || cfg.ResendTick < 0 || cfg.MinRTO < 0 || cfg.MinRTO > maxRTO || cfg.AckTimeout < 0 || cfg.ResumeBackoff < 0 || cfg.ResumeAttempts < 0:
 		return cfg, errors.New("session: negative durations or counts")
 	}

@@ -39,6 +39,9 @@ func (s *Session) startConn(t Transport) {
 		t.Close()
 		return
 	}
+	if s.stats.connDrops.Load() > 0 {
+		s.replayRecentAcks()
+	}
 	s.conn = c
 	s.paused = false
 	if len(s.out) > 0 {

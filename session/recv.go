@@ -6,9 +6,6 @@ import (
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
-// Limits on what the reader keeps for out-of-order messages (the official plugin keeps up to 10 000).
-const maxOutOfOrderBytes = 16 << 20
-
 // handleFrame processes one websocket frame on the reader goroutine.
 func (s *Session) handleFrame(frame []byte) {
 	var m protocol.Message
@@ -56,7 +53,12 @@ func (s *Session) onStreamData(m *protocol.Message, frame []byte) {
 	seq := m.SequenceNumber
 	switch {
 	case seq == s.expected:
-		if !s.dispatch(m, false) {
+		// Refusing an in-order message costs a whole agent retransmission timeout (the agent resends only
+		// its oldest message, once per RTO), so while the room kept for out-of-order messages is unused the
+		// receive buffer may borrow it: memory stays within RecvBuffer plus the out-of-order bound.
+		borrow := s.stdout.len()+s.stderr.len()+len(m.Payload) <= s.cfg.RecvBuffer+s.cfg.OutOfOrderBuffer-s.oooBytes
+		if !s.dispatch(m, borrow) {
+			s.stats.deferred.Add(1)
 			return // not accepted now: no ack, the agent resends
 		}
 		s.queueAck(m)
@@ -69,7 +71,7 @@ func (s *Session) onStreamData(m *protocol.Message, frame []byte) {
 			s.queueAck(m)
 			return
 		}
-		if len(s.ooo) >= maxOutOfOrder || s.oooBytes+len(frame) > maxOutOfOrderBytes {
+		if len(s.ooo) >= maxOutOfOrder || s.oooBytes+len(frame) > s.cfg.OutOfOrderBuffer {
 			return // no room: unacknowledged, so it comes again
 		}
 		s.ooo[seq] = append([]byte(nil), frame...)

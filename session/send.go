@@ -312,10 +312,24 @@ func (s *Session) maybeFree(e *outMsg) {
 
 // queueAck asks the writer to acknowledge a received data message.
 func (s *Session) queueAck(m *protocol.Message) {
+	a := ackReq{seq: m.SequenceNumber, id: m.MessageID, msgType: m.MessageType}
 	s.mu.Lock()
-	s.pendingAcks = append(s.pendingAcks, ackReq{seq: m.SequenceNumber, id: m.MessageID, msgType: m.MessageType})
+	s.pendingAcks = append(s.pendingAcks, a)
+	s.recentAcks[s.recentNext%len(s.recentAcks)] = a
+	s.recentNext++
 	s.mu.Unlock()
 	s.kick()
+}
+
+// replayRecentAcks queues the acknowledgements of the last messages received again, for a new websocket.
+// Acknowledgements in flight when the old one dropped are lost, and the agent resends only its oldest
+// unacknowledged message, once per timeout: without the replay it would take a timeout per lost
+// acknowledgement to recover. Acknowledging a message twice is harmless. Called with mu held.
+func (s *Session) replayRecentAcks() {
+	n := min(s.recentNext, len(s.recentAcks))
+	for i := s.recentNext - n; i < s.recentNext; i++ {
+		s.pendingAcks = append(s.pendingAcks, s.recentAcks[i%len(s.recentAcks)])
+	}
 }
 
 // buildAck serializes an acknowledge message (protocol.md §2.4) carrying body into buf.

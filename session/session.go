@@ -45,6 +45,8 @@ type Session struct {
 	rttvar      float64
 	rto         time.Duration
 	pendingAcks []ackReq
+	recentAcks  [512]ackReq // the last acknowledgements queued, replayed on a new websocket
+	recentNext  int
 
 	wake     chan struct{} // cap 1: something for the writer
 	windowCh chan struct{} // cap 1: inflight bytes went down

@@ -249,19 +249,24 @@ func TestChannelClosed(t *testing.T) {
 }
 
 func TestFullReceiveBufferLeavesMessageUnacknowledged(t *testing.T) {
-	s, a := openPipe(t, &Config{RecvBuffer: 8})
+	// 8 bytes of receive buffer and 4 of out-of-order room, which in-order data may borrow.
+	s, a := openPipe(t, &Config{RecvBuffer: 8, OutOfOrderBuffer: 4})
 	a.output(protocol.PayloadOutput, []byte("12345678"))
 	a.nextAck()
-	a.outputAt(1, protocol.PayloadOutput, []byte("9"))
+	a.outputAt(1, protocol.PayloadOutput, []byte("abc")) // borrowed room
+	if got := a.nextAck(); got != 1 {
+		t.Fatal(got)
+	}
+	a.outputAt(2, protocol.PayloadOutput, []byte("de")) // 13 bytes would exceed 8+4
 	if m, ok := a.nextWithin(50 * time.Millisecond); ok {
 		t.Fatalf("client answered %s for a message it could not take", m.MessageType)
 	}
-	p := make([]byte, 8)
-	if n, _ := s.Read(p); n != 8 {
-		t.Fatal(n)
+	p := make([]byte, 11)
+	if n, _ := io.ReadFull(s, p); n != 11 || string(p) != "12345678abc" {
+		t.Fatal(n, string(p))
 	}
-	a.outputAt(1, protocol.PayloadOutput, []byte("9")) // the agent's retransmission
-	if got := a.nextAck(); got != 1 {
+	a.outputAt(2, protocol.PayloadOutput, []byte("de")) // the agent's retransmission
+	if got := a.nextAck(); got != 2 {
 		t.Fatal(got)
 	}
 }

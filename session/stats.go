@@ -14,6 +14,7 @@ type Stats struct {
 	DuplicatesReceived uint64 // data messages received again (re-acknowledged)
 	OutOfOrder         uint64 // data messages received ahead of a gap
 	Rejected           uint64 // frames dropped as invalid (bad digest, malformed)
+	Deferred           uint64 // in-order messages left unacknowledged because the receive buffers were full
 	ConnectionDrops    uint64 // websockets lost
 	Resumes            uint64 // successful ResumeSession reconnects
 }
@@ -21,7 +22,7 @@ type Stats struct {
 type stats struct {
 	sent, bytesSent, resent, acksSent, acksReceived atomic.Uint64
 	received, bytesReceived, duplicates, outOfOrder atomic.Uint64
-	rejected, connDrops, resumes                    atomic.Uint64
+	rejected, deferred, connDrops, resumes          atomic.Uint64
 }
 
 // Stats returns a snapshot of the session's counters.
@@ -37,6 +38,7 @@ func (s *Session) Stats() Stats {
 		DuplicatesReceived: s.stats.duplicates.Load(),
 		OutOfOrder:         s.stats.outOfOrder.Load(),
 		Rejected:           s.stats.rejected.Load(),
+		Deferred:           s.stats.deferred.Load(),
 		ConnectionDrops:    s.stats.connDrops.Load(),
 		Resumes:            s.stats.resumes.Load(),
 	}

@@ -182,6 +182,7 @@ func (ss *session) attach(c *clientConn, open wire.OpenDataChannel) error {
 	}
 	start := ss.agent == nil && !ss.starting
 	ss.starting = ss.starting || start
+	agent := ss.agent
 	ss.mu.Unlock()
 	ss.counters.attaches.Add(1)
 	if old != nil {
@@ -189,6 +190,9 @@ func (ss *session) attach(c *clientConn, open wire.OpenDataChannel) error {
 	}
 	if start {
 		ss.startAgent(open.ClientVersion)
+	} else if agent != nil && old == nil {
+		// The client's data channel is active again: let the agent publish (protocol.md §4.6).
+		agent.Deliver(control(wire.StartPublication, nil))
 	}
 	return nil
 }
@@ -234,13 +238,22 @@ func (ss *session) startAgent(clientVersion string) {
 	}
 }
 
-// detach forgets c if it is still the session's client.
+// detach forgets c if it is still the session's client. As MGS does when the remote data channel becomes
+// inactive, it sends the agent pause_publication (protocol.md §4.6): the agent keeps sequencing and buffering
+// but stops transmitting into a channel nobody reads, until the client attaches again.
 func (ss *session) detach(c *clientConn) {
 	ss.mu.Lock()
+	var agent sessionAgent
 	if ss.client == c {
 		ss.client = nil
+		if !ss.ended {
+			agent = ss.agent
+		}
 	}
 	ss.mu.Unlock()
+	if agent != nil {
+		agent.Deliver(control(wire.PausePublication, nil))
+	}
 }
 
 func (ss *session) currentAgent() sessionAgent {
