@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -147,9 +146,6 @@ func TestBasicPortForwardingSignal(t *testing.T) {
 	id, resp := startSession(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo}})
 	stdout, stderr := newWatchBuffer(), newWatchBuffer()
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
-	// The emulated agent picks mux from the client version alone (a real agent this old has no mux): report
-	// a client older than the agent's mux threshold 1.1.70.
-	r.sessionConfig = func(c *session.Config) { c.ClientVersion = "1.1.61.0" }
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
 	go func() { done <- r.main(testContext(t), cliArgs(srv, resp)) }()
