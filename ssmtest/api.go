@@ -56,6 +56,7 @@ func (s *Server) operations() map[string]operation {
 		"AmazonSSM.ListTagsForResource":                     s.listTagsForResource,
 		"AmazonSSM.DescribeSessions":                        s.describeSessions,
 		"AmazonEC2ContainerServiceV20141113.ExecuteCommand": s.executeCommand,
+		"AmazonEC2ContainerServiceV20141113.DescribeTasks":  s.describeTasks,
 		"TrentService.GenerateDataKey":                      s.generateDataKey,
 		"TrentService.Decrypt":                              s.decrypt,
 	}

@@ -253,6 +253,18 @@ func TestExecuteCommand(t *testing.T) {
 	if _, err := ssmClient(s).StartSession(ctx, &ssm.StartSessionInput{Target: aws.String(info.Target), DocumentName: aws.String(DocSSH)}); err != nil {
 		t.Errorf("StartSession to %s: %v", info.Target, err)
 	}
+	// DescribeTasks reports the container's runtimeId that the session target carries, as the AWS CLI expects.
+	dt, err := c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: out.ClusterArn, Tasks: []string{"0123abcd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dt.Tasks) != 1 || len(dt.Tasks[0].Containers) != 1 || *dt.Tasks[0].Containers[0].Name != "web" ||
+		info.Target != "ecs:prod_0123abcd_"+*dt.Tasks[0].Containers[0].RuntimeId {
+		t.Fatalf("DescribeTasks %+v for target %s", dt.Tasks, info.Target)
+	}
+	if _, err := c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Tasks: []string{}}); errorCode(err) != "InvalidParameterException" {
+		t.Errorf("DescribeTasks without tasks: %v", err)
+	}
 	for _, in := range []*ecs.ExecuteCommandInput{
 		{Task: aws.String("t"), Command: aws.String("sh")},
 	} {

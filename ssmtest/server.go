@@ -35,12 +35,15 @@ type Server struct {
 	ctx        context.Context // ends in Close; agents run under it
 	cancel     context.CancelFunc
 
-	mu       sync.Mutex
-	started  bool
-	closed   bool
-	sessions map[string]*session
-	order    []*session // in creation order
-	conns    map[*clientConn]struct{}
+	mu sync.Mutex
+
+	ecsMu         sync.Mutex
+	ecsContainers map[string][]string // "cluster/task" → container names ExecuteCommand was asked for
+	started       bool
+	closed        bool
+	sessions      map[string]*session
+	order         []*session // in creation order
+	conns         map[*clientConn]struct{}
 
 	work        sync.WaitGroup // every goroutine the server started, handlers included
 	tasks       taskSet        // names of those goroutines, for Close's report
