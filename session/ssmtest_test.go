@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,7 +37,11 @@ func newSSM(srv *ssmtest.Server) *ssm.Client {
 
 func start(t *testing.T, srv *ssmtest.Server, doc string, params map[string][]string) *session.Session {
 	t.Helper()
-	api := newSSM(srv)
+	return startWith(t, newSSM(srv), doc, params)
+}
+
+func startWith(t *testing.T, api *ssm.Client, doc string, params map[string][]string) *session.Session {
+	t.Helper()
 	in := &ssm.StartSessionInput{Target: aws.String(ssmtest.DefaultInstanceID), Parameters: params}
 	if doc != "" {
 		in.DocumentName = aws.String(doc)
@@ -190,5 +196,110 @@ func TestMuxPortForwardAgainstEmulator(t *testing.T) {
 	stats := s.Stats()
 	if stats.Resent != 0 {
 		t.Errorf("%d retransmissions on a clean link", stats.Resent)
+	}
+}
+
+func TestShellOutputSurvivesWebsocketDrops(t *testing.T) {
+	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+	t.Cleanup(srv.Close)
+	s := start(t, srv, "", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Kill the websocket three times while the shell prints; every line must arrive once and in order.
+	srv.Faults().KillEvery.Store(20 << 10)
+	if _, err := s.Write([]byte("stty -echo; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo line$i; done; exit\r")); err != nil {
+		t.Fatal(err)
+	}
+	out := readAllWithin(t, s, 30*time.Second)
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(out, "\r", ""), "\n") {
+		if strings.HasPrefix(l, "line") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 3000 {
+		t.Fatalf("%d lines, want 3000", len(lines))
+	}
+	for i, l := range lines {
+		if l != "line"+strconv.Itoa(i+1) {
+			t.Fatalf("line %d is %q", i+1, l)
+		}
+	}
+	if st := s.Stats(); st.Resumes < 2 {
+		t.Fatalf("resumes %d: the test did not drop the websocket", st.Resumes)
+	}
+}
+
+func TestRefusedResumeEndsSessionPromptly(t *testing.T) {
+	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+	t.Cleanup(srv.Close)
+	s := start(t, srv, "", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Write([]byte("echo hi\r"))
+	if _, err := s.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.Faults().RefuseResume.Store(true)
+	began := time.Now()
+	srv.CloseClientConnections()
+	select {
+	case <-s.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatal("session still running a minute after its websocket dropped and resume was refused")
+	}
+	if !errors.Is(s.Err(), session.ErrConnectionLost) || !strings.Contains(s.Err().Error(), "ResumeSession") {
+		t.Fatalf("Err = %v", s.Err())
+	}
+	t.Logf("ended after %v: %v", time.Since(began).Round(time.Millisecond), s.Err())
+}
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func TestNoFileDescriptorLeaks(t *testing.T) {
+	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+	t.Cleanup(srv.Close)
+	api := newSSM(srv)
+	// Warm the HTTP client's connection pool so its sockets are counted in both samples.
+	s0 := startWith(t, api, "", nil)
+	s0.Close()
+	before := openFDs(t)
+	for range 5 {
+		s := startWith(t, api, "", nil)
+		s.Write([]byte("exit\r"))
+		readAllWithin(t, s, 10*time.Second) // ended by channel_closed
+		s.Close()
+		s2 := startWith(t, api, "", nil)
+		s2.Close() // closed locally
+		s3 := startWith(t, api, "", nil)
+		s3.Terminate(context.Background()) // TerminateSession
+	}
+	// The emulator's agents (shells on ptys) live in this process too: end them all before counting.
+	for _, id := range srv.SessionIDs() {
+		api.TerminateSession(context.Background(), &ssm.TerminateSessionInput{SessionId: aws.String(id)})
+		<-srv.Session(id).Done
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for openFDs(t) > before+2 && time.Now().Before(deadline) { // +2: the SDK may keep another keep-alive socket
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := openFDs(t); n > before+2 {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		var names []string
+		for _, e := range ents {
+			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			names = append(names, l)
+		}
+		t.Fatalf("%d file descriptors before, %d after 15 sessions: %v", before, n, names)
 	}
 }
