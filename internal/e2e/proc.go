@@ -30,19 +30,19 @@ func FreePort(t testing.TB) int {
 	return port
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writer and test readers.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a process writer and test readers.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -53,7 +53,7 @@ func (b *syncBuffer) String() string {
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -63,7 +63,7 @@ type process struct {
 // group after a grace period) and waits for the exit.
 func startProcess(t testing.TB, name string, cmd *exec.Cmd, stop syscall.Signal) (*process, error) {
 	t.Helper()
-	p := &process{name: name, cmd: cmd, out: new(syncBuffer), done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, out: new(SyncBuffer), done: make(chan struct{})}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	if cmd.SysProcAttr == nil {

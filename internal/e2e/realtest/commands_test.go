@@ -34,7 +34,7 @@ func TestStandaloneEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr e2e.SyncBuffer
 	emu.Stderr = &stderr
 	if err := emu.Start(); err != nil {
 		t.Fatal(err)

@@ -1,14 +1,12 @@
 package realtest
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,24 +59,6 @@ func newAWS(t *testing.T) (*ssmtest.Server, *e2e.AWS) {
 	return srv, e2e.AWSCLI(t, srv.URL, plugin)
 }
 
-// syncBuffer collects a process's output while tests read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a program running in the background in its own process group,
 // as a shell runs a foreground job, so that a "Ctrl-C" (SIGINT to the group)
 // reaches both aws and the plugin it started.
@@ -86,8 +66,8 @@ type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout e2e.SyncBuffer
+	stderr e2e.SyncBuffer
 	done   chan struct{}
 	err    error
 }
