@@ -242,4 +242,3 @@ func serve(t testing.TB, f *portforward.Forwarder) (string, <-chan error) {
 	})
 	return l.Addr().String(), done
 }
-

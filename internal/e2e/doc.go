@@ -19,10 +19,9 @@
 // installs them with apt-get.
 //
 // The programs under test are built from this module with BuildBinary, once
-// per test binary; a package that uses it should call Run from its TestMain so
-// the built binaries are removed at exit:
-//
-//	func TestMain(m *testing.M) { os.Exit(e2e.Run(m)) }
+// per test binary; a package that uses it should have its TestMain run the
+// tests through Run, and exit with the status Run returns, so the built
+// binaries are removed at exit.
 //
 // AWSCLI runs the real `aws` command with fake static credentials, an empty
 // HOME, --endpoint-url pointing at the emulator, and a PATH whose first entry

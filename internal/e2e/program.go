@@ -152,8 +152,8 @@ func goTool() string {
 	return "/usr/local/go/bin/go"
 }
 
-// Run runs the tests and then removes what BuildBinary built. Call it from
-// TestMain: func TestMain(m *testing.M) { os.Exit(e2e.Run(m)) }.
+// Run runs the tests and then removes what BuildBinary built. TestMain calls it
+// and exits the test process with the status it returns.
 func Run(m *testing.M) int {
 	code := m.Run()
 	builds.mu.Lock()
