@@ -303,3 +303,30 @@ func TestNoFileDescriptorLeaks(t *testing.T) {
 		t.Fatalf("%d file descriptors before, %d after 15 sessions: %v", before, n, names)
 	}
 }
+
+func TestWrongTokenIsAClearError(t *testing.T) {
+	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+	t.Cleanup(srv.Close)
+	api := newSSM(srv)
+	out, err := api.StartSession(context.Background(), &ssm.StartSessionInput{Target: aws.String(ssmtest.DefaultInstanceID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wrong = "not-the-token-0123456789"
+	s, err := session.Open(context.Background(), session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: wrong}, nil)
+	if err != nil {
+		t.Fatal(err) // the websocket opens; the service refuses the OpenDataChannel frame
+	}
+	defer s.Close()
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a session with a wrong token did not end")
+	}
+	if !errors.Is(s.Err(), session.ErrConnectionLost) || !strings.Contains(s.Err().Error(), "1008") {
+		t.Fatalf("Err = %v, want the service's policy-violation close", s.Err())
+	}
+	if strings.Contains(s.Err().Error(), wrong) {
+		t.Fatal("the token appears in the error")
+	}
+}
