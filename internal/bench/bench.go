@@ -37,6 +37,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		Repeat:   cfg.Repeat,
 		Modes:    cfg.Modes,
 		Plugins:  cfg.Plugins,
+		LoadAvg:  [2]string{loadAverage()},
 	}
 	logf := func(format string, args ...any) {
 		if progress != nil {
@@ -84,6 +85,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		}
 	}
 	rep.Seconds = time.Since(rep.Started).Seconds()
+	rep.LoadAvg[1] = loadAverage()
 	rep.Goals = rep.CheckGoals()
 	return rep, nil
 }

@@ -23,8 +23,8 @@ import (
 // relay is the ceiling client: the least a client can do to move bytes through a port session, built only
 // from gorilla/websocket and the protocol codec. It answers the handshake, acknowledges every message at
 // once, delivers payloads in order, and sends data in messages of a fixed size without a window, keeping
-// each until it is acknowledged (resent after 300 ms, which on a clean link happens only at the start). Whatever rate it reaches is the emulator's, not a
-// client's.
+// each until it is acknowledged (resent after 1 s, which on a clean link happens only at the start).
+// Whatever rate it reaches is the emulator's, not a client's.
 type relay struct {
 	ws            *websocket.Conn
 	chunk         int
@@ -184,7 +184,7 @@ type sentFrame struct {
 // resendAfter is how long the relay waits for an acknowledgement before sending a message again. On a
 // clean link only one thing needs it: the agent drops, unacknowledged, data that arrives before its port
 // plugin is up (protocol.md §4.2 as the agent does it).
-const resendAfter = 300 * time.Millisecond
+const resendAfter = time.Second
 
 func (r *relay) resendLoop() {
 	t := time.NewTicker(resendAfter / 3)

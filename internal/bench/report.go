@@ -52,6 +52,7 @@ type Report struct {
 	Machine  Machine   `json:"machine"`
 	Started  time.Time `json:"started"`
 	Seconds  float64   `json:"seconds"`
+	LoadAvg  [2]string `json:"load_average"` // /proc/loadavg's first three fields at the start and the end
 	Size     int64     `json:"size_bytes"`
 	Repeat   int       `json:"repeat"`
 	Pacing   bool      `json:"agent_pacing"`
@@ -77,6 +78,19 @@ func ThisMachine() Machine {
 		}
 	}
 	return m
+}
+
+// loadAverage returns the first three fields of /proc/loadavg, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func (r *Report) row(name string, mode Mode) *Row {
@@ -137,6 +151,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "ssmbench: %s per transfer, %d×%d-byte echoes, agent pacing %s, response via %s, %d repetition(s) (medians)\n",
 		FormatSize(r.Size), r.Echoes, r.EchoSize, pacing, r.Form, r.Repeat)
 	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS)
+	if r.LoadAvg[0] != "" {
+		fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end; %.0f s\n", r.LoadAvg[0], r.LoadAvg[1], r.Seconds)
+	}
 	for _, p := range r.Plugins {
 		fmt.Fprintf(w, "plugin %s: %s\n", p.Name, p.Path)
 	}
