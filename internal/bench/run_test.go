@@ -82,9 +82,6 @@ func ourPlugin(t *testing.T) string {
 // A short end-to-end run through our own plugin in both modes and both argv forms: every transfer
 // succeeds, the process exits on channel_closed, and the JSON report carries the figures.
 func TestRunOurPlugin(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the plugin binary")
-	}
 	bin := ourPlugin(t)
 	for _, form := range []Form{FormEnv, FormArgv} {
 		t.Run(string(form), func(t *testing.T) {
