@@ -154,12 +154,18 @@ func (s *Session) readLoop(c *conn) {
 		if cap(frame) > cap(buf) {
 			buf = frame[:0]
 		}
-		s.handleFrame(frame)
+		// The receive state belongs to one reader at a time. After a writer-side failure the next conn's
+		// reader can start while this one is still handling a frame; recvMu orders them, and a reader whose
+		// conn is gone drops what it read (the agent resends anything unacknowledged).
+		s.recvMu.Lock()
 		select {
 		case <-c.done:
+			s.recvMu.Unlock()
 			return
 		default:
 		}
+		s.handleFrame(frame)
+		s.recvMu.Unlock()
 	}
 }
 

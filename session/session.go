@@ -51,7 +51,8 @@ type Session struct {
 	wake     chan struct{} // cap 1: something for the writer
 	windowCh chan struct{} // cap 1: inflight bytes went down
 
-	// Receive state, owned by the current reader goroutine.
+	// Receive state, owned by the current reader goroutine, which holds recvMu while it handles a frame.
+	recvMu   sync.Mutex
 	expected int64
 	ooo      map[int64][]byte
 	oooBytes int
