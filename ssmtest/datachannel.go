@@ -294,8 +294,8 @@ func (ss *session) fromClient(c *clientConn, frame []byte) {
 		if ss.srv.faults.StopAcking.Load() {
 			st.withheldAcks.Add(1)
 		}
+		ss.countKill(len(frame) - wire.HeaderSize)
 	}
-	ss.countKill(len(frame))
 	ss.relay(ToAgent, frame)
 }
 
@@ -304,10 +304,12 @@ func (ss *session) fromAgent(frame []byte) {
 	st := &ss.counters
 	st.framesToClient.Add(1)
 	st.bytesToClient.Add(uint64(len(frame)))
-	if messageType(frame) == wire.Acknowledge {
+	switch messageType(frame) {
+	case wire.Acknowledge:
 		st.acksToClient.Add(1)
+	case wire.OutputStreamData:
+		ss.countKill(len(frame) - wire.HeaderSize)
 	}
-	ss.countKill(len(frame))
 	ss.relay(ToClient, frame)
 }
 
@@ -332,7 +334,9 @@ func (ss *session) deliver(d Direction, frame []byte) {
 	}
 }
 
-// countKill applies KillEvery: every n relayed bytes the client websocket is dropped.
+// countKill applies KillEvery: every n relayed bytes of stream data (payloads of input_stream_data and
+// output_stream_data, retransmissions included) the client websocket is dropped. Acknowledgements and
+// control messages do not count, so a client's protocol overhead cannot starve its own data of the link.
 func (ss *session) countKill(n int) {
 	every := ss.srv.faults.KillEvery.Load()
 	if every <= 0 {

@@ -50,7 +50,9 @@ type LinkFaults struct {
 // source (Options.FaultSeed, or Seed), so a run with the same traffic is reproducible.
 type Faults struct {
 	// KillEvery, when > 0, abruptly closes a session's client websocket each time
-	// KillEvery more bytes have been relayed in either direction.
+	// KillEvery more bytes of stream data (input_stream_data and output_stream_data
+	// payloads, retransmissions included) have been relayed in either direction.
+	// Acknowledgements and control messages are not counted.
 	KillEvery atomic.Int64
 
 	// RefuseResume makes ResumeSession fail with DoesNotExistException.

@@ -125,11 +125,19 @@ func TestFaultReorder(t *testing.T) {
 
 func TestFaultKillEvery(t *testing.T) {
 	s := newTestServer(t, nil, true)
-	id, ws, _ := attachFake(t, s)
-	s.Faults().KillEvery.Store(1000)
+	id, ws, a := attachFake(t, s)
+	s.Faults().KillEvery.Store(2000)
+	// 900 payload bytes in and their 900-byte echo stay under the budget: the frames' headers and the
+	// acknowledgement (about 400 bytes more) are not counted. 200 more bytes go over it.
 	ws.WriteMessage(websocket.BinaryMessage, input(t, 0, string(make([]byte, 900))))
-	if code := closeCode(t, ws); code != websocket.CloseAbnormalClosure {
-		t.Errorf("close code %d, want 1006", code)
+	nextDelivered(t, a)
+	expectType(t, ws, wire.OutputStreamData)
+	if got := s.Session(id).Stats.Faults.Kills; got != 0 {
+		t.Fatalf("killed after 900 payload bytes: Kills = %d", got)
+	}
+	ws.WriteMessage(websocket.BinaryMessage, input(t, 1, string(make([]byte, 200))))
+	if code := closeCode(t, ws); code != websocket.CloseAbnormalClosure && code != -1 {
+		t.Errorf("close code %d, want an abrupt close (1006 or a reset)", code)
 	}
 	if got := s.Session(id).Stats.Faults.Kills; got != 1 {
 		t.Errorf("Kills = %d", got)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,7 +119,10 @@ func closeCode(t testing.TB, ws *websocket.Conn) int {
 			if errors.As(err, &ce) {
 				return ce.Code
 			}
-			return -1
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the connection stayed open: %v", err)
+			}
+			return -1 // reset: as abrupt as 1006
 		}
 	}
 }
