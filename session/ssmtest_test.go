@@ -208,27 +208,47 @@ func TestShellOutputSurvivesWebsocketDrops(t *testing.T) {
 	if _, err := s.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Kill the websocket three times while the shell prints; every line must arrive once and in order.
+	// Kill the websocket every 20 KiB while the shell prints; every line must arrive once and in order.
+	// The shell exits only once the last line is here and the link is calm again: an agent gives its
+	// unacknowledged output just 2 s after the shell ends (PrepareToCloseChannel), and under a kill
+	// every few round trips its one-message-per-100-ms resends cannot catch up in that time.
 	srv.Faults().KillEvery.Store(20 << 10)
-	if _, err := s.Write([]byte("stty -echo; i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo line$i; done; exit\r")); err != nil {
+	if _, err := s.Write([]byte("stty -echo; i=0; while [ $i -lt 10000 ]; do i=$((i+1)); echo line$i; done\r")); err != nil {
 		t.Fatal(err)
 	}
-	out := readAllWithin(t, s, 30*time.Second)
+	var buf bytes.Buffer
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(buf.String(), "line10000\r\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line10000 within 30 s; got %d bytes", buf.Len())
+		}
+		chunk := make([]byte, 32<<10)
+		n, err := s.Read(chunk)
+		buf.Write(chunk[:n])
+		if err != nil {
+			t.Fatalf("read: %v after %d bytes", err, buf.Len())
+		}
+	}
+	srv.Faults().KillEvery.Store(0)
+	if _, err := s.Write([]byte("exit\r")); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String() + readAllWithin(t, s, 30*time.Second)
 	var lines []string
 	for _, l := range strings.Split(strings.ReplaceAll(out, "\r", ""), "\n") {
 		if strings.HasPrefix(l, "line") {
 			lines = append(lines, l)
 		}
 	}
-	if len(lines) != 3000 {
-		t.Fatalf("%d lines, want 3000", len(lines))
+	if len(lines) != 10000 {
+		t.Fatalf("%d lines, want 10000", len(lines))
 	}
 	for i, l := range lines {
 		if l != "line"+strconv.Itoa(i+1) {
 			t.Fatalf("line %d is %q", i+1, l)
 		}
 	}
-	if st := s.Stats(); st.Resumes < 2 {
+	if st := s.Stats(); st.Resumes < 3 {
 		t.Fatalf("resumes %d: the test did not drop the websocket", st.Resumes)
 	}
 }
