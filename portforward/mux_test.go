@@ -326,3 +326,28 @@ func TestMuxSessionEndUnblocks(t *testing.T) {
 		t.Fatalf("Dial after the session ended: %v", err)
 	}
 }
+
+// A full read from the local connection becomes one smux frame and one data message, not a full frame plus
+// an 8-byte one.
+func TestMuxUploadOneMessagePerFrame(t *testing.T) {
+	srv := newServer(t, nil)
+	echo := newEchoServer(t)
+	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
+	addr, _ := serve(t, f)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const size = 8 << 20
+	if err := echoCheck(c, size); err != nil {
+		t.Fatal(err)
+	}
+	st := srv.Session(s.ID()).Stats
+	data := st.FramesToAgent - st.AcksToAgent
+	frames := uint64(size / (session.DefaultMaxPayload - 8)) // smux frames of the default size, at least
+	t.Logf("%d data messages for %d bytes (%d full frames), largest %d bytes", data, size, frames, st.MaxClientMessage)
+	if data > frames*11/10+16 {
+		t.Errorf("%d data messages for %d bytes: more than one per smux frame (%d)", data, size, frames)
+	}
+}
