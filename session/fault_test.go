@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xtaci/smux"
-
+	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -22,7 +21,7 @@ import (
 //	go test ./session -run TestFaultyLink -fault.size=1073741824 -fault.kill=67108864 -timeout 60m
 var (
 	faultSize = flag.Int64("fault.size", 64<<20, "bytes sent each way by TestFaultyLinkLosesNothing")
-	faultKill = flag.Int64("fault.kill", 16<<20, "relayed bytes between websocket kills in TestFaultyLinkLosesNothing")
+	faultKill = flag.Int64("fault.kill", 16<<20, "bytes of stream data relayed (both ways) between websocket kills in TestFaultyLinkLosesNothing")
 )
 
 // prng is a reproducible byte stream, so gigabytes can be checked without holding them.
@@ -47,18 +46,20 @@ func TestFaultyLinkLosesNothing(t *testing.T) {
 	killEvery := *faultKill
 	f.KillEvery.Store(killEvery)
 
-	cfg := smux.DefaultConfig()
-	cfg.Version = 1
-	cfg.KeepAliveDisabled = true
-	mux, err := smux.Client(rwc{s}, cfg)
+	// Through a mux port forward, as a user's connection would go: one smux stream of portforward.
+	fw, err := portforward.New(ctx, s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mux.Close()
-	st, err := mux.OpenStream()
+	defer fw.Close()
+	if fw.Mode() != portforward.ModeMux {
+		t.Fatalf("mode %v, want mux", fw.Mode())
+	}
+	st, err := fw.Dial(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	// The writer stays at most 1 MiB ahead of the echo it has read back, as an interactive protocol would.
 	// Without that bound megabytes sit in socket buffers when a websocket is killed, and the emulated
 	// agent, like the real one, recovers lost messages one per 100 ms tick.
