@@ -26,7 +26,9 @@
 //	          │
 //	          ├─▶ ParseTarget + Resolve: i-/mi- ids as they are; a Name tag through SSM
 //	          │   DescribeInstanceInformation (filter tag:Name); ecs:CLUSTER/TASK[/CONTAINER] through ECS
-//	          │   ExecuteCommand, whose session is opened with ssmwire.Client.OpenSession
+//	          │   ExecuteCommand for shell and exec (its session opened with ssmwire.Client.OpenSession), and
+//	          │   for forward, up and ssh-proxy turned into ecs:CLUSTER_TASKID_RUNTIMEID by ECSSessionTarget
+//	          │   (ECS DescribeTasks), since ExecuteCommand carries commands only
 //	          │
 //	          └─▶ ssmwire.Client: Shell, Run (document SSMWire-RunCommand by default), Forward, StartSession
 //

@@ -131,11 +131,11 @@ func (a *app) runTunnels(ctx context.Context, ts []Tunnel) error {
 			cache[key] = c
 		}
 		target, err := ParseTarget(tn.Target)
-		if err == nil && target.Kind == TargetECS {
-			err = fmt.Errorf("target %s: ECS ExecuteCommand carries commands only; forward to an ecs:CLUSTER_TASK_RUNTIMEID target", tn.Target)
-		}
 		if err == nil {
 			target, err = Resolve(ctx, c.ssm, target)
+		}
+		if err == nil {
+			target, err = ECSSessionTarget(ctx, c.ecs, target)
 		}
 		if err != nil {
 			stopAll()

@@ -215,7 +215,8 @@ func (a *app) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, `
 TARGET is an instance id (i-…), a managed instance id (mi-…), the value of a Name tag, or
-ecs:CLUSTER/TASK[/CONTAINER] (ECS ExecuteCommand; shell and exec only).
+ecs:CLUSTER/TASK[/CONTAINER] (shell and exec through ECS ExecuteCommand; forward, up and ssh-proxy
+through the container's Session Manager target, found with ECS DescribeTasks).
 
 Global flags (before or after the command):
 `)

@@ -63,9 +63,9 @@ func TestExecECS(t *testing.T) {
 	if len(ids) != 1 || !strings.HasPrefix(h.srv.Session(ids[0]).Target, "ecs:prod_0123456789abcdef_") {
 		t.Errorf("sessions %v", ids)
 	}
-	r = h.run(t, nil, "forward", "ecs:prod/0123456789abcdef", "1:localhost:2")
-	if r.code != 1 || !strings.Contains(r.stderr, "commands only") {
-		t.Errorf("forward to ECS: code %d stderr %q", r.code, r.stderr)
+	r = h.run(t, nil, "forward", "ecs:prod/0123456789abcdef/sidecar", "1:localhost:2")
+	if r.code != 1 || !strings.Contains(r.stderr, "no container sidecar (it has: app)") {
+		t.Errorf("forward to a missing ECS container: code %d stderr %q", r.code, r.stderr)
 	}
 }
 

@@ -46,8 +46,8 @@ func runSSHProxy(ctx context.Context, a *app, _ *cmdOptions, args []string) erro
 	if err != nil {
 		return err
 	}
-	if t.Kind == TargetECS {
-		return fmt.Errorf("ssh-proxy: %s: ECS ExecuteCommand carries commands only", t.Raw)
+	if t, err = ECSSessionTarget(ctx, c.ecs, t); err != nil {
+		return c.explain(err)
 	}
 	s, err := c.wire.StartSession(ctx, &ssm.StartSessionInput{
 		Target:       aws.String(t.ID),

@@ -10,6 +10,12 @@ import (
 )
 
 func TestSSHProxyBytes(t *testing.T) {
+	for _, target := range []string{"ssmtest", "ecs:prod/0123456789abcdef"} {
+		t.Run(target, func(t *testing.T) { testSSHProxyBytes(t, target) })
+	}
+}
+
+func testSSHProxyBytes(t *testing.T, target string) {
 	h := newHarness(t, nil)
 	port := echoServer(t, "sshd")
 	inR, inW := io.Pipe()
@@ -19,7 +25,7 @@ func TestSSHProxyBytes(t *testing.T) {
 	var errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"--endpoint-url", h.srv.URL, "ssh-proxy", "ssmtest", fmt.Sprint(port)}, h.env, inR, outW, &errb)
+		done <- Main(ctx, []string{"--endpoint-url", h.srv.URL, "ssh-proxy", target, fmt.Sprint(port)}, h.env, inR, outW, &errb)
 		outW.Close()
 	}()
 	out := bufio.NewReader(outR)
