@@ -253,6 +253,30 @@ func (c *muxConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom copies r into the stream one smux frame's payload at a time, so that io.Copy into a mux
+// connection sends full data messages: a 32 KiB read written as it is would become a full frame and an
+// 8-byte one, two data messages with a header, a digest and an acknowledgement each.
+func (c *muxConn) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, c.f.cfg.MaxFrameSize)
+	var n int64
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			w, err := c.Write(buf[:k])
+			n += int64(w)
+			if err != nil {
+				return n, err
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
 // mapErr turns smux's errors into net.Conn conventions.
 func (c *muxConn) mapErr(err error) error {
 	if errors.Is(err, smux.ErrTimeout) {

@@ -1,7 +1,9 @@
 package portforward_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"net"
@@ -347,6 +349,41 @@ func TestMuxUploadOneMessagePerFrame(t *testing.T) {
 	data := st.FramesToAgent - st.AcksToAgent
 	frames := uint64(size / (session.DefaultMaxPayload - 8)) // smux frames of the default size, at least
 	t.Logf("%d data messages for %d bytes (%d full frames), largest %d bytes", data, size, frames, st.MaxClientMessage)
+	if data > frames*11/10+16 {
+		t.Errorf("%d data messages for %d bytes: more than one per smux frame (%d)", data, size, frames)
+	}
+}
+
+// io.Copy into a connection from Dial sends full data messages too.
+func TestMuxDialCopyOneMessagePerFrame(t *testing.T) {
+	srv := newServer(t, nil)
+	echo := newEchoServer(t)
+	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
+	c, err := f.Dial(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const size = 4 << 20
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, size)
+		n, _ := io.ReadFull(c, b)
+		got <- b[:n]
+	}()
+	src := make([]byte, size)
+	rand.Read(src)
+	// A reader without WriteTo, as a file or socket would be: io.Copy then reads 32 KiB at a time unless the
+	// destination reads for itself.
+	if n, err := io.Copy(c, io.LimitReader(bytes.NewReader(src), size)); n != size || err != nil {
+		t.Fatalf("copied %d, %v", n, err)
+	}
+	if b := <-got; !bytes.Equal(b, src) {
+		t.Fatalf("echoed %d bytes, not the ones sent", len(b))
+	}
+	st := srv.Session(s.ID()).Stats
+	data := st.FramesToAgent - st.AcksToAgent
+	frames := uint64(size / (session.DefaultMaxPayload - 8))
 	if data > frames*11/10+16 {
 		t.Errorf("%d data messages for %d bytes: more than one per smux frame (%d)", data, size, frames)
 	}

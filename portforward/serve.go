@@ -91,7 +91,8 @@ func (f *Forwarder) forward(ctx context.Context, local net.Conn) {
 		defer close(done)
 		// Local client → destination. When the client stops sending (EOF or error) the remote side is closed:
 		// smux FIN in mux mode, Flag DisconnectToPort in basic mode (protocol.md §6.3, §6.4).
-		buf := make([]byte, f.uploadChunk())
+		// In mux mode the copy goes through muxConn.ReadFrom, one smux frame per read.
+		buf := make([]byte, copyBufferSize)
 		_, err := io.CopyBuffer(remote, onlyReader{local}, buf)
 		f.log.Debug("local side ended", "err", err)
 		remote.Close()
@@ -121,15 +122,6 @@ func (f *Forwarder) forward(ctx context.Context, local net.Conn) {
 	}
 	local.Close()
 	<-done
-}
-
-// uploadChunk is the read size for local → destination copies: in mux mode one smux frame's payload, so that a
-// full read becomes one frame and one data message instead of a full frame and an 8-byte one.
-func (f *Forwarder) uploadChunk() int {
-	if f.mode == ModeMux {
-		return f.cfg.MaxFrameSize
-	}
-	return copyBufferSize
 }
 
 // onlyReader hides a reader's WriteTo, so io.CopyBuffer uses the given buffer and the remote's Write.
