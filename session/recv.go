@@ -63,7 +63,6 @@ func (s *Session) onStreamData(m *protocol.Message, frame []byte) {
 		}
 		s.queueAck(m)
 		s.expected++
-		s.stats.received.Add(1)
 		s.drainOutOfOrder()
 	case seq > s.expected:
 		if _, ok := s.ooo[seq]; ok {
@@ -99,13 +98,26 @@ func (s *Session) drainOutOfOrder() {
 			s.dispatch(&m, true)
 		}
 		s.expected++
-		s.stats.received.Add(1)
 	}
 }
 
 // dispatch hands an in-order payload to its consumer. It reports false when the consumer cannot take it now.
+// It counts the message before its payload becomes readable, so Stats never lag behind what Read returned,
+// and takes the count back when the message is refused (it will come again).
 func (s *Session) dispatch(m *protocol.Message, force bool) bool {
-	s.stats.bytesReceived.Add(uint64(len(m.Payload)))
+	n := uint64(len(m.Payload))
+	s.stats.received.Add(1)
+	s.stats.bytesReceived.Add(n)
+	if !s.handle(m, force) {
+		s.stats.received.Add(^uint64(0))
+		s.stats.bytesReceived.Add(-n)
+		return false
+	}
+	return true
+}
+
+// handle is dispatch without the counting.
+func (s *Session) handle(m *protocol.Message, force bool) bool {
 	switch m.PayloadType {
 	case protocol.PayloadHandshakeRequest:
 		s.onHandshakeRequest(m.Payload)

@@ -269,6 +269,10 @@ func TestFullReceiveBufferLeavesMessageUnacknowledged(t *testing.T) {
 	if got := a.nextAck(); got != 2 {
 		t.Fatal(got)
 	}
+	// The refused copy is counted as deferred only, not as received.
+	if st := s.Stats(); st.MessagesReceived != 3 || st.BytesReceived != 13 || st.Deferred != 1 {
+		t.Fatalf("stats = %+v", st)
+	}
 }
 
 func TestExitCodeStdErrAndFlags(t *testing.T) {
