@@ -81,5 +81,6 @@
 // with the filter tag:Name resolves a name (it also covers hybrid mi- instances, which EC2 does not know, and
 // returns only instances with a running agent, which are the only ones Session Manager can reach), and
 // ListTagsForResource gives `ssmwire targets` its Name column. So ssmwire imports service/ssm, service/ecs
-// (ExecuteCommand only) and service/kms, and not service/ec2.
+// (ExecuteCommand, and DescribeTasks for the runtime id of a container to forward to) and service/kms, and not
+// service/ec2.
 package cli
