@@ -45,20 +45,6 @@ func (w *watchBuffer) String() string {
 	return w.b.String()
 }
 
-// waitUntil reports whether the buffer contains want within d.
-func (w *watchBuffer) waitUntil(want string, d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for !strings.Contains(w.String(), want) {
-		select {
-		case <-w.changed:
-		case <-timer.C:
-			return strings.Contains(w.String(), want)
-		}
-	}
-	return true
-}
-
 // waitFor waits until the buffer contains want and returns its contents.
 func (w *watchBuffer) waitFor(t testing.TB, want string) string {
 	t.Helper()
