@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,10 +23,13 @@ type ptyPlugin struct {
 	a    *Agent
 	argv []string
 
-	cmd      *exec.Cmd
-	ptmx     *os.File
-	pumpDone chan struct{}
-	exited   chan struct{}
+	cmd  *exec.Cmd
+	ptmx *os.File
+	// ptyMu orders Setsize (which uses the raw descriptor, unsynchronised with Close) with close.
+	ptyMu     sync.Mutex
+	ptyClosed bool
+	pumpDone  chan struct{}
+	exited    chan struct{}
 }
 
 func newPtyPlugin(a *Agent, argv []string) *ptyPlugin {
@@ -63,6 +67,11 @@ func (p *ptyPlugin) input(payloadType uint32, payload []byte) error {
 		var sz wire.SizeData
 		if err := json.Unmarshal(payload, &sz); err != nil {
 			return err
+		}
+		p.ptyMu.Lock()
+		defer p.ptyMu.Unlock()
+		if p.ptyClosed {
+			return nil
 		}
 		return pty.Setsize(p.ptmx, &pty.Winsize{Rows: uint16(sz.Rows), Cols: uint16(sz.Cols)})
 	}
@@ -102,7 +111,10 @@ func (p *ptyPlugin) close() {
 		// pty.Start made the program a session leader: kill its whole process group.
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	}
+	p.ptyMu.Lock()
+	p.ptyClosed = true
 	_ = p.ptmx.Close()
+	p.ptyMu.Unlock()
 	<-p.exited
 	<-p.pumpDone
 }
