@@ -113,12 +113,17 @@ func waitGoroutines(t testing.TB, smux bool) {
 	}
 }
 
-// checkGoroutines makes sure no client goroutine runs before the test, and none (smux included) after it and
+// checkGoroutines makes sure no client goroutine runs before the test (giving an earlier test's sessions, which
+// may have ended without a Close that waits, up to 5 s to wind down), and none (smux included) after it and
 // after every server it started is closed: call it before newServer so its cleanup runs last.
 func checkGoroutines(t testing.TB) {
 	t.Helper()
-	if g := clientGoroutines(true); len(g) != 0 {
-		t.Fatalf("client goroutines before the test:\n%s", strings.Join(g, "\n\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for g := clientGoroutines(true); len(g) != 0; g = clientGoroutines(true) {
+		if time.Now().After(deadline) {
+			t.Fatalf("client goroutines before the test:\n%s", strings.Join(g, "\n\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	t.Cleanup(func() { waitGoroutines(t, true) })
 }
