@@ -345,13 +345,7 @@ func TestMuxUploadOneMessagePerFrame(t *testing.T) {
 	if err := echoCheck(c, size); err != nil {
 		t.Fatal(err)
 	}
-	st := srv.Session(s.ID()).Stats
-	data := st.FramesToAgent - st.AcksToAgent
-	frames := uint64(size / (session.DefaultMaxPayload - 8)) // smux frames of the default size, at least
-	t.Logf("%d data messages for %d bytes (%d full frames), largest %d bytes", data, size, frames, st.MaxClientMessage)
-	if data > frames*11/10+16 {
-		t.Errorf("%d data messages for %d bytes: more than one per smux frame (%d)", data, size, frames)
-	}
+	checkOneMessagePerFrame(t, srv, s.ID(), size)
 }
 
 // io.Copy into a connection from Dial sends full data messages too.
@@ -381,9 +375,17 @@ func TestMuxDialCopyOneMessagePerFrame(t *testing.T) {
 	if b := <-got; !bytes.Equal(b, src) {
 		t.Fatalf("echoed %d bytes, not the ones sent", len(b))
 	}
-	st := srv.Session(s.ID()).Stats
+	checkOneMessagePerFrame(t, srv, s.ID(), size)
+}
+
+// checkOneMessagePerFrame fails the test if sending size bytes took clearly more client data messages (all
+// frames but acknowledgements) than full smux frames of the default size.
+func checkOneMessagePerFrame(t *testing.T, srv *ssmtest.Server, id string, size int) {
+	t.Helper()
+	st := srv.Session(id).Stats
 	data := st.FramesToAgent - st.AcksToAgent
 	frames := uint64(size / (session.DefaultMaxPayload - 8))
+	t.Logf("%d data messages for %d bytes (%d full frames), largest %d bytes", data, size, frames, st.MaxClientMessage)
 	if data > frames*11/10+16 {
 		t.Errorf("%d data messages for %d bytes: more than one per smux frame (%d)", data, size, frames)
 	}
