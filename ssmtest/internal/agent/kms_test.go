@@ -39,7 +39,7 @@ func (f fakeKMS) Decrypt(_ context.Context, ciphertext []byte, encCtx map[string
 }
 
 func TestKMSVector(t *testing.T) {
-	raw, err := os.ReadFile("../../../../shared/testdata/wire-vectors.json")
+	raw, err := os.ReadFile("../../../testdata/wire-vectors.json")
 	if err != nil {
 		t.Fatal(err)
 	}

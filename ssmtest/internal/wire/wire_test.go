@@ -26,7 +26,7 @@ type vectorFile struct {
 
 func loadVectors(t testing.TB) vectorFile {
 	t.Helper()
-	b, err := os.ReadFile("../../../../shared/testdata/wire-vectors.json")
+	b, err := os.ReadFile("../../../testdata/wire-vectors.json")
 	if err != nil {
 		t.Fatalf("read vectors: %v", err)
 	}
