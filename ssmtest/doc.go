@@ -12,9 +12,11 @@
 //   - MGS, the data-channel service: GET /v1/data-channel/<session-id>?stream=input is
 //     the websocket a StartSession StreamUrl names.
 //
-// Every API request must be SigV4-signed (any well-formed signature, or one verified
-// against [Options.Credentials]); errors are AWS JSON errors that aws-sdk-go-v2 and
-// botocore decode into their usual types (TargetNotConnected, InvalidDocument, …).
+// Every API request must be SigV4-signed (verified against [Options.Credentials]; see
+// there for what passes when it is nil); errors are AWS JSON errors that aws-sdk-go-v2
+// and botocore decode into their usual types (TargetNotConnected, InvalidDocument, …).
+// [Server.AWSConfig] returns an aws.Config aimed at the server with credentials it
+// accepts, as httptest's Server.Client returns a client for its server.
 //
 // # How a session flows
 //

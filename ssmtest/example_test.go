@@ -5,23 +5,17 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
-// Start an emulator and point aws-sdk-go-v2 at it: any static credentials work.
+// Start an emulator and point aws-sdk-go-v2 at it with the configuration it hands out.
 func Example() {
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
 	defer srv.Close()
 
-	cfg := aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		BaseEndpoint: aws.String(srv.URL),
-	}
-	client := ssm.NewFromConfig(cfg)
+	client := ssm.NewFromConfig(srv.AWSConfig())
 	out, err := client.StartSession(context.Background(), &ssm.StartSessionInput{
 		Target: aws.String(ssmtest.DefaultInstanceID),
 	})

@@ -47,9 +47,11 @@ type Options struct {
 	// Documents adds session documents, or overrides built-in ones, by name.
 	Documents map[string]Document
 
-	// Credentials maps access key IDs to secret keys. When nil, any well-formed SigV4
-	// Authorization header is accepted. When non-nil, the access key must be in the map
-	// and the signature is verified in full.
+	// Credentials maps access key IDs to secret keys. When non-nil, the access key must
+	// be in the map and the signature is verified in full. When nil, the server knows
+	// only [DefaultAccessKeyID] (which [Server.AWSConfig] hands out) and verifies its
+	// signatures in full; any other access key passes with a well-formed SigV4
+	// Authorization header, since the server cannot know its secret.
 	Credentials map[string]string
 
 	// Instances adds managed instances to the default one ([DefaultInstanceID], Name tag
