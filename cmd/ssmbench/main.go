@@ -1,5 +1,5 @@
 // Command ssmbench measures session-manager-plugin binaries through a forwarded TCP port against the
-// ssmtest emulator, next to the emulator's own ceiling. See internal/bench and BENCHMARKS.md.
+// ssmtest emulator, next to the emulator's own ceiling. See internal/tools/bench and BENCHMARKS.md.
 package main
 
 import (
@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/ssmwire/ssmwire/internal/bench"
+	"github.com/ssmwire/ssmwire/internal/tools/bench"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/ssmwire/ssmwire/internal/demo"
+	"github.com/ssmwire/ssmwire/internal/tools/demo"
 )
 
 func main() {

@@ -37,7 +37,7 @@
 // with separate output streams, e.g. SSMWire-RunCommand); 1 for errors, refused command lines, and a
 // channel_closed carrying an error message. The official plugin always exits 0.
 //
-// Beware (internal/e2e/AWSCLI.md): the AWS CLI turns any non-zero status into its own 255, so the remote code
+// Beware (internal/tools/e2e/AWSCLI.md): the AWS CLI turns any non-zero status into its own 255, so the remote code
 // does not survive `aws ssm start-session`; and a CLI that passes the response inline in argv (Debian's
 // awscli 2.9.19, and `aws ecs execute-command` always) then prints the plugin's argv, token included, to
 // stderr. The token is for a session that has usually ended by then, but not after a local failure.

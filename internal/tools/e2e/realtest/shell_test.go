@@ -1,3 +1,5 @@
+//go:build e2e
+
 package realtest
 
 import (
@@ -6,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssmwire/ssmwire/internal/e2e"
+	"github.com/ssmwire/ssmwire/internal/tools/e2e"
 )
 
 // TestShellInTmux runs `aws ssm start-session` in a terminal (tmux), as a

@@ -15,7 +15,7 @@ import (
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
-func TestEndToEndShell(t *testing.T) {
+func TestRawSessionShell(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true}, false)
 	id, url, token := startShell(t, s)
 	c := &rawClient{t: t, ws: dial(t, url, token)}
@@ -38,7 +38,7 @@ func TestEndToEndShell(t *testing.T) {
 	}
 }
 
-func TestEndToEndRunCommand(t *testing.T) {
+func TestRawSessionRunCommand(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true}, false)
 	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
 		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
@@ -69,7 +69,7 @@ func runCommand(t *testing.T, s *Server, command string) (*rawClient, string) {
 	return c, *out.SessionId
 }
 
-func TestEndToEndDuplicatesReachAgent(t *testing.T) {
+func TestRawSessionDuplicatesReachAgent(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true}, false)
 	s.Faults().Set(ToAgent, LinkFaults{Duplicate: 1})
 	c, id := runCommand(t, s, "echo dup")
@@ -82,7 +82,7 @@ func TestEndToEndDuplicatesReachAgent(t *testing.T) {
 	}
 }
 
-func TestEndToEndLossyOutput(t *testing.T) {
+func TestRawSessionLossyOutput(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true}, false)
 	s.Faults().Set(ToClient, LinkFaults{Drop: 0.1, Reorder: 0.2, Duplicate: 0.2})
 	c, id := runCommand(t, s, "i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); sleep 0.05; done")
@@ -99,7 +99,7 @@ func TestEndToEndLossyOutput(t *testing.T) {
 	}
 }
 
-func TestEndToEndKMS(t *testing.T) {
+func TestRawSessionKMS(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true, KMSKeyID: "alias/ssm-sessions"}, false)
 	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
 		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
@@ -122,7 +122,7 @@ func TestEndToEndKMS(t *testing.T) {
 	}
 }
 
-func TestEndToEndPortStream(t *testing.T) {
+func TestRawSessionPortStream(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

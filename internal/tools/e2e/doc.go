@@ -14,6 +14,15 @@
 //	tm.SendKeys("echo hi", "Enter")
 //	tm.WaitFor("hi", 5*time.Second)
 //
+// The tests of this package and of realtest carry the build tag e2e: plain
+// `go test ./...` leaves them out, so that it passes on a machine with nothing
+// but Go; scripts/test (and so CI) always runs `go test -tags e2e ./...`. By hand:
+//
+//	go test -tags e2e ./internal/tools/e2e/...
+//
+// "e2e" in this repository means exactly these tests: ours against real
+// programs. Tests that only use in-process pieces (ssmtest, pipes) are not e2e.
+//
 // Programs are never optional. RequireProgram fails the test (it does not
 // skip it) when a program is missing, and says to run scripts/test, which
 // installs them with apt-get.

@@ -93,7 +93,7 @@ func (t *tailBuffer) String() string {
 }
 
 // PluginArgs returns the argv (without argv[0]) and the extra environment the AWS CLI gives a plugin for
-// the session s against endpoint (protocol.md §7.1, internal/e2e/AWSCLI.md).
+// the session s against endpoint (protocol.md §7.1, internal/tools/e2e/AWSCLI.md).
 func PluginArgs(s *started, endpoint string, form Form) (args, env []string, err error) {
 	resp := map[string]any{"SessionId": s.ID, "TokenValue": s.Token, "StreamUrl": s.StreamURL}
 	var first string

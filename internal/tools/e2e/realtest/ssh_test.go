@@ -1,3 +1,5 @@
+//go:build e2e
+
 package realtest
 
 import (
@@ -10,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssmwire/ssmwire/internal/e2e"
+	"github.com/ssmwire/ssmwire/internal/tools/e2e"
 )
 
 // sshThroughSSM returns the ssh/scp options that reach the local sshd through

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -167,8 +169,8 @@ func TestShellQuote(t *testing.T) {
 func TestBuildBinaryOnce(t *testing.T) {
 	t.Parallel()
 	// Any main package of the module will do; build a tiny one from testdata.
-	p1 := BuildBinary(t, "./internal/e2e/testdata/hello")
-	p2 := BuildBinary(t, "github.com/ssmwire/ssmwire/internal/e2e/testdata/hello")
+	p1 := BuildBinary(t, "./internal/tools/e2e/testdata/hello")
+	p2 := BuildBinary(t, "github.com/ssmwire/ssmwire/internal/tools/e2e/testdata/hello")
 	out, err := exec.Command(p1).Output()
 	if err != nil || string(out) != "hello\n" {
 		t.Fatalf("built hello printed %q, %v", out, err)
@@ -176,7 +178,7 @@ func TestBuildBinaryOnce(t *testing.T) {
 	if filepath.Base(p1) != "hello" || filepath.Base(p2) != "hello" {
 		t.Fatalf("binaries named %s, %s; want hello", p1, p2)
 	}
-	if p3 := BuildBinary(t, "./internal/e2e/testdata/hello"); p3 != p1 {
+	if p3 := BuildBinary(t, "./internal/tools/e2e/testdata/hello"); p3 != p1 {
 		t.Fatalf("second build of the same package gave %s, want cached %s", p3, p1)
 	}
 }

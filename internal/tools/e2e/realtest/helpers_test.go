@@ -1,3 +1,5 @@
+//go:build e2e
+
 package realtest
 
 import (
@@ -11,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssmwire/ssmwire/internal/e2e"
+	"github.com/ssmwire/ssmwire/internal/tools/e2e"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
