@@ -16,6 +16,8 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/ssmwire/ssmwire/internal/testkit"
 )
 
 func rawPost(t *testing.T, s *Server, target string, hdr map[string]string) (int, http.Header, map[string]string) {
@@ -70,16 +72,16 @@ func TestSigV4Required(t *testing.T) {
 
 func TestSigV4Verified(t *testing.T) {
 	s := newTestServer(t, &Options{Credentials: map[string]string{testAccessKey: testSecretKey}}, true)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 	in := &ssm.StartSessionInput{Target: aws.String(DefaultInstanceID)}
 	if _, err := ssmClient(s).StartSession(ctx, in); err != nil {
 		t.Fatalf("correct secret: %v", err)
 	}
-	_, err := ssm.NewFromConfig(awsConfig(s, "wrong-secret")).StartSession(ctx, in)
+	_, err := ssm.NewFromConfig(withSecret(s, "wrong-secret")).StartSession(ctx, in)
 	if code := errorCode(err); code != "InvalidSignatureException" {
 		t.Errorf("wrong secret: err %v, code %q", err, code)
 	}
-	cfg := awsConfig(s, testSecretKey)
+	cfg := s.AWSConfig()
 	cfg.Credentials = aws.NewCredentialsCache(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: "AKIDUNKNOWN", SecretAccessKey: "x"}, nil
 	}))
@@ -114,18 +116,18 @@ func TestStartSessionErrors(t *testing.T) {
 			Parameters: map[string][]string{"bogus": {"1"}}}, "InvalidParameters"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := c.StartSession(testContext(t), &tc.in)
+			_, err := c.StartSession(testkit.Context(t), &tc.in)
 			if code := errorCode(err); code != tc.want {
 				t.Fatalf("err %v, code %q, want %q", err, code, tc.want)
 			}
 		})
 	}
-	_, err := c.StartSession(testContext(t), &ssm.StartSessionInput{Target: aws.String("i-0fffffffffffffff0")})
+	_, err := c.StartSession(testkit.Context(t), &ssm.StartSessionInput{Target: aws.String("i-0fffffffffffffff0")})
 	var tnc *ssmtypes.TargetNotConnected
 	if !errors.As(err, &tnc) {
 		t.Errorf("SDK did not decode a typed TargetNotConnected: %T %v", err, err)
 	}
-	_, err = c.StartSession(testContext(t), &ssm.StartSessionInput{Target: aws.String(DefaultInstanceID), DocumentName: aws.String("Nope")})
+	_, err = c.StartSession(testkit.Context(t), &ssm.StartSessionInput{Target: aws.String(DefaultInstanceID), DocumentName: aws.String("Nope")})
 	var id *ssmtypes.InvalidDocument
 	if !errors.As(err, &id) {
 		t.Errorf("SDK did not decode a typed InvalidDocument: %T %v", err, err)
@@ -157,7 +159,7 @@ func TestStartSessionDocuments(t *testing.T) {
 		if tc.doc != "" {
 			in.DocumentName = aws.String(tc.doc)
 		}
-		out, err := c.StartSession(testContext(t), in)
+		out, err := c.StartSession(testkit.Context(t), in)
 		if err != nil {
 			t.Errorf("%s: %v", tc.doc, err)
 			continue
@@ -184,7 +186,7 @@ func TestInstancesAndTags(t *testing.T) {
 		{ID: "mi-0bbbbbbbbbbbbbbb2", Name: "onprem", PlatformType: "Windows"},
 	}}, true)
 	c := ssmClient(s)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 	ids := func(f ...ssmtypes.InstanceInformationStringFilter) []string {
 		t.Helper()
 		out, err := c.DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{Filters: f})
@@ -232,7 +234,7 @@ func TestInstancesAndTags(t *testing.T) {
 func TestExecuteCommand(t *testing.T) {
 	s := newTestServer(t, nil, true)
 	c := ecsClient(s)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 	out, err := c.ExecuteCommand(ctx, &ecs.ExecuteCommandInput{
 		Cluster: aws.String("prod"), Task: aws.String("arn:aws:ecs:us-east-1:123456789012:task/prod/0123abcd"),
 		Container: aws.String("web"), Command: aws.String("/bin/bash"), Interactive: true,
@@ -277,7 +279,7 @@ func TestExecuteCommand(t *testing.T) {
 func TestKMS(t *testing.T) {
 	s := newTestServer(t, nil, true)
 	c := kmsClient(s)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 	ec := map[string]string{"aws:ssm:SessionId": "s-1", "aws:ssm:TargetId": DefaultInstanceID}
 	dk, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String("key-1"), NumberOfBytes: aws.Int32(64), EncryptionContext: ec})
 	if err != nil {
@@ -320,7 +322,7 @@ func TestKMS(t *testing.T) {
 func TestDescribeSessions(t *testing.T) {
 	s := newTestServer(t, nil, true)
 	c := ssmClient(s)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 	id, _, _ := startShell(t, s)
 	count := func(state ssmtypes.SessionState) int {
 		out, err := c.DescribeSessions(ctx, &ssm.DescribeSessionsInput{State: state})

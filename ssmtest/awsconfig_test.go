@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/ssmwire/ssmwire/internal/testkit"
 )
 
 // AWSConfig is enough for every service the server emulates, with or without configured credentials.
@@ -25,7 +27,7 @@ func TestAWSConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestServer(t, tc.opts, true)
 			cfg := s.AWSConfig()
-			ctx := testContext(t)
+			ctx := testkit.Context(t)
 			if cfg.Region != DefaultRegion || aws.ToString(cfg.BaseEndpoint) != s.URL {
 				t.Errorf("Region %q BaseEndpoint %q, want %q %q", cfg.Region, aws.ToString(cfg.BaseEndpoint), DefaultRegion, s.URL)
 			}
@@ -60,7 +62,7 @@ func TestDefaultKeyVerified(t *testing.T) {
 	s := newTestServer(t, nil, true)
 	cfg := s.AWSConfig()
 	cfg.Credentials = credentials.NewStaticCredentialsProvider(DefaultAccessKeyID, "wrong", "")
-	_, err := ssm.NewFromConfig(cfg).StartSession(testContext(t), &ssm.StartSessionInput{Target: aws.String(DefaultInstanceID)})
+	_, err := ssm.NewFromConfig(cfg).StartSession(testkit.Context(t), &ssm.StartSessionInput{Target: aws.String(DefaultInstanceID)})
 	if code := errorCode(err); code != "InvalidSignatureException" {
 		t.Errorf("wrong secret for DefaultAccessKeyID: err %v, code %q", err, code)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/gorilla/websocket"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
@@ -73,7 +74,7 @@ func TestRelayAndTerminate(t *testing.T) {
 	ws.WriteMessage(websocket.BinaryMessage, input(t, 0, "echo hi"))
 	expectOutput(t, ws, "echo hi")
 
-	if _, err := ssmClient(s).TerminateSession(testContext(t), &ssm.TerminateSessionInput{SessionId: aws.String(id)}); err != nil {
+	if _, err := ssmClient(s).TerminateSession(testkit.Context(t), &ssm.TerminateSessionInput{SessionId: aws.String(id)}); err != nil {
 		t.Fatal(err)
 	}
 	m := expectType(t, ws, wire.ChannelClosed)
@@ -94,7 +95,7 @@ func TestRelayAndTerminate(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	// Ended sessions cannot be resumed or attached.
-	_, err := ssmClient(s).ResumeSession(testContext(t), &ssm.ResumeSessionInput{SessionId: aws.String(id)})
+	_, err := ssmClient(s).ResumeSession(testkit.Context(t), &ssm.ResumeSessionInput{SessionId: aws.String(id)})
 	if errorCode(err) != "DoesNotExistException" {
 		t.Errorf("resume after end: %v", err)
 	}
@@ -102,7 +103,7 @@ func TestRelayAndTerminate(t *testing.T) {
 		t.Errorf("attach after end: close code %d", code)
 	}
 	// Terminating again, or an unknown session, succeeds as on AWS.
-	if _, err := ssmClient(s).TerminateSession(testContext(t), &ssm.TerminateSessionInput{SessionId: aws.String("nope")}); err != nil {
+	if _, err := ssmClient(s).TerminateSession(testkit.Context(t), &ssm.TerminateSessionInput{SessionId: aws.String("nope")}); err != nil {
 		t.Errorf("terminate unknown: %v", err)
 	}
 }
@@ -123,7 +124,7 @@ func expectType(t *testing.T, ws *websocket.Conn, typ string) *wire.Message {
 func TestTerminateBeforeAttach(t *testing.T) {
 	s := newTestServer(t, nil, true)
 	id, _, _ := startShell(t, s)
-	if _, err := ssmClient(s).TerminateSession(testContext(t), &ssm.TerminateSessionInput{SessionId: aws.String(id)}); err != nil {
+	if _, err := ssmClient(s).TerminateSession(testkit.Context(t), &ssm.TerminateSessionInput{SessionId: aws.String(id)}); err != nil {
 		t.Fatal(err)
 	}
 	<-s.Session(id).Done
@@ -139,7 +140,7 @@ func TestResumeSession(t *testing.T) {
 	ws := dial(t, url, token)
 	expectOutput(t, ws, "ready")
 
-	out, err := c.ResumeSession(testContext(t), &ssm.ResumeSessionInput{SessionId: aws.String(id)})
+	out, err := c.ResumeSession(testkit.Context(t), &ssm.ResumeSessionInput{SessionId: aws.String(id)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,11 +159,11 @@ func TestResumeSession(t *testing.T) {
 	}
 
 	s.Faults().RefuseResume.Store(true)
-	_, err = c.ResumeSession(testContext(t), &ssm.ResumeSessionInput{SessionId: aws.String(id)})
+	_, err = c.ResumeSession(testkit.Context(t), &ssm.ResumeSessionInput{SessionId: aws.String(id)})
 	if errorCode(err) != "DoesNotExistException" {
 		t.Errorf("RefuseResume: %v", err)
 	}
-	_, err = c.ResumeSession(testContext(t), &ssm.ResumeSessionInput{SessionId: aws.String("ssmtest-nope")})
+	_, err = c.ResumeSession(testkit.Context(t), &ssm.ResumeSessionInput{SessionId: aws.String("ssmtest-nope")})
 	if errorCode(err) != "DoesNotExistException" {
 		t.Errorf("unknown session: %v", err)
 	}
@@ -184,7 +185,7 @@ func TestMaxMessageSize(t *testing.T) {
 	if code := closeCode(t, ws); code != websocket.CloseMessageTooBig {
 		t.Errorf("close code %d, want 1009", code)
 	}
-	waitFor(t, "TooLarge", func() bool { return s.Session(id).Stats.Faults.TooLarge == 1 })
+	testkit.WaitFor(t, "TooLarge", func() bool { return s.Session(id).Stats.Faults.TooLarge == 1 })
 	if st := s.Session(id).Stats; st.MaxClientMessage != 4096 || st.FramesToAgent != 1 {
 		t.Errorf("stats %+v", st)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
@@ -276,7 +277,7 @@ func TestCloseReportsStuckWork(t *testing.T) {
 		s.Close()
 		close(closed)
 	}()
-	waitFor(t, "a report", func() bool { return strings.Contains(report.String(), "stuck task (1)") })
+	testkit.WaitFor(t, "a report", func() bool { return strings.Contains(report.String(), "stuck task (1)") })
 	select {
 	case <-closed:
 		t.Fatal("Close returned while a task was running")

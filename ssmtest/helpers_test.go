@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/gorilla/websocket"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
@@ -38,25 +39,17 @@ func newTestServer(t testing.TB, opts *Options, fake bool) *Server {
 	return s
 }
 
-// awsConfig returns an aws-sdk-go-v2 configuration aimed at s, without retries.
-func awsConfig(s *Server, secret string) aws.Config {
-	return aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider(testAccessKey, secret, ""),
-		BaseEndpoint: aws.String(s.URL),
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
-	}
+// withSecret returns s.AWSConfig() signing with testAccessKey and secret, for a server whose
+// Options.Credentials name testAccessKey.
+func withSecret(s *Server, secret string) aws.Config {
+	cfg := s.AWSConfig()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(testAccessKey, secret, "")
+	return cfg
 }
 
-func ssmClient(s *Server) *ssm.Client { return ssm.NewFromConfig(awsConfig(s, testSecretKey)) }
-func ecsClient(s *Server) *ecs.Client { return ecs.NewFromConfig(awsConfig(s, testSecretKey)) }
-func kmsClient(s *Server) *kms.Client { return kms.NewFromConfig(awsConfig(s, testSecretKey)) }
-
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func ssmClient(s *Server) *ssm.Client { return ssm.NewFromConfig(s.AWSConfig()) }
+func ecsClient(s *Server) *ecs.Client { return ecs.NewFromConfig(s.AWSConfig()) }
+func kmsClient(s *Server) *kms.Client { return kms.NewFromConfig(s.AWSConfig()) }
 
 // errorCode returns the AWS error code of err, or "" if it is not an API error.
 func errorCode(err error) string {
@@ -70,7 +63,7 @@ func errorCode(err error) string {
 // startShell calls StartSession for the default shell document on the default instance.
 func startShell(t testing.TB, s *Server) (id, url, token string) {
 	t.Helper()
-	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{Target: aws.String(DefaultInstanceID)})
+	out, err := ssmClient(s).StartSession(testkit.Context(t), &ssm.StartSessionInput{Target: aws.String(DefaultInstanceID)})
 	if err != nil {
 		t.Fatalf("StartSession: %v", err)
 	}
@@ -148,18 +141,6 @@ func encode(t testing.TB, m *wire.Message) []byte {
 
 func input(t testing.TB, seq int64, payload string) []byte {
 	return encode(t, &wire.Message{Type: wire.InputStreamData, Seq: seq, PayloadType: wire.PTOutput, Payload: []byte(payload)})
-}
-
-// waitFor polls cond (server counters have no change notification) until it holds.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // fakeAgent stands in for the emulated agent in relay tests: it sends "ready" as

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/gorilla/websocket"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
@@ -179,7 +180,7 @@ func (c *rawClient) handle(m *wire.Message) {
 // generateDataKey does the client's part of the KMS handshake action.
 func (c *rawClient) generateDataKey(keyID string) json.RawMessage {
 	c.t.Helper()
-	out, err := c.kms.GenerateDataKey(testContext(c.t), &kms.GenerateDataKeyInput{
+	out, err := c.kms.GenerateDataKey(testkit.Context(c.t), &kms.GenerateDataKeyInput{
 		KeyId: aws.String(keyID), NumberOfBytes: aws.Int32(64),
 		EncryptionContext: map[string]string{"aws:ssm:SessionId": c.sessionID, "aws:ssm:TargetId": c.target},
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
@@ -40,7 +41,7 @@ func TestRawSessionShell(t *testing.T) {
 
 func TestRawSessionRunCommand(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true}, false)
-	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
+	out, err := ssmClient(s).StartSession(testkit.Context(t), &ssm.StartSessionInput{
 		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
 		Parameters: map[string][]string{"command": {"echo out; echo err >&2; exit 3"}},
 	})
@@ -56,7 +57,7 @@ func TestRawSessionRunCommand(t *testing.T) {
 
 func runCommand(t *testing.T, s *Server, command string) (*rawClient, string) {
 	t.Helper()
-	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
+	out, err := ssmClient(s).StartSession(testkit.Context(t), &ssm.StartSessionInput{
 		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
 		Parameters: map[string][]string{"command": {command}},
 	})
@@ -101,7 +102,7 @@ func TestRawSessionLossyOutput(t *testing.T) {
 
 func TestRawSessionKMS(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true, KMSKeyID: "alias/ssm-sessions"}, false)
-	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
+	out, err := ssmClient(s).StartSession(testkit.Context(t), &ssm.StartSessionInput{
 		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
 		Parameters: map[string][]string{"command": {"echo secret; echo oops >&2; exit 5"}},
 	})
@@ -138,7 +139,7 @@ func TestRawSessionPortStream(t *testing.T) {
 	}()
 	s := newTestServer(t, &Options{NoPacing: true}, false)
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	out, err := ssmClient(s).StartSession(testContext(t), &ssm.StartSessionInput{
+	out, err := ssmClient(s).StartSession(testkit.Context(t), &ssm.StartSessionInput{
 		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocSSH),
 		Parameters: map[string][]string{"portNumber": {port}},
 	})

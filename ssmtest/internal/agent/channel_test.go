@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
@@ -57,13 +58,7 @@ func TestStopAcking(t *testing.T) {
 		t.Fatalf("AcksOut went from %d to %d while acks were stopped", before, n)
 	}
 	// While acks are withheld the client resends; the agent sees duplicates and still acknowledges nothing.
-	deadline := time.Now().Add(waitLimit)
-	for c.a.Stats().DuplicatesIn == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("client resends were not counted as duplicates")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "client resends counted as duplicates", func() bool { return c.a.Stats().DuplicatesIn > 0 })
 	if n := c.a.Stats().AcksOut; n != before {
 		t.Fatalf("AcksOut went from %d to %d while acks were stopped", before, n)
 	}

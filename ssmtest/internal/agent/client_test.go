@@ -3,12 +3,12 @@ package agent
 import (
 	"bytes"
 	"encoding/json"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
@@ -40,8 +40,7 @@ type testClient struct {
 // checked for leaked goroutines at cleanup.
 func startClient(t testing.TB, cfg Config) *testClient {
 	t.Helper()
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() { checkGoroutines(t, base) })
+	testkit.CheckGoroutines(t, nil)
 	c := &testClient{t: t, msgs: make(chan *wire.Message, 10000), acks: make(chan int64, 10000),
 		frames: make(chan []byte, 100000), stopped: make(chan struct{}), unacked: make(map[int64][]byte)}
 	cfg.Send = func(frame []byte) {
@@ -75,18 +74,6 @@ func startClient(t testing.TB, cfg Config) *testClient {
 		close(c.stopped)
 	})
 	return c
-}
-
-func checkGoroutines(t testing.TB, base int) {
-	deadline := time.Now().Add(3 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Errorf("goroutines leaked: %d > %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func (c *testClient) readLoop() {
