@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,33 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
-
-// checkGoroutines fails the test if, after every later cleanup has run, more goroutines remain than at the
-// start. Call it first in a test, so its cleanup runs last.
-func checkGoroutines(t testing.TB) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("%d goroutines at the end, %d at the start:\n%s", n, before, buf)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
 
 func newServer(t testing.TB, opts *ssmtest.Options) *ssmtest.Server {
 	t.Helper()
@@ -55,16 +32,7 @@ func newServer(t testing.TB, opts *ssmtest.Options) *ssmtest.Server {
 	return srv
 }
 
-func ssmClient(srv *ssmtest.Server) *ssm.Client {
-	return ssm.New(ssm.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
-		}),
-		Retryer: aws.NopRetryer{},
-	})
-}
+func ssmClient(srv *ssmtest.Server) *ssm.Client { return ssm.NewFromConfig(srv.AWSConfig()) }
 
 // startSession starts a session of the document and opens its data channel; it is closed at cleanup.
 //
@@ -101,18 +69,12 @@ func newForwarder(t testing.TB, srv *ssmtest.Server, doc string, params map[stri
 	if cfg.ListenHost == "" {
 		cfg.ListenHost = "127.0.0.1"
 	}
-	f, err := portforward.New(testContext(t), s, cfg)
+	f, err := portforward.New(testkit.Context(t), s, cfg)
 	if err != nil {
 		t.Fatalf("portforward.New: %v", err)
 	}
 	t.Cleanup(func() { f.Close() })
 	return f, s
-}
-
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // echoServer is a TCP echo server on 127.0.0.1 that records what happens to its connections.

@@ -12,13 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
 func TestMuxConcurrentConnections(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, nil)
 	echo := newEchoServer(t)
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
@@ -61,11 +62,11 @@ func TestMuxConcurrentConnections(t *testing.T) {
 }
 
 func TestMuxDialDirect(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, nil)
 	echo := newEchoServer(t)
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 	c1, err := f.Dial(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -124,13 +125,13 @@ func TestMuxDialDirect(t *testing.T) {
 }
 
 func TestMuxConnectToPortError(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, nil)
 	port := freePort(t)
 	var flags atomic.Int32
 	cfg := &portforward.Config{OnConnectToPortError: func(e *portforward.ConnectToPortError) { flags.Add(1) }}
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {port}}, cfg)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 
 	c, err := f.Dial(ctx)
 	if err != nil {
@@ -174,7 +175,7 @@ func TestMuxConnectToPortError(t *testing.T) {
 }
 
 func TestMuxServeReportsRefusal(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, nil)
 	f, _ := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {freePort(t)}}, nil)
 	addr, _ := serve(t, f)
@@ -190,7 +191,7 @@ func TestMuxServeReportsRefusal(t *testing.T) {
 }
 
 func TestRemoteHost(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, nil)
 	echo := newEchoServer(t)
 	f, _ := newForwarder(t, srv, ssmtest.DocPortForwardingRemoteHost,
@@ -207,7 +208,7 @@ func TestRemoteHost(t *testing.T) {
 	if err := echoCheck(c, 256<<10); err != nil {
 		t.Fatal(err)
 	}
-	d, err := f.Dial(testContext(t))
+	d, err := f.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func TestRemoteHost(t *testing.T) {
 }
 
 func TestMuxCloseTerminatesSession(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, nil)
 	echo := newEchoServer(t)
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
@@ -231,7 +232,7 @@ func TestMuxCloseTerminatesSession(t *testing.T) {
 	if err := echoCheck(c, 1000); err != nil {
 		t.Fatal(err)
 	}
-	d, err := f.Dial(testContext(t))
+	d, err := f.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestMuxCloseTerminatesSession(t *testing.T) {
 }
 
 func TestMuxSessionEndUnblocks(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, nil)
 	echo := newEchoServer(t)
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
@@ -291,7 +292,7 @@ func TestMuxSessionEndUnblocks(t *testing.T) {
 	if err := echoCheck(local, 1000); err != nil {
 		t.Fatal(err)
 	}
-	c, err := f.Dial(testContext(t))
+	c, err := f.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +354,7 @@ func TestMuxDialCopyOneMessagePerFrame(t *testing.T) {
 	srv := newServer(t, nil)
 	echo := newEchoServer(t)
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
-	c, err := f.Dial(testContext(t))
+	c, err := f.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -18,7 +19,7 @@ import (
 const oldAgent = "3.0.100.0" // before mux (3.0.196.0), after the TerminateSession flag (2.3.722.0)
 
 func TestBasicSequentialConnections(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, &ssmtest.Options{AgentVersion: oldAgent})
 	echo := newEchoServer(t)
 	f, _ := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
@@ -54,7 +55,7 @@ func TestBasicSequentialConnections(t *testing.T) {
 }
 
 func TestBasicOutputWaitsForAConnection(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, &ssmtest.Options{AgentVersion: oldAgent})
 	// A destination that greets first: the basic agent dials it at session start, before any local client.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -85,7 +86,7 @@ func TestBasicOutputWaitsForAConnection(t *testing.T) {
 	})
 	port := l.Addr().(*net.TCPAddr).Port
 	f, _ := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {strconv.Itoa(port)}}, nil)
-	c, err := f.Dial(testContext(t))
+	c, err := f.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,11 +99,11 @@ func TestBasicOutputWaitsForAConnection(t *testing.T) {
 }
 
 func TestBasicDialOneAtATime(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, &ssmtest.Options{AgentVersion: oldAgent})
 	echo := newEchoServer(t)
 	f, _ := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
-	c1, err := f.Dial(testContext(t))
+	c1, err := f.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestBasicDialOneAtATime(t *testing.T) {
 	}
 	second := make(chan error, 1)
 	go func() {
-		c, err := f.Dial(testContext(t))
+		c, err := f.Dial(testkit.Context(t))
 		if err == nil {
 			err = echoCheck(c, 1000)
 			c.Close()
@@ -135,14 +136,14 @@ func TestBasicDialOneAtATime(t *testing.T) {
 }
 
 func TestStreamMode(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, nil)
 	echo := newEchoServer(t)
 	f, s := newForwarder(t, srv, ssmtest.DocSSH, map[string][]string{"portNumber": {echo.port}}, nil)
 	if f.Mode() != portforward.ModeStream {
 		t.Fatalf("mode %v, want stream", f.Mode())
 	}
-	c, err := f.Dial(testContext(t))
+	c, err := f.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestStreamMode(t *testing.T) {
 	c.Close()
 	// Closing a stream-mode connection sends nothing: the destination connection stays up and a new
 	// Dial continues the same byte stream.
-	c, err = f.Dial(testContext(t))
+	c, err = f.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestStreamMode(t *testing.T) {
 }
 
 func TestCloseWithoutTerminateFlagOnOldAgent(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, &ssmtest.Options{AgentVersion: "2.3.700.0"})
 	echo := newEchoServer(t)
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
@@ -195,11 +196,11 @@ func TestCloseWithoutTerminateFlagOnOldAgent(t *testing.T) {
 	}
 	// Had Close sent Flag TerminateSession, the agent would have ended the session before handling the data
 	// sent next (messages are processed in order); instead a new Forwarder still echoes.
-	g, err := portforward.New(testContext(t), s, nil)
+	g, err := portforward.New(testkit.Context(t), s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := g.Dial(testContext(t))
+	c, err := g.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,11 +211,11 @@ func TestCloseWithoutTerminateFlagOnOldAgent(t *testing.T) {
 }
 
 func TestSingleConnUnblocks(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, &ssmtest.Options{AgentVersion: oldAgent})
 	echo := newEchoServer(t)
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
-	c, err := f.Dial(testContext(t))
+	c, err := f.Dial(testkit.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,16 +296,16 @@ func TestSingleConnUnblocks(t *testing.T) {
 }
 
 func TestNewRejectsOtherSessions(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, nil)
 	s := startSession(t, srv, ssmtest.DocShell, nil)
-	if _, err := portforward.New(testContext(t), s, nil); !errors.Is(err, portforward.ErrNotPortSession) {
+	if _, err := portforward.New(testkit.Context(t), s, nil); !errors.Is(err, portforward.ErrNotPortSession) {
 		t.Fatalf("New on a shell session: %v", err)
 	}
 }
 
 func TestListenUnixSocket(t *testing.T) {
-	checkGoroutines(t)
+	testkit.CheckGoroutines(t, nil)
 	srv := newServer(t, &ssmtest.Options{Documents: map[string]ssmtest.Document{
 		"Unix-PortForwarding": {
 			SessionType: ssmtest.SessionTypePort,

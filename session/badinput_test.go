@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
@@ -83,7 +84,7 @@ func TestAgentThatStopsAcknowledgingEndsTheSession(t *testing.T) {
 	if inflight > 8192 {
 		t.Fatalf("%d bytes held for an agent that does not acknowledge; the window is 8192", inflight)
 	}
-	waitFor(t, "TerminateSession", func() bool { fake.mu.Lock(); defer fake.mu.Unlock(); return fake.terminates == 1 })
+	testkit.WaitFor(t, "TerminateSession", func() bool { fake.mu.Lock(); defer fake.mu.Unlock(); return fake.terminates == 1 })
 }
 
 // lockedBuffer collects log output from several goroutines.

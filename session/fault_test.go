@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
@@ -33,7 +34,7 @@ func TestFaultyLinkLosesNothing(t *testing.T) {
 	size := *faultSize
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true, FaultSeed: 7})
 	t.Cleanup(srv.Close)
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	s := start(t, srv, "AWS-StartPortForwardingSession", map[string][]string{"portNumber": {strconv.Itoa(port)}})
 	ctx := t.Context()
 	if _, err := s.Ready(ctx); err != nil {

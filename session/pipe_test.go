@@ -210,16 +210,4 @@ func openPipe(t testing.TB, cfg *Config) (*Session, *fakeAgent) {
 	return s, &fakeAgent{t: t, tr: agentEnd}
 }
 
-// waitFor polls cond until it holds, for states with no channel to wait on.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 var errTest = errors.New("test error")

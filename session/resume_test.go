@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
@@ -79,7 +80,7 @@ func TestResumeKeepsSequenceState(t *testing.T) {
 		}
 	}
 	a.ack(first)
-	waitFor(t, "ack", func() bool { return s.Stats().AcksReceived == 1 })
+	testkit.WaitFor(t, "ack", func() bool { return s.Stats().AcksReceived == 1 })
 	a.tr.Close() // the websocket drops
 
 	b := <-agents

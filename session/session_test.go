@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/internal/version"
 	"github.com/ssmwire/ssmwire/protocol"
 )
@@ -208,7 +209,7 @@ func TestRetransmitsEveryOverdueMessage(t *testing.T) {
 func TestPausePublicationStopsTransmission(t *testing.T) {
 	s, a := openPipe(t, nil)
 	a.control(protocol.TypePausePublication, nil)
-	waitFor(t, "pause", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.paused })
+	testkit.WaitFor(t, "pause", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.paused })
 	if err := s.Send(context.Background(), protocol.PayloadOutput, []byte("held")); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestExitCodeStdErrAndFlags(t *testing.T) {
 	if err != nil || string(p[:n]) != "oops\n" {
 		t.Fatalf("stderr %q %v", p[:n], err)
 	}
-	waitFor(t, "exit code", func() bool { _, ok := s.ExitCode(); return ok })
+	testkit.WaitFor(t, "exit code", func() bool { _, ok := s.ExitCode(); return ok })
 	if c, _ := s.ExitCode(); c != 3 {
 		t.Fatal(c)
 	}

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/xtaci/smux"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -25,15 +25,7 @@ import (
 // These tests run the session package against the emulator of the AWS side, whose agent is an independent
 // implementation of the protocol.
 
-func newSSM(srv *ssmtest.Server) *ssm.Client {
-	return ssm.New(ssm.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "secret"}, nil
-		}),
-	})
-}
+func newSSM(srv *ssmtest.Server) *ssm.Client { return ssm.NewFromConfig(srv.AWSConfig()) }
 
 func start(t *testing.T, srv *ssmtest.Server, doc string, params map[string][]string) *session.Session {
 	t.Helper()
@@ -134,29 +126,10 @@ type rwc struct{ *session.Session }
 
 func (rwc) Close() error { return nil }
 
-func echoServer(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func TestMuxPortForwardAgainstEmulator(t *testing.T) {
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
 	t.Cleanup(srv.Close)
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	s := start(t, srv, "AWS-StartPortForwardingSession", map[string][]string{"portNumber": {strconv.Itoa(port)}, "localPortNumber": {"0"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/shell"
 	"github.com/ssmwire/ssmwire/ssmtest"
@@ -45,31 +45,21 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // start starts an ssmtest server, calls StartSession with doc and params, and opens the session.
 func start(t testing.TB, doc string, params map[string][]string) *session.Session {
 	t.Helper()
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
 	t.Cleanup(srv.Close)
-	client := ssm.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		BaseEndpoint: aws.String(srv.URL),
-	})
+	client := ssm.NewFromConfig(srv.AWSConfig())
 	in := &ssm.StartSessionInput{Target: aws.String(ssmtest.DefaultInstanceID), Parameters: params}
 	if doc != "" {
 		in.DocumentName = aws.String(doc)
 	}
-	out, err := client.StartSession(testContext(t), in)
+	out, err := client.StartSession(testkit.Context(t), in)
 	if err != nil {
 		t.Fatalf("StartSession: %v", err)
 	}
-	s, err := session.Open(testContext(t), session.Info{
+	s, err := session.Open(testkit.Context(t), session.Info{
 		SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue,
 	}, &session.Config{SSM: client})
 	if err != nil {
@@ -82,7 +72,7 @@ func start(t testing.TB, doc string, params map[string][]string) *session.Sessio
 func TestShellPipedStdin(t *testing.T) {
 	s := start(t, "", nil)
 	var stdout, stderr syncBuffer
-	err := shell.Run(testContext(t), s, &shell.Config{
+	err := shell.Run(testkit.Context(t), s, &shell.Config{
 		Stdin:  strings.NewReader("echo hel''lo; exit 3\n"),
 		Stdout: &stdout,
 		Stderr: &stderr,
@@ -107,7 +97,7 @@ func TestShellInitialSizeAndResize(t *testing.T) {
 	stdout := syncBuffer{changed: make(chan struct{}, 1)}
 	done := make(chan error, 1)
 	go func() {
-		done <- shell.Run(testContext(t), s, &shell.Config{
+		done <- shell.Run(testkit.Context(t), s, &shell.Config{
 			Stdin: stdinR, Stdout: &stdout, Resize: resize,
 			InitialSize: &shell.Size{Cols: 123, Rows: 45},
 		})
@@ -137,7 +127,7 @@ func TestShellInitialSizeAndResize(t *testing.T) {
 func TestRunCommandExitCodeAndStderr(t *testing.T) {
 	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"echo out; echo err >&2; exit 3"}})
 	var stdout, stderr syncBuffer
-	err := shell.Run(testContext(t), s, &shell.Config{Stdout: &stdout, Stderr: &stderr})
+	err := shell.Run(testkit.Context(t), s, &shell.Config{Stdout: &stdout, Stderr: &stderr})
 	var ee *shell.ExitError
 	if !errors.As(err, &ee) || ee.Code != 3 {
 		t.Fatalf("Run = %v, want *ExitError{3}", err)
@@ -156,7 +146,7 @@ func TestRunCommandExitCodeAndStderr(t *testing.T) {
 func TestRunCommandSuccess(t *testing.T) {
 	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"echo ok"}})
 	var stdout syncBuffer
-	if err := shell.Run(testContext(t), s, &shell.Config{Stdout: &stdout}); err != nil {
+	if err := shell.Run(testkit.Context(t), s, &shell.Config{Stdout: &stdout}); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
 	if got := stdout.String(); got != "ok\n" {
@@ -168,11 +158,11 @@ func TestCancelReturnsPromptly(t *testing.T) {
 	s := start(t, "", nil)
 	stdinR, stdinW := io.Pipe() // never written: the pump stays blocked in Read
 	t.Cleanup(func() { stdinW.Close() })
-	ctx, cancel := context.WithCancel(testContext(t))
+	ctx, cancel := context.WithCancel(testkit.Context(t))
 	var stdout syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- shell.Run(ctx, s, &shell.Config{Stdin: stdinR, Stdout: &stdout}) }()
-	if _, err := s.Ready(testContext(t)); err != nil {
+	if _, err := s.Ready(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
@@ -189,8 +179,8 @@ func TestCancelReturnsPromptly(t *testing.T) {
 func TestSessionClosedLocally(t *testing.T) {
 	s := start(t, "", nil)
 	done := make(chan error, 1)
-	go func() { done <- shell.Run(testContext(t), s, nil) }()
-	if _, err := s.Ready(testContext(t)); err != nil {
+	go func() { done <- shell.Run(testkit.Context(t), s, nil) }()
+	if _, err := s.Ready(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -231,7 +221,7 @@ func waitChange(b *syncBuffer, d time.Duration) {
 func TestStdinEOFDoesNotEndSession(t *testing.T) {
 	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"sleep 0.3; echo done"}})
 	var stdout syncBuffer
-	err := shell.Run(testContext(t), s, &shell.Config{Stdin: strings.NewReader(""), Stdout: &stdout})
+	err := shell.Run(testkit.Context(t), s, &shell.Config{Stdin: strings.NewReader(""), Stdout: &stdout})
 	if err != nil || stdout.String() != "done\n" {
 		t.Fatalf("Run = %v, stdout %q; want nil, %q", err, stdout.String(), "done\n")
 	}
