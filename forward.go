@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -26,9 +27,11 @@ type ConnectToPortError = portforward.ConnectToPortError
 
 // Remote is the destination of a port forward, as the target sees it.
 type Remote struct {
-	// Host is the destination host. "" or "localhost" means the target itself (AWS-StartPortForwardingSession);
-	// anything else is dialled by the target (AWS-StartPortForwardingSessionToRemoteHost), for example a
-	// database endpoint inside the target's VPC.
+	// Host is the destination host. "" or a loopback name or address ("localhost", "localhost.", 127.0.0.0/8,
+	// "::1", "[::1]", in any case) means the target itself (AWS-StartPortForwardingSession with portNumber
+	// only); anything else is dialled by the target (AWS-StartPortForwardingSessionToRemoteHost), for example
+	// a database endpoint inside the target's VPC. Agents from 2026 (3.3.4851.0 on) refuse loopback
+	// destinations in …ToRemoteHost sessions, so a loopback Host must never be sent as "host".
 	Host string
 	// Port is the destination TCP port.
 	Port int
@@ -42,6 +45,31 @@ func (r Remote) String() string {
 	return net.JoinHostPort(h, strconv.Itoa(r.Port))
 }
 
+// ToTarget reports whether r is a port of the target itself: Host is empty or a loopback name or address
+// ("localhost", "localhost.", any 127.0.0.0/8 address, "::1" or "[::1]", case-insensitive). Such a forward
+// uses AWS-StartPortForwardingSession: the agent dials its own localhost, and newer agents refuse loopback
+// hosts in AWS-StartPortForwardingSessionToRemoteHost sessions.
+func (r Remote) ToTarget() bool { return IsLoopbackHost(r.Host) }
+
+// IsLoopbackHost reports whether host ("" included) names the machine it is resolved on: "localhost" or
+// "localhost." (any case), an address in 127.0.0.0/8 or ::1 (IPv4-mapped forms too), with or without
+// brackets.
+func IsLoopbackHost(host string) bool {
+	h := strings.ToLower(strings.TrimSpace(host))
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		h = h[1 : len(h)-1]
+	}
+	switch h {
+	case "", "localhost", "localhost.":
+		return true
+	}
+	if i := strings.IndexByte(h, '%'); i >= 0 { // a zone: "::1%lo"
+		h = h[:i]
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
 // input returns the StartSession input that forwards to r through target.
 func (r Remote) input(target string) (*ssm.StartSessionInput, error) {
 	if r.Port <= 0 || r.Port > 65535 {
@@ -49,7 +77,7 @@ func (r Remote) input(target string) (*ssm.StartSessionInput, error) {
 	}
 	doc := PortForwardingDocument
 	params := map[string][]string{"portNumber": {strconv.Itoa(r.Port)}}
-	if r.Host != "" && r.Host != "localhost" {
+	if !r.ToTarget() {
 		doc = PortForwardingRemoteHostDocument
 		params["host"] = []string{r.Host}
 	}

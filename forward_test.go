@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -150,11 +151,12 @@ func TestForwardManyConnections(t *testing.T) {
 
 func TestForwardRemoteHost(t *testing.T) {
 	checkGoroutines(t)
-	srv := newServer(t, nil)
+	// The emulated VPC's 10.0.0.20 is where the echo server listens; a loopback host would be refused.
+	srv := newServer(t, &ssmtest.Options{Hosts: map[string]string{"10.0.0.20": "127.0.0.1"}})
 	port := echoServer(t)
 	c := newClient(t, srv, nil)
 
-	conn, err := c.Dial(testContext(t), target, ssmwire.Remote{Host: "127.0.0.1", Port: port})
+	conn, err := c.Dial(testContext(t), target, ssmwire.Remote{Host: "10.0.0.20", Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +338,56 @@ func TestTunnelEndedRemotely(t *testing.T) {
 	}
 	if err := tun.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+	waitGoroutines(t, false)
+}
+
+// TestForwardLoopbackIsTarget: every loopback spelling forwards to the target itself with
+// AWS-StartPortForwardingSession and portNumber only; newer agents refuse loopback in …ToRemoteHost sessions.
+func TestForwardLoopbackIsTarget(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	port := echoServer(t)
+	c := newClient(t, srv, nil)
+	for _, host := range []string{"", "localhost", "LocalHost.", "127.0.0.1", "127.3.2.1", "::1", "[::1]"} {
+		conn, err := c.Dial(testContext(t), target, ssmwire.Remote{Host: host, Port: port})
+		if err != nil {
+			t.Fatalf("%q: %v", host, err)
+		}
+		echo(t, conn, "to the target itself")
+		conn.Close()
+	}
+	for _, id := range srv.SessionIDs() {
+		s := srv.Session(id)
+		if s.DocumentName != ssmwire.PortForwardingDocument || s.Properties["host"] != nil ||
+			s.Properties["portNumber"] != strconv.Itoa(port) {
+			t.Errorf("session %s: document %s, properties %v", id, s.DocumentName, s.Properties)
+		}
+		waitEnded(t, srv, id)
+	}
+	waitGoroutines(t, false)
+}
+
+// TestForwardRemoteLoopbackRefused: ssmtest's agent refuses a loopback host in a …ToRemoteHost session the
+// way agents from 2026 do, after the handshake, with the reason as the channel_closed Output.
+func TestForwardRemoteLoopbackRefused(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	port := echoServer(t)
+	c := newClient(t, srv, nil)
+	doc := ssmwire.PortForwardingRemoteHostDocument
+	s, err := c.StartSession(testContext(t), &ssm.StartSessionInput{Target: aws.String(target), DocumentName: &doc,
+		Parameters: map[string][]string{"host": {"127.0.0.1"}, "portNumber": {strconv.Itoa(port)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done():
+	case <-testContext(t).Done():
+		t.Fatal("the session did not end")
+	}
+	if out, ok := s.ChannelClosedOutput(); !ok || out != "Forwarding to IP address 127.0.0.1 is forbidden." {
+		t.Fatalf("channel_closed Output %q, %v (Err %v)", out, ok, s.Err())
 	}
 	waitGoroutines(t, false)
 }

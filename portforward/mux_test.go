@@ -192,11 +192,12 @@ func TestMuxServeReportsRefusal(t *testing.T) {
 
 func TestRemoteHost(t *testing.T) {
 	testkit.CheckGoroutines(t, nil)
-	srv := newServer(t, nil)
+	// The agent refuses loopback hosts in …ToRemoteHost sessions: name a VPC address it reaches at 127.0.0.1.
+	srv := newServer(t, &ssmtest.Options{Hosts: map[string]string{"10.0.0.20": "127.0.0.1"}})
 	echo := newEchoServer(t)
 	f, _ := newForwarder(t, srv, ssmtest.DocPortForwardingRemoteHost,
-		map[string][]string{"host": {"127.0.0.1"}, "portNumber": {echo.port}}, nil)
-	if f.Mode() != portforward.ModeMux || f.Properties().Host != "127.0.0.1" {
+		map[string][]string{"host": {"10.0.0.20"}, "portNumber": {echo.port}}, nil)
+	if f.Mode() != portforward.ModeMux || f.Properties().Host != "10.0.0.20" {
 		t.Fatalf("mode %v, properties %+v", f.Mode(), f.Properties())
 	}
 	addr, _ := serve(t, f)
@@ -213,7 +214,7 @@ func TestRemoteHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if got, want := d.RemoteAddr().String(), "127.0.0.1:"+echo.port; got != want {
+	if got, want := d.RemoteAddr().String(), "10.0.0.20:"+echo.port; got != want {
 		t.Errorf("RemoteAddr %q, want %q", got, want)
 	}
 }

@@ -47,6 +47,7 @@ func (s *Server) defaultAgentStarter() agentStarter {
 			KMSKeyID:      c.KMSKeyID,
 			KMS:           s.kms,
 			Shell:         s.opts.Shell,
+			Hosts:         s.opts.Hosts,
 			Send:          c.Send,
 			StopAcking:    c.StopAcking,
 			Logger:        s.log,

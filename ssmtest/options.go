@@ -41,6 +41,15 @@ type Options struct {
 	// Shell is the program run for Standard_Stream sessions. Default "/bin/sh".
 	Shell string
 
+	// Hosts maps the remote hosts that AWS-StartPortForwardingSessionToRemoteHost sessions may name
+	// (names or addresses inside the emulated target's VPC, e.g. "db.internal" or "10.0.0.20") to the
+	// host the emulated agent really dials (e.g. "127.0.0.1", where a test's server listens). Like the
+	// agents from 2026, the emulated agent refuses loopback hosts (localhost, 127.0.0.0/8, ::1), instance
+	// metadata and ECS/EKS credential endpoints in those sessions: the session fails after the handshake
+	// with channel_closed Output "Forwarding to IP address <host> is forbidden.". A host in Hosts is
+	// permitted; any other host is checked and dialled as named.
+	Hosts map[string]string
+
 	// Logger receives the server's diagnostics. Default: discard. Tokens are never logged.
 	Logger *slog.Logger
 
@@ -175,6 +184,7 @@ func (o *Options) withDefaults() Options {
 	}
 	c.Documents = docs
 	c.Credentials = maps.Clone(c.Credentials)
+	c.Hosts = maps.Clone(c.Hosts)
 	insts := []Instance{{ID: DefaultInstanceID, Name: DefaultInstanceName}}
 	for _, in := range c.Instances {
 		replaced := false

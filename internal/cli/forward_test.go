@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
 // echoServer listens on 127.0.0.1 and echoes every connection, prefixed with tag so tests can tell servers
@@ -178,15 +180,19 @@ func exchange(t testing.TB, c net.Conn, line string) string {
 }
 
 func TestForwardTwoSpecs(t *testing.T) {
-	h := newHarness(t, nil)
+	// 10.0.0.20 is a host of the emulated VPC, where b listens; a loopback remote host means the target.
+	h := newHarness(t, &ssmtest.Options{Hosts: map[string]string{"10.0.0.20": "127.0.0.1"}})
 	a, b := echoServer(t, "a"), echoServer(t, "b")
 	ev, errb, stop := h.startJSON(t, "forward", "i-0123456789abcdef0",
-		fmt.Sprintf("0:localhost:%d", a), fmt.Sprintf("127.0.0.1:0:127.0.0.1:%d", b))
-	up1, up2 := ev.next(t, evTunnelUp), ev.next(t, evTunnelUp)
-	listen := map[string]string{up1.Remote: up1.Listen, up2.Remote: up2.Listen}
-	la, lb := listen[fmt.Sprintf("localhost:%d", a)], listen[fmt.Sprintf("127.0.0.1:%d", b)]
-	if la == "" || lb == "" {
-		t.Fatalf("tunnel_up events %+v %+v", up1, up2)
+		fmt.Sprintf("0:localhost:%d", a), fmt.Sprintf("127.0.0.1:0:10.0.0.20:%d", b), fmt.Sprintf("0:[::1]:%d", a))
+	up1, up2, up3 := ev.next(t, evTunnelUp), ev.next(t, evTunnelUp), ev.next(t, evTunnelUp)
+	listen := map[string]string{up1.Remote: up1.Listen, up2.Remote: up2.Listen, up3.Remote: up3.Listen}
+	la, lb, l6 := listen[fmt.Sprintf("localhost:%d", a)], listen[fmt.Sprintf("10.0.0.20:%d", b)], listen[fmt.Sprintf("[::1]:%d", a)]
+	if la == "" || lb == "" || l6 == "" {
+		t.Fatalf("tunnel_up events %+v %+v %+v", up1, up2, up3)
+	}
+	if got := roundTrip(t, "tcp", l6, "six"); got != "a:six" {
+		t.Errorf("through %s: %q", l6, got)
 	}
 	for i := range 3 {
 		if got := roundTrip(t, "tcp", la, fmt.Sprint("hello", i)); got != fmt.Sprint("a:hello", i) {
@@ -198,7 +204,11 @@ func TestForwardTwoSpecs(t *testing.T) {
 	}
 	docs := map[string]bool{}
 	for _, id := range h.srv.SessionIDs() {
-		docs[h.srv.Session(id).DocumentName] = true
+		info := h.srv.Session(id)
+		docs[info.DocumentName] = true
+		if host := info.Properties["host"]; host != nil && host != "10.0.0.20" {
+			t.Errorf("session %s names host %v; loopback must use AWS-StartPortForwardingSession", id, host)
+		}
 	}
 	if !docs["AWS-StartPortForwardingSession"] || !docs["AWS-StartPortForwardingSessionToRemoteHost"] {
 		t.Errorf("documents used: %v", docs)

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/ssmwire/ssmwire"
 )
 
 // Forward is one local forward in OpenSSH -L syntax:
@@ -13,7 +15,8 @@ import (
 //	[bind_address:]port:host:hostport
 //	local_socket:host:hostport
 //
-// Host "localhost" means the target itself (document AWS-StartPortForwardingSession); any other host is
+// A loopback host ("localhost", "localhost.", 127.0.0.0/8, ::1; [ssmwire.IsLoopbackHost]) means the target
+// itself (document AWS-StartPortForwardingSession); any other host is
 // reached through the target (AWS-StartPortForwardingSessionToRemoteHost). A local side containing a '/' is
 // a unix socket path. IPv6 addresses are written in brackets: [::1]:8080:[fd00::5]:80.
 type Forward struct {
@@ -121,7 +124,7 @@ func (f Forward) ListenAddress() string {
 }
 
 // ToTarget reports whether the forward reaches a port of the target itself.
-func (f Forward) ToTarget() bool { return f.Host == "localhost" }
+func (f Forward) ToTarget() bool { return ssmwire.IsLoopbackHost(f.Host) }
 
 // RemoteAddress is host:port as seen from the target.
 func (f Forward) RemoteAddress() string { return net.JoinHostPort(f.Host, strconv.Itoa(f.HostPort)) }

@@ -88,10 +88,11 @@ func TestRunCommandSignalForwarded(t *testing.T) {
 }
 
 func TestMuxPortForwarding(t *testing.T) {
-	srv := newServer(t)
+	// The agent refuses loopback hosts in …ToRemoteHost sessions: name a VPC address it reaches at 127.0.0.1.
+	srv := newServerWith(t, &ssmtest.Options{Hosts: map[string]string{"10.0.0.20": "127.0.0.1"}})
 	echo := echoServer(t)
 	id, resp := startSession(t, srv, ssmtest.DocPortForwardingRemoteHost,
-		map[string][]string{"host": {"127.0.0.1"}, "portNumber": {echo}})
+		map[string][]string{"host": {"10.0.0.20"}, "portNumber": {echo}})
 	stdout, stderr := newWatchBuffer(), newWatchBuffer()
 	ctx, cancel := context.WithCancel(testContext(t))
 	defer cancel()

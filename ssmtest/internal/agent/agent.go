@@ -30,10 +30,14 @@ type Config struct {
 	Pacing              bool           // real agent pacing: read ≤1024 bytes per message and sleep 1 ms after each send
 	KMSKeyID            string         // non-empty: KMS encryption required (never for Port, as the real agent)
 	KMS                 Decrypter
-	Shell               string             // program for Standard_Stream sessions; default "/bin/sh"
-	Send                func(frame []byte) // agent → MGS → client; agent does not reuse frame after the call
-	StopAcking          *atomic.Bool       // fault switch: when true the agent sends no acknowledgements (nil = never)
-	Logger              *slog.Logger
+	Shell               string // program for Standard_Stream sessions; default "/bin/sh"
+	// Hosts maps remote hosts a Port session may name (names or addresses of the emulated VPC) to the
+	// address actually dialled. They count as permitted destinations; any other host is checked against
+	// the agent's denylist (loopback, metadata and credential endpoints) and dialled as named.
+	Hosts      map[string]string
+	Send       func(frame []byte) // agent → MGS → client; agent does not reuse frame after the call
+	StopAcking *atomic.Bool       // fault switch: when true the agent sends no acknowledgements (nil = never)
+	Logger     *slog.Logger
 
 	// handshakeTimeout replaces the agent's 15 s handshake waits (tests only).
 	handshakeTimeout time.Duration

@@ -31,8 +31,14 @@ func newPortPlugin(a *Agent) (plugin, error) {
 		return nil, fmt.Errorf("Port number is empty in session properties. %v", a.cfg.Properties)
 	}
 	host := prop(a.cfg.Properties, "host")
-	if host == "" {
+	if err := checkRemoteHost(host, a.cfg.Hosts); err != nil {
+		return nil, err
+	}
+	switch dest, ok := a.cfg.Hosts[host]; {
+	case host == "":
 		host = "localhost"
+	case ok:
+		host = dest
 	}
 	addr := net.JoinHostPort(host, port)
 	typ := prop(a.cfg.Properties, "type")

@@ -51,6 +51,12 @@ func startEcho(t testing.TB) *echoServer {
 	return s
 }
 
+// vpcHost is a remote host of the emulated VPC; the agent reaches it at 127.0.0.1, where the tests listen
+// (the agent refuses loopback hosts in sessions that name one).
+const vpcHost = "10.0.0.20"
+
+var vpcHosts = map[string]string{vpcHost: "127.0.0.1"}
+
 func portProps(host, port, typ string) map[string]any {
 	p := map[string]any{"portNumber": port, "localPortNumber": "0"}
 	if host != "" {
@@ -105,8 +111,8 @@ func muxBridge(t testing.TB, c *testClient) *smux.Session {
 
 func TestPortMux(t *testing.T) {
 	echo := startEcho(t)
-	props := portProps("127.0.0.1", echo.port, "LocalPortForwarding")
-	c := startClient(t, Config{SessionType: Port, Properties: props, KMSKeyID: "ignored-for-port", KMS: fakeKMS{}})
+	props := portProps(vpcHost, echo.port, "LocalPortForwarding")
+	c := startClient(t, Config{SessionType: Port, Properties: props, Hosts: vpcHosts, KMSKeyID: "ignored-for-port", KMS: fakeKMS{}})
 	req, done := c.handshake("1.2.677.0")
 	if req.AgentVersion != "3.3.987.0" || len(req.RequestedClientActions) != 1 {
 		t.Fatalf("handshake request %+v (port sessions are never encrypted)", req)
@@ -158,7 +164,7 @@ func TestPortMuxDialFailure(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close() // nothing listens there now
-	c := startClient(t, Config{SessionType: Port, Properties: portProps("127.0.0.1", port, "LocalPortForwarding")})
+	c := startClient(t, Config{SessionType: Port, Properties: portProps(vpcHost, port, "LocalPortForwarding"), Hosts: vpcHosts})
 	c.handshake("1.2.677.0")
 	// Capture the flag before the bridge takes the message stream.
 	clientEnd, bridgeEnd := net.Pipe()
@@ -268,7 +274,7 @@ func TestPortStreamModeEndsOnEOF(t *testing.T) {
 func TestPortDataBeforeReadyIsNotAcked(t *testing.T) {
 	echo := startEcho(t)
 	release := make(chan struct{})
-	c := startClient(t, Config{SessionType: Port, Properties: portProps("127.0.0.1", echo.port, "LocalPortForwarding"),
+	c := startClient(t, Config{SessionType: Port, Properties: portProps(vpcHost, echo.port, "LocalPortForwarding"), Hosts: vpcHosts,
 		beforePluginStart: func() { <-release }})
 	c.handshake("1.1.0")
 	seq := c.send(wire.PTOutput, []byte("early"))
@@ -335,7 +341,7 @@ func TestPacingChunks(t *testing.T) {
 		_, _ = io.Copy(io.Discard, conn) // until the session closes us
 	}()
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	c := startClient(t, Config{SessionType: Port, Pacing: true, Properties: map[string]any{"portNumber": port, "host": "127.0.0.1"}})
+	c := startClient(t, Config{SessionType: Port, Pacing: true, Properties: map[string]any{"portNumber": port, "host": vpcHost}, Hosts: vpcHosts})
 	t.Cleanup(func() { <-served }) // the session ends first (TerminateSession below), closing our connection
 	c.handshake("1.2.677.0")
 	got := 0
