@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -79,7 +80,7 @@ func TestOpenFailureTerminates(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	c, _ := ssmwire.New(ssmwire.Config{SSM: f, Logger: slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	_, err := c.StartSession(testContext(t), &ssm.StartSessionInput{Target: aws.String("i-0")})
+	_, err := c.StartSession(testkit.Context(t), &ssm.StartSessionInput{Target: aws.String("i-0")})
 	if err == nil {
 		t.Fatal("StartSession succeeded against a closed port")
 	}
@@ -122,7 +123,7 @@ func TestRunDefaultDocument(t *testing.T) {
 	c := newClient(t, srv, nil)
 
 	var out bytes.Buffer
-	if err := c.Run(testContext(t), target, ssmwire.Command{Command: "echo one; echo two >&2; exit 4", Stdout: &out}); err != nil {
+	if err := c.Run(testkit.Context(t), target, ssmwire.Command{Command: "echo one; echo two >&2; exit 4", Stdout: &out}); err != nil {
 		t.Fatalf("Run = %v (AWS-StartNonInteractiveCommand reports no exit status)", err)
 	}
 	if got := out.String(); !strings.Contains(got, "one") || !strings.Contains(got, "two") {
@@ -141,7 +142,7 @@ func TestRunExitCodes(t *testing.T) {
 	c := newClient(t, srv, nil)
 	for _, code := range []int{0, 1, 42} {
 		var stdout, stderr bytes.Buffer
-		err := c.Run(testContext(t), target, ssmwire.Command{
+		err := c.Run(testkit.Context(t), target, ssmwire.Command{
 			Document:   ssmtest.DocRunCommand,
 			Parameters: map[string][]string{"command": {"echo out; echo err >&2; exit " + strconv.Itoa(code)}},
 			Stdout:     &stdout,
@@ -166,7 +167,7 @@ func TestRunCancel(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
 	c := newClient(t, srv, nil)
-	ctx, cancel := context.WithCancel(testContext(t))
+	ctx, cancel := context.WithCancel(testkit.Context(t))
 	started := make(chan struct{})
 	w := &notifyWriter{seen: started}
 	done := make(chan error, 1)
@@ -200,7 +201,7 @@ func (w *notifyWriter) Write(p []byte) (int, error) {
 func TestRunUnknownTarget(t *testing.T) {
 	srv := newServer(t, nil)
 	c := newClient(t, srv, nil)
-	err := c.Run(testContext(t), "i-00000000000000000", ssmwire.Command{Command: "true"})
+	err := c.Run(testkit.Context(t), "i-00000000000000000", ssmwire.Command{Command: "true"})
 	if err == nil || !strings.Contains(err.Error(), "TargetNotConnected") {
 		t.Fatalf("Run = %v, want TargetNotConnected", err)
 	}
@@ -210,8 +211,8 @@ func TestOpenSessionFromOwnStartSession(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
 	c := newClient(t, srv, nil)
-	ctx := testContext(t)
-	api := ssm.NewFromConfig(awsConfig(srv))
+	ctx := testkit.Context(t)
+	api := ssm.NewFromConfig(srv.AWSConfig())
 	doc := ssmtest.DocRunCommand
 	out, err := api.StartSession(ctx, &ssm.StartSessionInput{Target: aws.String(target), DocumentName: &doc,
 		Parameters: map[string][]string{"command": {"echo own"}}})
@@ -243,7 +244,7 @@ func TestRunInterrupt(t *testing.T) {
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- c.Run(testContext(t), target, ssmwire.Command{
+		done <- c.Run(testkit.Context(t), target, ssmwire.Command{
 			Document: ssmtest.DocRunCommand,
 			// exec: a SIGINT that reaches sh after "started" but before a forked sleep exists is lost and
 			// leaves sleep running (measured without ssmwire: 15 of 200 tries); with exec there is no window.
@@ -296,7 +297,7 @@ func TestTokenNeverLogged(t *testing.T) {
 		cfg.SSM = rec
 		cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 	var errs []error
 	errs = append(errs, c.Run(ctx, target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "exit 2"}))
 	conn, err := c.Dial(ctx, target, ssmwire.Remote{Port: closedPort(t)})

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"golang.org/x/term"
 
 	"github.com/ssmwire/ssmwire"
@@ -24,12 +23,7 @@ import (
 // configuration comes from config.LoadDefaultConfig(ctx) instead (see the package documentation).
 func exampleClient() (*ssmwire.Client, *ssmtest.Server) {
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
-	c := ssmwire.NewFromAWSConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		BaseEndpoint: aws.String(srv.URL),
-	})
-	return c, srv
+	return ssmwire.NewFromAWSConfig(srv.AWSConfig()), srv
 }
 
 // startDatabase stands in for a database on the target's network: it answers each "PING" line with "+PONG".
@@ -176,11 +170,9 @@ func Example_testWithSsmtest() {
 		KMSKeyID: "alias/session-manager", // and encrypt every shell and command session, as an account might
 	})
 	defer srv.Close()
-	c := ssmwire.NewFromAWSConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		BaseEndpoint: aws.String(srv.URL), // SSM, KMS and the data channel, all on 127.0.0.1
-	})
+	// srv.AWSConfig is what httptest's Server.Client is to net/http: credentials the server accepts, and SSM,
+	// KMS and the data channel all at srv.URL on 127.0.0.1. Hand it to your code instead of the real one.
+	c := ssmwire.NewFromAWSConfig(srv.AWSConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 

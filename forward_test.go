@@ -15,50 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
-
-// echoServer listens on 127.0.0.1 and echoes every connection; it stops at cleanup.
-func echoServer(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	conns := make(map[net.Conn]struct{})
-	var mu sync.Mutex
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = struct{}{}
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				io.Copy(c, c)
-				c.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // closedPort returns a 127.0.0.1 port nothing listens on.
 func closedPort(t testing.TB) int {
@@ -95,7 +55,7 @@ func waitEnded(t testing.TB, srv *ssmtest.Server, id string) {
 	}
 	select {
 	case <-info.Done:
-	case <-testContext(t).Done():
+	case <-testkit.Context(t).Done():
 		t.Fatalf("session %s still running on the server", id)
 	}
 }
@@ -103,9 +63,9 @@ func waitEnded(t testing.TB, srv *ssmtest.Server, id string) {
 func TestForwardManyConnections(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 
 	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
 	if err != nil {
@@ -153,10 +113,10 @@ func TestForwardRemoteHost(t *testing.T) {
 	checkGoroutines(t)
 	// The emulated VPC's 10.0.0.20 is where the echo server listens; a loopback host would be refused.
 	srv := newServer(t, &ssmtest.Options{Hosts: map[string]string{"10.0.0.20": "127.0.0.1"}})
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
 
-	conn, err := c.Dial(testContext(t), target, ssmwire.Remote{Host: "10.0.0.20", Port: port})
+	conn, err := c.Dial(testkit.Context(t), target, ssmwire.Remote{Host: "10.0.0.20", Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,9 +135,9 @@ func TestForwardRemoteHost(t *testing.T) {
 func TestDialOneSessionPerConnection(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 
 	a, err := c.Dial(ctx, target, ssmwire.Remote{Host: "localhost", Port: port})
 	if err != nil {
@@ -204,9 +164,9 @@ func TestDialOneSessionPerConnection(t *testing.T) {
 func TestForwardServe(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
-	ctx, cancel := context.WithCancel(testContext(t))
+	ctx, cancel := context.WithCancel(testkit.Context(t))
 
 	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
 	if err != nil {
@@ -244,7 +204,7 @@ func TestConnectToPortError(t *testing.T) {
 	srv := newServer(t, nil)
 	c := newClient(t, srv, nil)
 
-	conn, err := c.Dial(testContext(t), target, ssmwire.Remote{Port: closedPort(t)})
+	conn, err := c.Dial(testkit.Context(t), target, ssmwire.Remote{Port: closedPort(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +224,7 @@ func TestForwardInvalidPort(t *testing.T) {
 	srv := newServer(t, nil)
 	c := newClient(t, srv, nil)
 	for _, p := range []int{0, -1, 65536} {
-		if _, err := c.Forward(testContext(t), target, ssmwire.Remote{Port: p}); err == nil {
+		if _, err := c.Forward(testkit.Context(t), target, ssmwire.Remote{Port: p}); err == nil {
 			t.Errorf("port %d accepted", p)
 		}
 	}
@@ -277,9 +237,9 @@ func TestForwardInvalidPort(t *testing.T) {
 func TestForwardOldAgent(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, &ssmtest.Options{AgentVersion: "3.0.161.0"})
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 
 	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
 	if err != nil {
@@ -308,9 +268,9 @@ func TestForwardOldAgent(t *testing.T) {
 func TestTunnelEndedRemotely(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 
 	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
 	if err != nil {
@@ -321,7 +281,7 @@ func TestTunnelEndedRemotely(t *testing.T) {
 		t.Fatal(err)
 	}
 	echo(t, conn, "before")
-	if _, err := ssm.NewFromConfig(awsConfig(srv)).TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: aws.String(tun.SessionID())}); err != nil {
+	if _, err := ssm.NewFromConfig(srv.AWSConfig()).TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: aws.String(tun.SessionID())}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -347,10 +307,10 @@ func TestTunnelEndedRemotely(t *testing.T) {
 func TestForwardLoopbackIsTarget(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
 	for _, host := range []string{"", "localhost", "LocalHost.", "127.0.0.1", "127.3.2.1", "::1", "[::1]"} {
-		conn, err := c.Dial(testContext(t), target, ssmwire.Remote{Host: host, Port: port})
+		conn, err := c.Dial(testkit.Context(t), target, ssmwire.Remote{Host: host, Port: port})
 		if err != nil {
 			t.Fatalf("%q: %v", host, err)
 		}
@@ -373,17 +333,17 @@ func TestForwardLoopbackIsTarget(t *testing.T) {
 func TestForwardRemoteLoopbackRefused(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
-	port := echoServer(t)
+	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
 	doc := ssmwire.PortForwardingRemoteHostDocument
-	s, err := c.StartSession(testContext(t), &ssm.StartSessionInput{Target: aws.String(target), DocumentName: &doc,
+	s, err := c.StartSession(testkit.Context(t), &ssm.StartSessionInput{Target: aws.String(target), DocumentName: &doc,
 		Parameters: map[string][]string{"host": {"127.0.0.1"}, "portNumber": {strconv.Itoa(port)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-s.Done():
-	case <-testContext(t).Done():
+	case <-testkit.Context(t).Done():
 		t.Fatal("the session did not end")
 	}
 	if out, ok := s.ChannelClosedOutput(); !ok || out != "Forwarding to IP address 127.0.0.1 is forbidden." {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/protocol"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/shell"
@@ -33,7 +34,7 @@ func TestKMSEncryptedShell(t *testing.T) {
 	in, inw := io.Pipe()
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- c.Shell(testContext(t), target, &shell.Config{Stdin: in, Stdout: &out}) }()
+	go func() { done <- c.Shell(testkit.Context(t), target, &shell.Config{Stdin: in, Stdout: &out}) }()
 
 	// The quotes keep the terminal's echo of the command line from matching the output.
 	io.WriteString(inw, "echo en''crypted\n")
@@ -59,7 +60,7 @@ func TestKMSEncryptedCommand(t *testing.T) {
 	c := newClient(t, srv, nil)
 
 	var stdout, stderr bytes.Buffer
-	err := c.Run(testContext(t), target, ssmwire.Command{
+	err := c.Run(testkit.Context(t), target, ssmwire.Command{
 		Document: ssmtest.DocRunCommand,
 		Command:  "echo out; echo err >&2; exit 3",
 		Stdout:   &stdout,
@@ -83,7 +84,7 @@ func TestKMSHandshakeReportsEncryption(t *testing.T) {
 	checkGoroutines(t)
 	srv := newKMSServer(t)
 	c := newClient(t, srv, nil)
-	ctx := testContext(t)
+	ctx := testkit.Context(t)
 
 	s := startCommand(t, c, "echo hi")
 	hs, err := s.Ready(ctx)
@@ -110,7 +111,7 @@ func TestKMSTamperedCiphertext(t *testing.T) {
 	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.Session = &session.Config{Dial: tamper.dial} })
 
 	var stdout bytes.Buffer
-	err := c.Run(testContext(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "echo secret", Stdout: &stdout})
+	err := c.Run(testkit.Context(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "echo secret", Stdout: &stdout})
 	t.Logf("Run: %v", err)
 	if !errors.Is(err, session.ErrDecrypt) {
 		t.Fatalf("Run = %v, want ErrDecrypt", err)
@@ -130,7 +131,7 @@ func TestKMSWrongKey(t *testing.T) {
 	srv := newKMSServer(t)
 	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.KMS = wrongKeyKMS{cfg.KMS} })
 
-	err := c.Run(testContext(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "echo secret"})
+	err := c.Run(testkit.Context(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "echo secret"})
 	t.Logf("Run: %v", err)
 	if !errors.Is(err, session.ErrHandshake) || !strings.Contains(err.Error(), "challenge") {
 		t.Fatalf("Run = %v, want a handshake error about the encryption challenge", err)
@@ -144,7 +145,7 @@ func TestKMSGenerateDataKeyFails(t *testing.T) {
 	srv := newKMSServer(t)
 	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.KMS = failingKMS{} })
 
-	err := c.Run(testContext(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "echo secret"})
+	err := c.Run(testkit.Context(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "echo secret"})
 	t.Logf("Run: %v", err)
 	if !errors.Is(err, session.ErrHandshake) || !strings.Contains(err.Error(), "AccessDeniedException") {
 		t.Fatalf("Run = %v, want a handshake error carrying the KMS error", err)
@@ -156,7 +157,7 @@ func TestKMSGenerateDataKeyFails(t *testing.T) {
 func TestKMSWithoutClientIsRefused(t *testing.T) {
 	srv := newKMSServer(t)
 	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.KMS = nil })
-	err := c.Run(testContext(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "true"})
+	err := c.Run(testkit.Context(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "true"})
 	t.Logf("Run: %v", err)
 	if !errors.Is(err, session.ErrHandshake) {
 		t.Fatalf("Run = %v, want ErrHandshake", err)

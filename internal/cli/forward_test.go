@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -27,41 +27,18 @@ import (
 // apart. It returns its port.
 func echoServer(t testing.TB, tag string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	return testkit.Serve(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if _, err := io.WriteString(c, tag+":"+line); err != nil {
-						return
-					}
-				}
-			}()
+			if _, err := io.WriteString(c, tag+":"+line); err != nil {
+				return
+			}
 		}
-	}()
-	return l.Addr().(*net.TCPAddr).Port
+	})
 }
 
 // eventWriter decodes --json output line by line into a channel.
@@ -240,11 +217,7 @@ func TestForwardUnixSocket(t *testing.T) {
 
 // ssmClient is an SDK client for the harness's server, to act on sessions from outside ssmwire.
 func (h *harness) ssmClient() *ssm.Client {
-	return ssm.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		BaseEndpoint: aws.String(h.srv.URL),
-	})
+	return ssm.NewFromConfig(h.srv.AWSConfig())
 }
 
 func TestForwardSurvivesTerminatedSession(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -18,12 +18,8 @@ import (
 // builds it, with endpoint as the (ECS) endpoint argument.
 func execECS(t testing.TB, srv *ssmtest.Server, endpoint string) (id string, args []string) {
 	t.Helper()
-	client := ecs.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		BaseEndpoint: aws.String(srv.URL),
-	})
-	out, err := client.ExecuteCommand(testContext(t), &ecs.ExecuteCommandInput{
+	client := ecs.NewFromConfig(srv.AWSConfig())
+	out, err := client.ExecuteCommand(testkit.Context(t), &ecs.ExecuteCommandInput{
 		Cluster: aws.String("c1"), Task: aws.String("t1"), Container: aws.String("app"),
 		Command: aws.String("sh"), Interactive: true,
 	})
@@ -61,7 +57,7 @@ func TestECSEndpointNotUsedForSSM(t *testing.T) {
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
-	go func() { done <- r.main(testContext(t), args) }()
+	go func() { done <- r.main(testkit.Context(t), args) }()
 	stdout.waitFor(t, "Starting session with SessionId: "+id)
 	(<-sigc) <- syscall.SIGTERM // ends the session with TerminateSession
 	select {

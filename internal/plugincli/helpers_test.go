@@ -2,10 +2,8 @@ package plugincli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -13,9 +11,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -62,12 +60,6 @@ func (w *watchBuffer) waitFor(t testing.TB, want string) string {
 	}
 }
 
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // newServer starts an ssmtest server and points the AWS SDK's environment at it, so the plugin's lazily
 // built clients (TerminateSession, ResumeSession) reach it.
 func newServer(t *testing.T) *ssmtest.Server { return newServerWith(t, &ssmtest.Options{}) }
@@ -88,16 +80,12 @@ func newServerWith(t *testing.T, opts *ssmtest.Options) *ssmtest.Server {
 // startSession calls StartSession and returns the session id and the response JSON as the AWS CLI passes it.
 func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[string][]string) (id, response string) {
 	t.Helper()
-	client := ssm.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		BaseEndpoint: aws.String(srv.URL),
-	})
+	client := ssm.NewFromConfig(srv.AWSConfig())
 	in := &ssm.StartSessionInput{Target: aws.String(ssmtest.DefaultInstanceID), Parameters: params}
 	if doc != "" {
 		in.DocumentName = aws.String(doc)
 	}
-	out, err := client.StartSession(testContext(t), in)
+	out, err := client.StartSession(testkit.Context(t), in)
 	if err != nil {
 		t.Fatalf("StartSession: %v", err)
 	}
@@ -147,37 +135,8 @@ func (e *fakeEnv) env() Env {
 func runMain(t testing.TB, args []string, stdin io.Reader, env Env) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := Main(testContext(t), args, stdin, &stdout, &stderr, env)
+	code := Main(testkit.Context(t), args, stdin, &stdout, &stderr, env)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
-}
-
-// echoServer is a TCP echo server on 127.0.0.1; it returns its port.
-func echoServer(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
 }
 
 // blockingReader is a stdin that returns nothing until closed, then io.EOF.

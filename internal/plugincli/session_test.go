@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -74,7 +76,7 @@ func TestRunCommandSignalForwarded(t *testing.T) {
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
-	go func() { done <- r.main(testContext(t), cliArgs(srv, resp)) }()
+	go func() { done <- r.main(testkit.Context(t), cliArgs(srv, resp)) }()
 	stdout.waitFor(t, "started\n")
 	(<-sigc) <- syscall.SIGINT // sent to the agent as 0x03, which interrupts the command
 	select {
@@ -90,11 +92,11 @@ func TestRunCommandSignalForwarded(t *testing.T) {
 func TestMuxPortForwarding(t *testing.T) {
 	// The agent refuses loopback hosts in …ToRemoteHost sessions: name a VPC address it reaches at 127.0.0.1.
 	srv := newServerWith(t, &ssmtest.Options{Hosts: map[string]string{"10.0.0.20": "127.0.0.1"}})
-	echo := echoServer(t)
+	echo := strconv.Itoa(testkit.EchoServer(t))
 	id, resp := startSession(t, srv, ssmtest.DocPortForwardingRemoteHost,
 		map[string][]string{"host": {"10.0.0.20"}, "portNumber": {echo}})
 	stdout, stderr := newWatchBuffer(), newWatchBuffer()
-	ctx, cancel := context.WithCancel(testContext(t))
+	ctx, cancel := context.WithCancel(testkit.Context(t))
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
@@ -143,13 +145,13 @@ func TestMuxPortForwarding(t *testing.T) {
 func TestBasicPortForwardingSignal(t *testing.T) {
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true, AgentVersion: "3.0.0.0"}) // ≤ 3.0.196.0: basic mode
 	t.Cleanup(srv.Close)
-	echo := echoServer(t)
+	echo := strconv.Itoa(testkit.EchoServer(t))
 	id, resp := startSession(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo}})
 	stdout, stderr := newWatchBuffer(), newWatchBuffer()
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
-	go func() { done <- r.main(testContext(t), cliArgs(srv, resp)) }()
+	go func() { done <- r.main(testkit.Context(t), cliArgs(srv, resp)) }()
 
 	out := stdout.waitFor(t, "opened for sessionId "+id+".\n")
 	m := regexp.MustCompile(`Port (\d+) opened`).FindStringSubmatch(out)
@@ -182,13 +184,15 @@ func TestBasicPortForwardingSignal(t *testing.T) {
 
 func TestStreamMode(t *testing.T) {
 	srv := newServer(t)
-	echo := echoServer(t)
+	echo := strconv.Itoa(testkit.EchoServer(t))
 	id, resp := startSession(t, srv, ssmtest.DocSSH, map[string][]string{"portNumber": {echo}})
 	stdinR, stdinW := io.Pipe()
 	t.Cleanup(func() { stdinW.Close() })
 	stdout, stderr := newWatchBuffer(), newWatchBuffer()
 	done := make(chan int, 1)
-	go func() { done <- Main(testContext(t), cliArgs(srv, resp), stdinR, stdout, stderr, (&fakeEnv{}).env()) }()
+	go func() {
+		done <- Main(testkit.Context(t), cliArgs(srv, resp), stdinR, stdout, stderr, (&fakeEnv{}).env())
+	}()
 	if _, err := io.WriteString(stdinW, "SSH-2.0-test\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +262,7 @@ func tokenOf(t testing.TB, resp string) string {
 
 func TestMuxUnixSocket(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "fwd.sock")
-	echo := echoServer(t)
+	echo := strconv.Itoa(testkit.EchoServer(t))
 	srv := newServerWith(t, &ssmtest.Options{Documents: map[string]ssmtest.Document{
 		"Test-UnixSocket": {
 			SessionType: ssmtest.SessionTypePort,
@@ -268,7 +272,7 @@ func TestMuxUnixSocket(t *testing.T) {
 	}})
 	id, resp := startSession(t, srv, "Test-UnixSocket", nil)
 	stdout, stderr := newWatchBuffer(), newWatchBuffer()
-	ctx, cancel := context.WithCancel(testContext(t))
+	ctx, cancel := context.WithCancel(testkit.Context(t))
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
@@ -309,7 +313,7 @@ func TestTerminateOnSIGTERM(t *testing.T) {
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
-	go func() { done <- r.main(testContext(t), args) }()
+	go func() { done <- r.main(testkit.Context(t), args) }()
 	stdout.waitFor(t, "Starting session with SessionId: "+id)
 	(<-sigc) <- syscall.SIGTERM
 	select {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/ssmwire/ssmwire/internal/testkit"
 )
 
 // TestTerminal runs a shell session on a pseudo-terminal, as a user at a terminal would: the terminal is in
@@ -42,7 +44,7 @@ func TestTerminal(t *testing.T) {
 	}
 	r.stop = func(chan<- os.Signal) {}
 	done := make(chan int, 1)
-	go func() { done <- r.main(testContext(t), cliArgs(srv, resp)) }()
+	go func() { done <- r.main(testkit.Context(t), cliArgs(srv, resp)) }()
 
 	screen.waitFor(t, "Starting session with SessionId: "+id)
 	io.WriteString(ptmx, "stty size\r")

@@ -1,0 +1,48 @@
+package testkit
+
+import (
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestEchoServerEchoesAndCleanupClosesConnections(t *testing.T) {
+	var conn net.Conn
+	t.Run("server", func(t *testing.T) {
+		port := EchoServer(t)
+		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn = c
+		if _, err := io.WriteString(c, "ping"); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+			t.Fatalf("echo = %q, %v", buf, err)
+		}
+	})
+	// The subtest's cleanup closed the server's end: the client reads EOF instead of hanging.
+	defer conn.Close()
+	if n, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("read %d bytes after cleanup, want an error", n)
+	}
+}
+
+func TestGoroutinesFilters(t *testing.T) {
+	stop := make(chan struct{})
+	go func() { parkedForTestGoroutinesFilters(stop) }()
+	defer close(stop)
+	keep := func(g string) bool { return strings.Contains(g, "parkedForTestGoroutinesFilters") }
+	WaitFor(t, "the parked goroutine", func() bool { return len(Goroutines(keep)) == 1 })
+	for _, g := range Goroutines(nil) {
+		if strings.Contains(g, "testing.tRunner") {
+			t.Fatalf("Goroutines listed a test goroutine:\n%s", g)
+		}
+	}
+}
+
+func parkedForTestGoroutinesFilters(stop chan struct{}) { <-stop }
