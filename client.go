@@ -95,6 +95,9 @@ func (c *Client) StartSession(ctx context.Context, in *ssm.StartSessionInput) (*
 	target := aws.ToString(in.Target)
 	out, err := c.ssm.StartSession(ctx, in)
 	if err != nil {
+		if ae, ok := classify(err, target); ok {
+			return nil, ae
+		}
 		return nil, fmt.Errorf("ssmwire: start session on %s: %w", target, err)
 	}
 	info := session.Info{

@@ -125,7 +125,8 @@ func (s *Session) onHandshakeRequest(payload []byte) {
 			pa.Error = fmt.Sprintf("Failed to process action %s: %v", a.ActionType, err)
 			resp.Errors = append(resp.Errors, pa.Error)
 			if failure == nil {
-				failure = fmt.Errorf("%w: %s", ErrHandshake, pa.Error)
+				// Both wrapped: callers classify the cause (a KMS call without credentials, access denied).
+				failure = fmt.Errorf("%w: Failed to process action %s: %w", ErrHandshake, a.ActionType, err)
 			}
 		}
 		resp.ProcessedClientActions = append(resp.ProcessedClientActions, pa)

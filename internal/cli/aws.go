@@ -11,12 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssotypes "github.com/aws/aws-sdk-go-v2/service/sso/types"
-	oidctypes "github.com/aws/aws-sdk-go-v2/service/ssooidc/types"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/ssmwire/ssmwire"
 )
@@ -78,6 +76,9 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(id, secret, env.Get("AWS_SESSION_TOKEN"))))
 	}
+	// The SDK's own logger writes to the process's stderr (for example "WARN falling back to IMDSv1" when no
+	// credentials are found); ours prints one line of advice instead.
+	opts = append(opts, config.WithLogger(logging.Nop{}), config.WithClientLogMode(0))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		if profile != "" && strings.Contains(err.Error(), "failed to get shared config profile") {
@@ -113,57 +114,27 @@ func endpoint(env Env, s awsSettings, service string, sdk *string) *string {
 	return sdk
 }
 
-// ssoMessages are texts of the SSO credential and token providers that mean "log in again"; the token
-// provider of sso-session profiles returns plain wrapped errors, not types.
-var ssoMessages = []string{
-	"refresh cached SSO token failed",
-	"failed to read cached SSO token file",
-	"cached SSO token is expired",
-	"the SSO session has expired",
+// adviceError is a failed AWS call that the library recognised (ssmwire.Classify), told as one line with
+// what to do (ssmwire.APIError.Advice) for the profile in use.
+type adviceError struct {
+	advice string
+	err    *ssmwire.APIError
 }
 
-// isSSOExpired reports whether err comes from an SSO profile whose cached token is expired, missing or
-// rejected.
-func isSSOExpired(err error) bool {
-	if err == nil {
-		return false
-	}
-	var invalid *ssocreds.InvalidTokenError
-	var unauthorized *ssotypes.UnauthorizedException
-	var grant *oidctypes.InvalidGrantException
-	var expired *oidctypes.ExpiredTokenException
-	if errors.As(err, &invalid) || errors.As(err, &unauthorized) || errors.As(err, &grant) || errors.As(err, &expired) {
-		return true
-	}
-	msg := err.Error()
-	for _, m := range ssoMessages {
-		if strings.Contains(msg, m) {
-			return true
-		}
-	}
-	return false
-}
+func (e *adviceError) Error() string { return e.advice }
 
-// SSOExpiredError is what commands return when the SSO login must be renewed.
-type SSOExpiredError struct {
-	Profile string
-	Err     error
-}
+func (e *adviceError) Unwrap() error { return e.err }
 
-func (e *SSOExpiredError) Error() string {
-	return fmt.Sprintf("Your SSO session has expired. Run: aws sso login --profile %s", e.Profile)
-}
-
-func (e *SSOExpiredError) Unwrap() error { return e.Err }
-
-// explain turns SDK errors into what a user should do: an expired SSO login becomes [SSOExpiredError].
+// explain turns SDK errors into what a user should do: missing credentials, an expired SSO login, access
+// denied, a target that is not connected and throttling become one line of advice (an [adviceError]).
 func (c *clients) explain(err error) error {
-	var se *SSOExpiredError
-	if err == nil || errors.As(err, &se) {
+	var ad *adviceError
+	if err == nil || errors.As(err, &ad) {
 		return err
 	}
-	if isSSOExpired(err) {
-		return &SSOExpiredError{Profile: c.profile, Err: err}
+	var ae *ssmwire.APIError
+	if errors.As(ssmwire.Classify(err), &ae) {
+		return &adviceError{advice: ae.Advice(c.profile), err: ae}
 	}
 	return err
 }

@@ -32,11 +32,11 @@
 //	          │
 //	          └─▶ ssmwire.Client: Shell, Run (document SSMWire-RunCommand by default), Forward, StartSession
 //
-// Credentials are fetched lazily by the SDK, at the first API call. An SSO profile whose cached token has
-// expired or is missing fails there; [isSSOExpired] recognises the SSO credential and token providers'
-// errors (ssocreds.InvalidTokenError for legacy profiles, the token provider's wrapped messages for
-// sso-session profiles, SSO UnauthorizedException and SSO-OIDC InvalidGrant/ExpiredToken) and the command
-// prints "Your SSO session has expired. Run: aws sso login --profile X" and exits 1.
+// Credentials are fetched lazily by the SDK, at the first API call. The first-run failures (no credentials,
+// an expired SSO login, access denied, a target that is not connected, throttling) are recognised by
+// ssmwire.Classify; the command prints the library's one line of advice (ssmwire.APIError.Advice, e.g.
+// "Your SSO session has expired. Run: aws sso login --profile X") and exits 1. The SDK's own logger is
+// silenced: it would write to the terminal.
 //
 // # Tunnels that stay up
 //

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/ssmwire/ssmwire"
 )
 
 // statusInterval is how often status lines are redrawn on a terminal.
@@ -178,8 +180,7 @@ func tunnelErr(t Tunnel, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return nil // interrupted while setting up: everything started has been stopped
 	}
-	var se *SSOExpiredError
-	if t.Name == "" || errors.As(err, &se) {
+	if t.Name == "" || errors.Is(err, ssmwire.ErrNoCredentials) || errors.Is(err, ssmwire.ErrSSOExpired) {
 		return err
 	}
 	return fmt.Errorf("tunnel %s: %w", t.Name, err)

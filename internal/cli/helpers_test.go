@@ -136,3 +136,13 @@ func (r *running) stop(t testing.TB) int {
 		return -1
 	}
 }
+
+// runAt is run with another endpoint than the harness's server.
+func (h *harness) runAt(t testing.TB, endpoint string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out, errb syncBuffer
+	code := Main(ctx, append([]string{"--endpoint-url", endpoint}, args...), h.env, strings.NewReader(""), &out, &errb)
+	return result{code, out.String(), errb.String()}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go/logging"
 )
 
 // awsClients builds the SSM and KMS clients a session may need, on first use: most sessions never call
@@ -30,7 +31,10 @@ type awsClients struct {
 
 func (c *awsClients) config(ctx context.Context) (aws.Config, error) {
 	c.once.Do(func() {
-		opts := []func(*config.LoadOptions) error{config.WithRegion(c.region)}
+		// The SDK's own logger writes to the process's stderr ("WARN falling back to IMDSv1"...): silence it;
+		// failures reach the user as one line of advice.
+		opts := []func(*config.LoadOptions) error{config.WithRegion(c.region),
+			config.WithLogger(logging.Nop{}), config.WithClientLogMode(0)}
 		if c.profile != "" {
 			opts = append(opts, config.WithSharedConfigProfile(c.profile))
 		}

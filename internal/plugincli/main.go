@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/version"
 	"github.com/ssmwire/ssmwire/protocol"
 	"github.com/ssmwire/ssmwire/session"
@@ -55,6 +56,8 @@ type runner struct {
 	stderr io.Writer
 	env    Env
 	log    *slog.Logger
+	// profile is the AWS profile of the command line, for advice such as "aws sso login --profile P".
+	profile string
 
 	// notify and stop are signal.Notify and signal.Stop; tests deliver signals through them.
 	notify func(c chan<- os.Signal, sig ...os.Signal)
@@ -104,10 +107,11 @@ func (r *runner) main(ctx context.Context, args []string) int {
 		if errors.As(err, &ue) {
 			r.printf("%s", ue.msg)
 		} else {
-			fmt.Fprintf(r.stderr, msgCannot, err)
+			r.cannot(err)
 		}
 		return 1
 	}
+	r.profile = inv.profile
 	return r.startSession(ctx, inv)
 }
 
@@ -134,7 +138,7 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 	r.printf(msgStarting, id)
 	s, err := session.Open(ctx, inv.info, cfg)
 	if err != nil {
-		fmt.Fprintf(r.stderr, msgCannot, err)
+		r.cannot(err)
 		return 1
 	}
 	defer s.Close()
@@ -173,9 +177,21 @@ func (r *runner) ended(s *session.Session, err error) int {
 	case errors.Is(err, session.ErrTimedOut):
 		r.printf(msgTimedOut, s.ID())
 	default:
-		fmt.Fprintf(r.stderr, msgCannot, err)
+		r.cannot(err)
 	}
 	return 1
+}
+
+// cannot prints the official "Cannot perform start session" line for err on stderr. The first-run failures
+// the library recognises (no credentials, expired SSO login, access denied, throttling) are told as one line
+// of advice instead of the SDK's chain of messages.
+func (r *runner) cannot(err error) {
+	var ae *ssmwire.APIError
+	if errors.As(ssmwire.Classify(err), &ae) {
+		fmt.Fprintf(r.stderr, msgCannot, ae.Advice(r.profile))
+		return
+	}
+	fmt.Fprintf(r.stderr, msgCannot, err)
 }
 
 func (r *runner) printClosed(id, output string) {

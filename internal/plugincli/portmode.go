@@ -44,7 +44,7 @@ func (r *runner) runPort(ctx context.Context, s *session.Session, hs *session.Ha
 	id := s.ID()
 	l, err := f.Listen(ctx)
 	if err != nil {
-		fmt.Fprintf(r.stderr, msgCannot, err)
+		r.cannot(err)
 		return 1
 	}
 	var opened string
@@ -90,7 +90,7 @@ func (r *runner) runPort(ctx context.Context, s *session.Session, hs *session.Ha
 			return r.ended(s, s.Err())
 		default:
 		}
-		fmt.Fprintf(r.stderr, msgCannot, err)
+		r.cannot(err)
 		return 1
 	}
 

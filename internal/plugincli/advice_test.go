@@ -1,0 +1,87 @@
+package plugincli
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// captureStderr points os.Stderr at a file while f runs and returns what was written there: the AWS SDK's
+// default logger writes to the process's stderr, not to the writer Main was given.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	file, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = file
+	defer func() { os.Stderr = old }()
+	f()
+	b, err := os.ReadFile(file.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// apiErrorServer answers every AWS JSON call with the error code.
+func apiErrorServer(t *testing.T, code string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-ErrorType", code)
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"__type":"` + code + `","message":"no"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestAdvice runs KMS-encrypted sessions whose GenerateDataKey call fails in the ways a first run does, and
+// expects the one "Cannot perform start session" line of advice on stderr, and nothing from the SDK.
+func TestAdvice(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T)
+		want  string
+	}{
+		{"no credentials", func(t *testing.T) {
+			imds := httptest.NewServer(http.NotFoundHandler()) // refuses tokens: the SDK would warn
+			t.Cleanup(imds.Close)
+			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"} {
+				t.Setenv(k, "")
+			}
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "false")
+			t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.URL)
+		}, "No AWS credentials found (looked in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the shared config and credentials files for profile default, SSO, and the instance or container role). Run: aws configure --profile default, or aws sso login --profile default"},
+		{"access denied", func(t *testing.T) {
+			t.Setenv("AWS_ENDPOINT_URL_KMS", apiErrorServer(t, "AccessDeniedException").URL)
+		}, "Access denied: your AWS identity (profile default) may not call kms:GenerateDataKey; ask for that permission"},
+		{"throttled", func(t *testing.T) {
+			t.Setenv("AWS_MAX_ATTEMPTS", "1")
+			t.Setenv("AWS_ENDPOINT_URL_KMS", apiErrorServer(t, "ThrottlingException").URL)
+		}, "AWS throttled kms:GenerateDataKey even after the SDK's retries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServerWith(t, &ssmtest.Options{KMSKeyID: "alias/ssmwire-test"})
+			t.Setenv("AWS_ENDPOINT_URL_KMS", srv.URL)
+			tc.setup(t)
+			_, resp := startSession(t, srv, "", nil)
+			var r result
+			sdk := captureStderr(t, func() {
+				r = runMain(t, cliArgs(srv, resp), strings.NewReader("exit\n"), (&fakeEnv{}).env())
+			})
+			if sdk != "" {
+				t.Errorf("the SDK wrote to the process's stderr: %q", sdk)
+			}
+			want := "Cannot perform start session: " + tc.want
+			if r.code != 1 || !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("code %d stderr %q; want 1 and one line starting %q", r.code, r.stderr, want)
+			}
+		})
+	}
+}
