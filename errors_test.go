@@ -14,6 +14,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -75,7 +76,7 @@ func TestClassify(t *testing.T) {
 func TestStartSessionClassified(t *testing.T) {
 	srv := newServer(t, &ssmtest.Options{Instances: []ssmtest.Instance{{ID: "i-00000000000000aaa", PingStatus: "ConnectionLost"}}})
 	c := newClient(t, srv, nil)
-	_, err := c.StartSession(testContext(t), &ssm.StartSessionInput{Target: aws.String("i-00000000000000aaa")})
+	_, err := c.StartSession(testkit.Context(t), &ssm.StartSessionInput{Target: aws.String("i-00000000000000aaa")})
 	var ae *ssmwire.APIError
 	if !errors.As(err, &ae) || !errors.Is(err, ssmwire.ErrTargetNotConnected) || ae.Target != "i-00000000000000aaa" {
 		t.Fatalf("StartSession = %v, want ErrTargetNotConnected on the target", err)
