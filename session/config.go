@@ -50,8 +50,11 @@ const (
 	defaultRTT       = 100 * time.Millisecond
 	defaultRTO       = 200 * time.Millisecond
 	clockGranularity = 10 * time.Millisecond
-	maxRTO           = time.Second
-	maxOutOfOrder    = 10000
+	// maxRTO bounds the timeout, sampled or backed off. RFC 6298 §2.5 allows a ceiling of 60 s or more;
+	// the official implementation's 1 s ceiling resends every message whose acknowledgement a slow
+	// destination delays by a second, though nothing was lost (protocol.md §4.3, §8.1).
+	maxRTO        = 60 * time.Second
+	maxOutOfOrder = 10000
 )
 
 // Config configures a [Session]. A nil *Config means all defaults. The session copies it at [Open]; later
@@ -100,7 +103,8 @@ type Config struct {
 	// acknowledgement is merely queued (about 1% of frames). The websocket below is TCP, so a message is
 	// really lost only with a dropped connection or a faulty relay; a 200 ms floor (Linux TCP's) avoids
 	// spurious resends at no cost to recovery after a reconnect, which retransmits at once.
-	// Default 200 ms; the ceiling stays 1 s.
+	// Default 200 ms. Each expiry doubles the timeout (RFC 6298 §5.5) up to 60 s; the next RTT sample from
+	// a message sent only once (Karn's rule) sets it afresh.
 	MinRTO time.Duration
 	// ResumeAttempts is how many times ResumeSession + reconnect is tried after the websocket drops before the
 	// session fails. Default 6 (the official plugin's retryer: a first call and 5 retries).

@@ -291,16 +291,26 @@ func (w *writer) transmit(e *outMsg) error {
 	return err
 }
 
-// resendOverdue retransmits every message whose retransmission timeout has passed, not only the oldest.
+// resendOverdue retransmits every message whose retransmission timeout has passed, not only the oldest,
+// then backs the timeout off once for this expiry. All are judged by the timeout in force when the pass
+// began, so one expiry doubles it once.
 func (w *writer) resendOverdue() error {
+	rto := w.s.currentRTO()
+	resent := false
+	defer func() {
+		if resent {
+			w.s.backOff(rto)
+		}
+	}()
 	for {
 		if err := w.flushAcks(); err != nil {
 			return err
 		}
-		e := w.s.nextOverdue()
+		e := w.s.nextOverdue(rto)
 		if e == nil {
 			return nil
 		}
+		resent = true
 		w.s.stats.resent.Add(1)
 		if err := w.transmit(e); err != nil {
 			return err

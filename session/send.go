@@ -183,8 +183,8 @@ func (s *Session) nextToSend() *outMsg {
 	return nil
 }
 
-// nextOverdue returns an unacknowledged, already sent message whose timeout has passed, or nil.
-func (s *Session) nextOverdue() *outMsg {
+// nextOverdue returns an unacknowledged, already sent message that has waited longer than rto, or nil.
+func (s *Session) nextOverdue(rto time.Duration) *outMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.paused || s.conn == nil || len(s.out) == 0 {
@@ -194,7 +194,7 @@ func (s *Session) nextOverdue() *outMsg {
 	limit := s.sentUpTo - s.out[0].seq
 	for i := int64(0); i < limit && i < int64(len(s.out)); i++ {
 		e := s.out[i]
-		if !e.acked && !e.writing && now.Sub(e.lastSent) > s.rto {
+		if !e.acked && !e.writing && now.Sub(e.lastSent) > rto {
 			s.markSending(e)
 			return e
 		}
@@ -236,10 +236,7 @@ func (s *Session) outstanding() bool {
 // resendInterval is how long the writer waits before looking for overdue messages: half the current
 // timeout, between 5 ms and ResendTick.
 func (s *Session) resendInterval() time.Duration {
-	s.mu.Lock()
-	rto := s.rto
-	s.mu.Unlock()
-	return min(max(rto/2, 5*time.Millisecond), s.cfg.ResendTick)
+	return min(max(s.currentRTO()/2, 5*time.Millisecond), s.cfg.ResendTick)
 }
 
 // onAck processes an acknowledgement of our message seq: RTT sample (RFC 6298, protocol.md §4.3; samples
@@ -290,6 +287,25 @@ func (s *Session) updateRTO(r float64) {
 	s.srtt = (1-alpha)*s.srtt + alpha*r
 	rto := time.Duration(s.srtt + max(float64(clockGranularity), 4*s.rttvar))
 	s.rto = min(max(rto, s.cfg.MinRTO), maxRTO)
+}
+
+// backOff doubles the retransmission timeout after it expired (RFC 6298 §5.5), up to maxRTO. The next RTT
+// sample from a message sent only once sets it afresh (§5.7). Against a slow destination the agent
+// acknowledges only after writing, so acknowledgements come late but nothing is lost; without the backoff
+// every late acknowledgement would cost a resend, each of which the destination must also absorb.
+func (s *Session) backOff(from time.Duration) {
+	s.mu.Lock()
+	if s.rto <= from {
+		s.rto = min(2*from, maxRTO)
+	}
+	s.mu.Unlock()
+}
+
+// currentRTO returns the retransmission timeout.
+func (s *Session) currentRTO() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rto
 }
 
 // maybeFree recycles e once it is acknowledged and not being written; the struct itself once it also left
