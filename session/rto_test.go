@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
@@ -76,7 +77,7 @@ func TestKarnsRule(t *testing.T) {
 		// A long-delayed acknowledgement of the resent message must not be taken as an RTT of 10 s.
 		time.Sleep(100 * time.Millisecond)
 		a.ack(m)
-		waitFor(t, "ack", func() bool { return !s.outstanding() })
+		testkit.WaitFor(t, "ack", func() bool { return !s.outstanding() })
 		if got := s.currentRTO(); got != 800*time.Millisecond {
 			t.Fatalf("RTO after acknowledging a resent message = %v, want 800ms kept (Karn's rule)", got)
 		}
@@ -86,7 +87,7 @@ func TestKarnsRule(t *testing.T) {
 		m, _ = a.nextDataIn(time.Second)
 		time.Sleep(50 * time.Millisecond)
 		a.ack(m)
-		waitFor(t, "ack", func() bool { return !s.outstanding() })
+		testkit.WaitFor(t, "ack", func() bool { return !s.outstanding() })
 		// srtt 100 ms, rttvar 0 → R = 50 ms: rttvar 12.5 ms, srtt 93.75 ms, RTO 143.75 ms → MinRTO.
 		if got := s.currentRTO(); got != 200*time.Millisecond {
 			t.Fatalf("RTO after a fresh sample = %v, want 200ms", got)
