@@ -17,8 +17,10 @@
 //
 // The session's Output payloads carry an smux (github.com/xtaci/smux, protocol version 1) byte stream; the
 // Forwarder runs the smux client and the agent the server. [Forwarder.Dial] opens one stream per call and
-// the agent dials the destination for each, so any number of connections share the session. Frames are
-// sized to fill one data message. Keepalive is off when the agent is newer than 3.1.1511.0, as in the
+// the agent dials the destination for each, so any number of connections share the session. The bytes
+// smux writes are packed into data messages of the session's full payload size while earlier ones are still
+// being sent (an idle path sends a write at once), so the messages per byte do not depend on how callers
+// write, or on the frame size. Keepalive is off when the agent is newer than 3.1.1511.0, as in the
 // official plugin ([Config.MuxKeepAlive] overrides). When the agent cannot reach the destination it sends
 // Flag ConnectToPortError, which names no stream, and closes the stream; the Forwarder attributes the flag to
 // the first stream the agent then closes without having sent data on it, whose reader gets a

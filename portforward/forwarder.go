@@ -56,8 +56,8 @@ type Config struct {
 
 	// MuxKeepAlive overrides the smux keepalive choice of mux mode. Default [KeepAliveAuto].
 	MuxKeepAlive KeepAlive
-	// MaxFrameSize is the largest smux frame payload, chosen so that one frame (with its 8-byte header) fills
-	// one data message. Default session.DefaultMaxPayload-8 (less 64 in KMS-encrypted sessions).
+	// MaxFrameSize is the largest smux frame payload. Data messages do not follow frames (the transport packs
+	// the byte stream into full messages), so it only sets smux's write granularity. Default session.DefaultMaxPayload-8 (less 64 in KMS-encrypted sessions).
 	MaxFrameSize int
 	// MuxReceiveBuffer and MuxStreamBuffer bound smux's receive buffers. Defaults 1 MiB and 256 KiB.
 	MuxReceiveBuffer int
@@ -126,7 +126,7 @@ type Forwarder struct {
 	mux        *smux.Session
 	transport  *muxTransport
 	openMu     sync.Mutex // serializes OpenStream so that the next stream id is known in advance
-	nextSID    uint32
+	sids       streamIDs  // under openMu
 	streamsMu  sync.Mutex
 	streams    map[uint32]*streamState
 	pendingErr int // ConnectToPortError flags not yet matched to a stream, under streamsMu
@@ -161,7 +161,7 @@ func New(ctx context.Context, s *session.Session, cfg *Config) (*Forwarder, erro
 		hs:      hs,
 		props:   props,
 		mode:    SelectMode(props, hs.AgentVersion),
-		nextSID: 3,
+		sids:    newStreamIDs(),
 		streams: make(map[uint32]*streamState),
 		slot:    make(chan struct{}, 1),
 	}
@@ -207,6 +207,12 @@ func (f *Forwarder) Dial(ctx context.Context) (net.Conn, error) {
 func (f *Forwarder) Close() error {
 	var err error
 	f.closeOnce.Do(func() {
+		if f.transport != nil {
+			// What connections wrote before Close goes out before the flag that ends the session.
+			ctx, cancel := context.WithTimeout(f.ctx, f.cfg.FlagTimeout)
+			f.transport.Flush(ctx)
+			cancel()
+		}
 		if f.mode == ModeMux || AgentSupportsTerminateFlag(f.hs.AgentVersion) {
 			err = f.sendFlag(protocol.FlagTerminateSession)
 		}

@@ -2,7 +2,6 @@ package portforward
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,17 +15,11 @@ import (
 	"github.com/ssmwire/ssmwire/session"
 )
 
-// smux v1 commands (protocol.md §6.4).
-const (
-	smuxSYN = 0
-	smuxFIN = 1
-	smuxPSH = 2
-
-	smuxHeaderSize = 8
-)
-
 // startMux starts the smux client over the session.
 func (f *Forwarder) startMux() error {
+	if err := checkSmux(); err != nil {
+		return err
+	}
 	sc := smux.DefaultConfig()
 	sc.Version = 1
 	switch f.cfg.MuxKeepAlive {
@@ -51,17 +44,20 @@ func (f *Forwarder) startMux() error {
 
 // muxTransport is the byte stream smux runs over: the session's Output payloads. Closing it stops smux's
 // reads and writes but leaves the session open. Its Read is called only by smux's receive goroutine, which
-// lets it watch frame headers go by (see frameWatcher).
+// lets it watch frame headers go by (see frameWatcher). Its writes go through a packer, which cuts them
+// into full data messages whatever the frame sizes.
 type muxTransport struct {
 	s      *session.Session
 	ctx    context.Context
 	cancel context.CancelFunc
 	watch  frameWatcher
+	*packer
 }
 
 func newMuxTransport(s *session.Session, onFrame func(cmd byte, sid uint32, length int)) *muxTransport {
 	t := &muxTransport{s: s, watch: frameWatcher{onFrame: onFrame}}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.packer = newPacker(t.ctx, s)
 	return t
 }
 
@@ -71,45 +67,12 @@ func (t *muxTransport) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (t *muxTransport) Write(p []byte) (int, error) { return t.s.WriteContext(t.ctx, p) }
-
+// Close stops the transport and waits for its pump. Bytes not yet sent are dropped; Flush first to keep
+// them.
 func (t *muxTransport) Close() error {
 	t.cancel()
+	<-t.packer.done
 	return nil
-}
-
-// frameWatcher follows the smux v1 frame boundaries in the bytes the agent sends, so that the Forwarder
-// knows which streams received data and which were closed by the agent.
-type frameWatcher struct {
-	hdr     [smuxHeaderSize]byte
-	hn      int // header bytes collected
-	skip    int // data bytes of the current frame still to pass
-	onFrame func(cmd byte, sid uint32, length int)
-}
-
-func (w *frameWatcher) observe(b []byte) {
-	for len(b) > 0 {
-		if w.skip > 0 {
-			k := min(w.skip, len(b))
-			w.skip -= k
-			b = b[k:]
-			continue
-		}
-		k := copy(w.hdr[w.hn:], b)
-		w.hn += k
-		b = b[k:]
-		if w.hn < smuxHeaderSize {
-			return
-		}
-		w.hn = 0
-		cmd := w.hdr[1]
-		length := int(binary.LittleEndian.Uint16(w.hdr[2:]))
-		sid := binary.LittleEndian.Uint32(w.hdr[4:])
-		if cmd == smuxPSH {
-			w.skip = length // in v1 only PSH carries data
-		}
-		w.onFrame(cmd, sid, length)
-	}
 }
 
 // streamState is what the Forwarder knows about one smux stream it opened, under streamsMu.
@@ -181,9 +144,8 @@ func (f *Forwarder) dialMux(ctx context.Context) (net.Conn, error) {
 func (f *Forwarder) openStream() (*muxConn, error) {
 	f.openMu.Lock()
 	defer f.openMu.Unlock()
-	// smux's client numbers streams 3, 5, 7, …; register the state first so that no frame for the new stream
-	// can go by unseen.
-	sid := f.nextSID
+	// Register the state under the predicted id first, so that no frame for the new stream can go by unseen.
+	sid := f.sids.predict()
 	st := &streamState{}
 	f.streamsMu.Lock()
 	f.streams[sid] = st
@@ -196,8 +158,8 @@ func (f *Forwarder) openStream() (*muxConn, error) {
 		}
 		return nil, fmt.Errorf("portforward: dial: open stream: %w", err)
 	}
-	f.nextSID = s.ID() + 2
-	if s.ID() != sid { // cannot happen with smux v1.5.16; keep the bookkeeping right regardless
+	f.sids.opened(s.ID())
+	if s.ID() != sid { // cannot happen with the smux checkSmux accepts; keep the bookkeeping right regardless
 		f.streamsMu.Lock()
 		delete(f.streams, sid)
 		f.streams[s.ID()] = st
@@ -246,35 +208,13 @@ func (c *muxConn) Write(p []byte) (int, error) {
 	if _, failed := c.state(); failed {
 		return 0, &ConnectToPortError{SessionID: c.f.s.ID()}
 	}
+	c.f.transport.begin()
 	n, err := c.s.Write(p)
+	c.f.transport.end()
 	if err != nil {
 		err = c.mapErr(err)
 	}
 	return n, err
-}
-
-// ReadFrom copies r into the stream one smux frame's payload at a time, so that io.Copy into a mux
-// connection sends full data messages: a 32 KiB read written as it is would become a full frame and an
-// 8-byte one, two data messages with a header, a digest and an acknowledgement each.
-func (c *muxConn) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, c.f.cfg.MaxFrameSize)
-	var n int64
-	for {
-		k, rerr := r.Read(buf)
-		if k > 0 {
-			w, err := c.Write(buf[:k])
-			n += int64(w)
-			if err != nil {
-				return n, err
-			}
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
 }
 
 // mapErr turns smux's errors into net.Conn conventions.

@@ -115,38 +115,3 @@ func TestModeString(t *testing.T) {
 		}
 	}
 }
-
-func TestFrameWatcher(t *testing.T) {
-	type frame struct {
-		cmd    byte
-		sid    uint32
-		length int
-	}
-	var got []frame
-	w := frameWatcher{onFrame: func(cmd byte, sid uint32, length int) { got = append(got, frame{cmd, sid, length}) }}
-	var stream []byte
-	add := func(cmd byte, sid uint32, data []byte) {
-		h := []byte{1, cmd, byte(len(data)), byte(len(data) >> 8), byte(sid), byte(sid >> 8), byte(sid >> 16), byte(sid >> 24)}
-		stream = append(append(stream, h...), data...)
-	}
-	add(smuxSYN, 3, nil)
-	add(smuxPSH, 3, make([]byte, 300))
-	add(3, 0, nil) // NOP
-	add(smuxFIN, 5, nil)
-	add(smuxPSH, 7, []byte("x"))
-	// Feed in awkward pieces: 1, 2, 3, ... bytes.
-	for i, k := 0, 1; i < len(stream); k++ {
-		j := min(i+k, len(stream))
-		w.observe(stream[i:j])
-		i = j
-	}
-	want := []frame{{smuxSYN, 3, 0}, {smuxPSH, 3, 300}, {3, 0, 0}, {smuxFIN, 5, 0}, {smuxPSH, 7, 1}}
-	if len(got) != len(want) {
-		t.Fatalf("frames = %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("frame %d = %v, want %v", i, got[i], want[i])
-		}
-	}
-}

@@ -91,7 +91,7 @@ func (f *Forwarder) forward(ctx context.Context, local net.Conn) {
 		defer close(done)
 		// Local client → destination. When the client stops sending (EOF or error) the remote side is closed:
 		// smux FIN in mux mode, Flag DisconnectToPort in basic mode (protocol.md §6.3, §6.4).
-		// In mux mode the copy goes through muxConn.ReadFrom, one smux frame per read.
+		// In mux mode the transport packs whatever the copy writes into full data messages.
 		buf := make([]byte, copyBufferSize)
 		_, err := io.CopyBuffer(remote, onlyReader{local}, buf)
 		f.log.Debug("local side ended", "err", err)

@@ -1,0 +1,135 @@
+package portforward
+
+import (
+	"errors"
+	"net"
+	"os"
+	"regexp"
+	"runtime/debug"
+	"testing"
+
+	"github.com/xtaci/smux"
+)
+
+// The version the frame watcher was written for is the one go.mod requires.
+func TestSmuxVersionMatchesGoMod(t *testing.T) {
+	b, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*(?:require\s+)?` + regexp.QuoteMeta(smuxModule) + `\s+(\S+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("go.mod does not require %s", smuxModule)
+	}
+	if got := string(m[1]); got != smuxVersion {
+		t.Fatalf("go.mod requires %s %s, but smuxwire.go was written for %s: check frameWatcher and streamIDs against the new version, then update smuxVersion",
+			smuxModule, got, smuxVersion)
+	}
+	// A test binary carries no dependency list, so checkSmux cannot object here; programs do carry one
+	// (go version -m).
+	if err := checkSmux(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckSmuxDeps(t *testing.T) {
+	other := &debug.Module{Path: "example.com/other", Version: "v9.9.9"}
+	for _, tc := range []struct {
+		name string
+		deps []*debug.Module
+		ok   bool
+	}{
+		{"same", []*debug.Module{other, {Path: smuxModule, Version: smuxVersion}}, true},
+		{"absent", []*debug.Module{other}, true},
+		{"newer", []*debug.Module{{Path: smuxModule, Version: "v1.5.17"}}, false},
+		{"older", []*debug.Module{{Path: smuxModule, Version: "v1.5.15"}}, false},
+		{"replaced by the same", []*debug.Module{{Path: smuxModule, Version: "v1.5.10", Replace: &debug.Module{Path: smuxModule, Version: smuxVersion}}}, true},
+		{"replaced by a fork", []*debug.Module{{Path: smuxModule, Version: smuxVersion, Replace: &debug.Module{Path: "example.com/smux", Version: "v1.6.0"}}}, false},
+		{"replaced by a directory", []*debug.Module{{Path: smuxModule, Version: smuxVersion, Replace: &debug.Module{Path: "../smux"}}}, false},
+	} {
+		err := checkSmuxDeps(tc.deps)
+		if tc.ok && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrSmuxVersion) {
+			t.Errorf("%s: err = %v, want ErrSmuxVersion", tc.name, err)
+		}
+	}
+}
+
+// streamIDs predicts the ids of the smux in use, checked against a real smux client.
+func TestStreamIDsPredictSmux(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	cfg := smux.DefaultConfig()
+	cfg.Version = 1
+	cfg.KeepAliveDisabled = true
+	srv, err := smux.Server(b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	go func() {
+		for {
+			s, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			s.Close()
+		}
+	}()
+	cli, err := smux.Client(a, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	p := newStreamIDs()
+	for i := 0; i < 50; i++ {
+		want := p.predict()
+		s, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ID() != want {
+			t.Fatalf("stream %d: smux gave id %d, predicted %d", i, s.ID(), want)
+		}
+		p.opened(s.ID())
+		s.Close()
+	}
+}
+
+func TestFrameWatcher(t *testing.T) {
+	type frame struct {
+		cmd    byte
+		sid    uint32
+		length int
+	}
+	var got []frame
+	w := frameWatcher{onFrame: func(cmd byte, sid uint32, length int) { got = append(got, frame{cmd, sid, length}) }}
+	var stream []byte
+	add := func(cmd byte, sid uint32, data []byte) {
+		h := []byte{1, cmd, byte(len(data)), byte(len(data) >> 8), byte(sid), byte(sid >> 8), byte(sid >> 16), byte(sid >> 24)}
+		stream = append(append(stream, h...), data...)
+	}
+	add(smuxSYN, 3, nil)
+	add(smuxPSH, 3, make([]byte, 300))
+	add(3, 0, nil) // NOP
+	add(smuxFIN, 5, nil)
+	add(smuxPSH, 7, []byte("x"))
+	// Feed in awkward pieces: 1, 2, 3, ... bytes.
+	for i, k := 0, 1; i < len(stream); k++ {
+		j := min(i+k, len(stream))
+		w.observe(stream[i:j])
+		i = j
+	}
+	want := []frame{{smuxSYN, 3, 0}, {smuxPSH, 3, 300}, {3, 0, 0}, {smuxFIN, 5, 0}, {smuxPSH, 7, 1}}
+	if len(got) != len(want) {
+		t.Fatalf("frames = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("frame %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
