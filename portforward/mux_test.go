@@ -94,7 +94,7 @@ func TestMuxDialDirect(t *testing.T) {
 		_, err := c1.Read(make([]byte, 10))
 		rerr <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let the Read start waiting; the test holds either way
+	testkit.WaitBlocked(t, "(*muxConn).Read") // the deadline must end a Read that already waits
 	c1.SetReadDeadline(time.Now())
 	select {
 	case err := <-rerr:

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
-	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
@@ -53,38 +53,47 @@ func TestMalformedFramesAreDroppedAndTheSessionGoesOn(t *testing.T) {
 	}
 }
 
+// TestAgentThatStopsAcknowledgingEndsTheSession runs in a synctest bubble: the acknowledgement timeout is
+// measured in bubble time.
 func TestAgentThatStopsAcknowledgingEndsTheSession(t *testing.T) {
-	fake := &fakeSSM{}
-	client, agentEnd := newMemPipe()
-	s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
-		SSM: fake, AckTimeout: 300 * time.Millisecond, MaxPayload: 1024, Window: 8192,
-		Dial: func(context.Context, string) (Transport, error) { return client, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	go func() { // an agent that reads everything and acknowledges nothing
-		for {
-			if _, err := agentEnd.ReadFrame(nil); err != nil {
-				return
-			}
+	synctest.Test(t, func(t *testing.T) {
+		fake := &fakeSSM{}
+		client, agentEnd := newMemPipe()
+		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
+			SSM: fake, AckTimeout: 300 * time.Millisecond, MaxPayload: 1024, Window: 8192,
+			Dial: func(context.Context, string) (Transport, error) { return client, nil }})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	start := time.Now()
-	_, err = s.Write(make([]byte, 1<<20)) // far more than the window: blocks, then fails
-	if !errors.Is(err, ErrAckTimeout) {
-		t.Fatalf("Write = %v, want ErrAckTimeout", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("took %v", d)
-	}
-	s.mu.Lock()
-	inflight := s.inflight
-	s.mu.Unlock()
-	if inflight > 8192 {
-		t.Fatalf("%d bytes held for an agent that does not acknowledge; the window is 8192", inflight)
-	}
-	testkit.WaitFor(t, "TerminateSession", func() bool { fake.mu.Lock(); defer fake.mu.Unlock(); return fake.terminates == 1 })
+		defer s.Close()
+		go func() { // an agent that reads everything and acknowledges nothing
+			for {
+				if _, err := agentEnd.ReadFrame(nil); err != nil {
+					return
+				}
+			}
+		}()
+		start := time.Now()                   // bubble time: the check below is exact, whatever the machine's load
+		_, err = s.Write(make([]byte, 1<<20)) // far more than the window: blocks, then fails
+		if !errors.Is(err, ErrAckTimeout) {
+			t.Fatalf("Write = %v, want ErrAckTimeout", err)
+		}
+		if d := time.Since(start); d <= 300*time.Millisecond || d > 300*time.Millisecond+maxRTO {
+			t.Fatalf("failed after %v, want just over the 300ms AckTimeout", d)
+		}
+		s.mu.Lock()
+		inflight := s.inflight
+		s.mu.Unlock()
+		if inflight > 8192 {
+			t.Fatalf("%d bytes held for an agent that does not acknowledge; the window is 8192", inflight)
+		}
+		synctest.Wait() // TerminateSession runs on its own goroutine
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		if fake.terminates != 1 {
+			t.Fatalf("%d TerminateSession calls, want 1", fake.terminates)
+		}
+	})
 }
 
 // lockedBuffer collects log output from several goroutines.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ type memTransport struct {
 	peer   *memTransport
 	once   *sync.Once    // shared by both ends
 	closed chan struct{} // shared by both ends
+	pings  atomic.Int64  // websocket pings sent from this end
 }
 
 type frame struct {
@@ -67,7 +69,10 @@ func (t *memTransport) WriteBinary(p []byte) error {
 func (t *memTransport) WriteText(p []byte) error {
 	return t.write(frame{text: true, b: append([]byte(nil), p...)})
 }
-func (t *memTransport) Ping() error { return nil }
+func (t *memTransport) Ping() error {
+	t.pings.Add(1)
+	return nil
+}
 func (t *memTransport) Close() error {
 	t.once.Do(func() { close(t.closed) })
 	return nil

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ssmwire/ssmwire/internal/testkit"
@@ -51,49 +52,54 @@ func TestNoHandshakeSessionReadyOnFirstOutput(t *testing.T) {
 	}
 }
 
+// TestPortHandshake runs in a synctest bubble, so "Ready has not returned yet" is checked once every goroutine
+// is blocked, not after a guessed pause.
 func TestPortHandshake(t *testing.T) {
-	s, a := openPipe(t, nil)
-	a.handshake(protocol.SessionTypePort, `{"portNumber":"22","type":"LocalPortForwarding"}`,
-		protocol.RequestedClientAction{ActionType: "FutureAction", ActionParameters: json.RawMessage(`{}`)})
-	if got := a.nextAck(); got != 0 {
-		t.Fatalf("ack seq %d", got)
-	}
-	m := a.nextData()
-	if m.PayloadType != protocol.PayloadHandshakeResponse || m.SequenceNumber != 0 {
-		t.Fatalf("got %v seq %d", m.PayloadType, m.SequenceNumber)
-	}
-	var resp protocol.HandshakeResponse
-	if err := json.Unmarshal(m.Payload, &resp); err != nil {
-		t.Fatal(err)
-	}
-	if resp.ClientVersion != version.Version || len(resp.ProcessedClientActions) != 2 {
-		t.Fatalf("response = %s", m.Payload)
-	}
-	if pa := resp.ProcessedClientActions[0]; pa.ActionType != protocol.ActionSessionType || pa.ActionStatus != protocol.ActionSuccess {
-		t.Fatalf("SessionType action = %+v", pa)
-	}
-	// An action we do not know is answered as unsupported, never as success (the official plugin's bug).
-	if pa := resp.ProcessedClientActions[1]; pa.ActionType != "FutureAction" || pa.ActionStatus != protocol.ActionUnsupported {
-		t.Fatalf("unknown action = %+v", pa)
-	}
-	a.ack(m)
-	readyErr := make(chan error, 1)
-	go func() { _, err := s.Ready(context.Background()); readyErr <- err }()
-	select {
-	case err := <-readyErr:
-		t.Fatalf("Ready returned before HandshakeComplete: %v", err)
-	case <-time.After(20 * time.Millisecond):
-	}
-	hc, _ := json.Marshal(protocol.HandshakeComplete{HandshakeTimeToComplete: time.Second, CustomerMessage: "hello"})
-	a.output(protocol.PayloadHandshakeComplete, hc)
-	if err := <-readyErr; err != nil {
-		t.Fatal(err)
-	}
-	hs, _ := s.Ready(context.Background())
-	if hs.SessionType != protocol.SessionTypePort || hs.AgentVersion != "3.3.987.0" || hs.CustomerMessage != "hello" ||
-		!hs.Handshaked || string(hs.Properties) != `{"portNumber":"22","type":"LocalPortForwarding"}` {
-		t.Fatalf("handshake = %+v", hs)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		s, a := openPipe(t, nil)
+		a.handshake(protocol.SessionTypePort, `{"portNumber":"22","type":"LocalPortForwarding"}`,
+			protocol.RequestedClientAction{ActionType: "FutureAction", ActionParameters: json.RawMessage(`{}`)})
+		if got := a.nextAck(); got != 0 {
+			t.Fatalf("ack seq %d", got)
+		}
+		m := a.nextData()
+		if m.PayloadType != protocol.PayloadHandshakeResponse || m.SequenceNumber != 0 {
+			t.Fatalf("got %v seq %d", m.PayloadType, m.SequenceNumber)
+		}
+		var resp protocol.HandshakeResponse
+		if err := json.Unmarshal(m.Payload, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if resp.ClientVersion != version.Version || len(resp.ProcessedClientActions) != 2 {
+			t.Fatalf("response = %s", m.Payload)
+		}
+		if pa := resp.ProcessedClientActions[0]; pa.ActionType != protocol.ActionSessionType || pa.ActionStatus != protocol.ActionSuccess {
+			t.Fatalf("SessionType action = %+v", pa)
+		}
+		// An action we do not know is answered as unsupported, never as success (the official plugin's bug).
+		if pa := resp.ProcessedClientActions[1]; pa.ActionType != "FutureAction" || pa.ActionStatus != protocol.ActionUnsupported {
+			t.Fatalf("unknown action = %+v", pa)
+		}
+		a.ack(m)
+		readyErr := make(chan error, 1)
+		go func() { _, err := s.Ready(context.Background()); readyErr <- err }()
+		synctest.Wait()
+		select {
+		case err := <-readyErr:
+			t.Fatalf("Ready returned before HandshakeComplete: %v", err)
+		default:
+		}
+		hc, _ := json.Marshal(protocol.HandshakeComplete{HandshakeTimeToComplete: time.Second, CustomerMessage: "hello"})
+		a.output(protocol.PayloadHandshakeComplete, hc)
+		if err := <-readyErr; err != nil {
+			t.Fatal(err)
+		}
+		hs, _ := s.Ready(context.Background())
+		if hs.SessionType != protocol.SessionTypePort || hs.AgentVersion != "3.3.987.0" || hs.CustomerMessage != "hello" ||
+			!hs.Handshaked || string(hs.Properties) != `{"portNumber":"22","type":"LocalPortForwarding"}` {
+			t.Fatalf("handshake = %+v", hs)
+		}
+	})
 }
 
 func TestInvalidHandshakeJSONEndsSession(t *testing.T) {
@@ -249,31 +255,38 @@ func TestChannelClosed(t *testing.T) {
 	}
 }
 
+// TestFullReceiveBufferLeavesMessageUnacknowledged runs in a synctest bubble: "no answer" means none once every
+// goroutine is blocked, not none within a guessed pause.
 func TestFullReceiveBufferLeavesMessageUnacknowledged(t *testing.T) {
-	// 8 bytes of receive buffer and 4 of out-of-order room, which in-order data may borrow.
-	s, a := openPipe(t, &Config{RecvBuffer: 8, OutOfOrderBuffer: 4})
-	a.output(protocol.PayloadOutput, []byte("12345678"))
-	a.nextAck()
-	a.outputAt(1, protocol.PayloadOutput, []byte("abc")) // borrowed room
-	if got := a.nextAck(); got != 1 {
-		t.Fatal(got)
-	}
-	a.outputAt(2, protocol.PayloadOutput, []byte("de")) // 13 bytes would exceed 8+4
-	if m, ok := a.nextWithin(50 * time.Millisecond); ok {
-		t.Fatalf("client answered %s for a message it could not take", m.MessageType)
-	}
-	p := make([]byte, 11)
-	if n, _ := io.ReadFull(s, p); n != 11 || string(p) != "12345678abc" {
-		t.Fatal(n, string(p))
-	}
-	a.outputAt(2, protocol.PayloadOutput, []byte("de")) // the agent's retransmission
-	if got := a.nextAck(); got != 2 {
-		t.Fatal(got)
-	}
-	// The refused copy is counted as deferred only, not as received.
-	if st := s.Stats(); st.MessagesReceived != 3 || st.BytesReceived != 13 || st.Deferred != 1 {
-		t.Fatalf("stats = %+v", st)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		// 8 bytes of receive buffer and 4 of out-of-order room, which in-order data may borrow.
+		s, a := openPipe(t, &Config{RecvBuffer: 8, OutOfOrderBuffer: 4})
+		a.output(protocol.PayloadOutput, []byte("12345678"))
+		a.nextAck()
+		a.outputAt(1, protocol.PayloadOutput, []byte("abc")) // borrowed room
+		if got := a.nextAck(); got != 1 {
+			t.Fatal(got)
+		}
+		a.outputAt(2, protocol.PayloadOutput, []byte("de")) // 13 bytes would exceed 8+4
+		synctest.Wait()
+		select {
+		case f := <-a.tr.in:
+			t.Fatalf("client answered a message it could not take (a %d-byte frame)", len(f.b))
+		default:
+		}
+		p := make([]byte, 11)
+		if n, _ := io.ReadFull(s, p); n != 11 || string(p) != "12345678abc" {
+			t.Fatal(n, string(p))
+		}
+		a.outputAt(2, protocol.PayloadOutput, []byte("de")) // the agent's retransmission
+		if got := a.nextAck(); got != 2 {
+			t.Fatal(got)
+		}
+		// The refused copy is counted as deferred only, not as received.
+		if st := s.Stats(); st.MessagesReceived != 3 || st.BytesReceived != 13 || st.Deferred != 1 {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
 }
 
 func TestExitCodeStdErrAndFlags(t *testing.T) {
@@ -296,28 +309,31 @@ func TestExitCodeStdErrAndFlags(t *testing.T) {
 	}
 }
 
+// TestBlockingCallsUnblockOnClose runs in a synctest bubble so that Close comes exactly when every call blocks.
 func TestBlockingCallsUnblockOnClose(t *testing.T) {
-	s, _ := openPipe(t, &Config{MaxPayload: 1024, Window: 1024})
-	if err := s.Send(context.Background(), protocol.PayloadOutput, make([]byte, 1024)); err != nil {
-		t.Fatal(err)
-	}
-	errs := make(chan string, 4)
-	go func() { _, err := s.Read(make([]byte, 1)); errs <- "Read: " + fmt.Sprint(err) }()
-	go func() { _, err := s.Stderr().Read(make([]byte, 1)); errs <- "Stderr: " + fmt.Sprint(err) }()
-	go func() { _, err := s.Ready(context.Background()); errs <- "Ready: " + fmt.Sprint(err) }()
-	go func() { _, err := s.Write([]byte("blocked by the window")); errs <- "Write: " + fmt.Sprint(err) }()
-	time.Sleep(10 * time.Millisecond) // let them block; the test holds without it, it only makes blocking likelier
-	s.Close()
-	for range 4 {
-		select {
-		case e := <-errs:
-			if !strings.Contains(e, "closed") {
-				t.Errorf("%s: want an error naming the close", e)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a blocking call did not return after Close")
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := openPipe(t, &Config{MaxPayload: 1024, Window: 1024})
+		if err := s.Send(context.Background(), protocol.PayloadOutput, make([]byte, 1024)); err != nil {
+			t.Fatal(err)
 		}
-	}
+		errs := make(chan string, 4)
+		go func() { _, err := s.Read(make([]byte, 1)); errs <- "Read: " + fmt.Sprint(err) }()
+		go func() { _, err := s.Stderr().Read(make([]byte, 1)); errs <- "Stderr: " + fmt.Sprint(err) }()
+		go func() { _, err := s.Ready(context.Background()); errs <- "Ready: " + fmt.Sprint(err) }()
+		go func() { _, err := s.Write([]byte("blocked by the window")); errs <- "Write: " + fmt.Sprint(err) }()
+		synctest.Wait() // all four are blocked now: Close must be what ends them
+		s.Close()
+		for range 4 {
+			select {
+			case e := <-errs:
+				if !strings.Contains(e, "closed") {
+					t.Errorf("%s: want an error naming the close", e)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a blocking call did not return after Close")
+			}
+		}
+	})
 }
 
 func TestDroppedConnectionWithoutSSMEndsSession(t *testing.T) {

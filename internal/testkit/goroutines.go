@@ -74,3 +74,30 @@ func waitGoroutines(t testing.TB, keep func(stack string) bool, limit int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// WaitBlocked waits until a goroutine whose stack mentions fn (for example "(*muxConn).Read") is blocked:
+// waiting in a select, on a channel, a lock, a condition or network I/O. A test that must act while a call
+// waits (set a deadline, close the session) calls it instead of sleeping and hoping the call got there. It
+// fails the test after [Timeout].
+func WaitBlocked(t testing.TB, fn string) {
+	t.Helper()
+	WaitFor(t, fn+" blocked", func() bool {
+		return len(Goroutines(func(g string) bool { return strings.Contains(g, fn) && blocked(g) })) > 0
+	})
+}
+
+// blocked reports whether a goroutine's stack header ("goroutine 7 [chan receive]:") shows it waiting.
+func blocked(stack string) bool {
+	header, _, _ := strings.Cut(stack, "\n")
+	_, state, ok := strings.Cut(header, "[")
+	if !ok {
+		return false
+	}
+	state, _, _ = strings.Cut(state, "]")
+	state, _, _ = strings.Cut(state, ",") // "select, 2 minutes"
+	switch state {
+	case "running", "runnable", "syscall", "dead", "idle":
+		return false
+	}
+	return true
+}

@@ -46,3 +46,17 @@ func TestGoroutinesFilters(t *testing.T) {
 }
 
 func parkedForTestGoroutinesFilters(stop chan struct{}) { <-stop }
+
+func TestWaitBlocked(t *testing.T) {
+	release := make(chan struct{})
+	done := make(chan struct{})
+	go func() { waitingForTestWaitBlocked(release); close(done) }()
+	WaitBlocked(t, "waitingForTestWaitBlocked")
+	close(release)
+	<-done
+	if blocked("goroutine 1 [running]:\nmain.main()") || !blocked("goroutine 9 [select, 2 minutes]:\nx()") {
+		t.Fatal("blocked misreads a stack header")
+	}
+}
+
+func waitingForTestWaitBlocked(release chan struct{}) { <-release }
