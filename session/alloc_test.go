@@ -3,11 +3,11 @@ package session
 import (
 	"context"
 	"io"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
@@ -115,7 +115,7 @@ func BenchmarkDataPath(b *testing.B) {
 
 // TestNoGoroutineLeaks opens and ends sessions in each way they can end and counts goroutines after.
 func TestNoGoroutineLeaks(t *testing.T) {
-	before := runtime.NumGoroutine()
+	testkit.CheckGoroutines(t, nil) // first, so that it checks after every cleanup
 	for range 5 {
 		s, a := openPipe(t, nil)
 		a.output(protocol.PayloadOutput, []byte("x"))
@@ -126,13 +126,5 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		s2.Close()
 		s3, _ := openResumable(t, &fakeSSM{noToken: true})
 		s3.Close()
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 	}
 }

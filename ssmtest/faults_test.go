@@ -2,7 +2,6 @@ package ssmtest
 
 import (
 	"bytes"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -230,7 +229,7 @@ func equalBools(a, b []bool) bool {
 }
 
 func TestCloseLeavesNoGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
+	testkit.CheckGoroutines(t, nil) // first, so that it checks after every cleanup
 	s := NewServer(&Options{NoPacing: true})
 	_, url, token := startShell(t, s)
 	c := &rawClient{t: t, ws: dial(t, url, token)}
@@ -238,14 +237,6 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	s.Faults().Pause(time.Hour)                        // a pending timer
 	s.Close()
 	c.ws.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and one reader.
