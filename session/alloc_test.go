@@ -5,7 +5,6 @@ import (
 	"io"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/protocol"
@@ -97,7 +96,7 @@ func TestSteadyStateDataPathDoesNotAllocate(t *testing.T) {
 	for range 50 {
 		d.round(t) // warm the pools
 	}
-	time.Sleep(10 * time.Millisecond)
+	testkit.WaitBlocked(t, "(*Session).writeLoop") // the writer has sent everything the warm-up queued
 	allocs := testing.AllocsPerRun(200, func() { d.round(t) })
 	if allocs > 0 {
 		t.Fatalf("%.1f allocations per message round trip, want 0", allocs)

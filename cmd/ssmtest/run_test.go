@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
 func TestRun(t *testing.T) {
@@ -32,8 +34,9 @@ func TestRun(t *testing.T) {
 	}
 	go io.Copy(io.Discard, pr)
 	client := ssm.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
+		Region: "us-east-1",
+		// The pair the emulator knows by default: the server verifies the signature in full.
+		Credentials:  credentials.NewStaticCredentialsProvider(ssmtest.DefaultAccessKeyID, ssmtest.DefaultSecretAccessKey, ""),
 		BaseEndpoint: aws.String(url),
 	})
 	out, err := client.DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{})
