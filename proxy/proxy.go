@@ -207,8 +207,8 @@ func (h *handler) socks5(ctx context.Context) {
 	}
 	if err != nil {
 		if rep != 0 {
-			h.c.Write(socksReply(rep))
 			h.fail(ev, General, fmt.Sprintf("SOCKS5 reply %d", rep), err)
+			h.c.Write(socksReply(rep))
 			h.linger()
 		} else {
 			h.s.log.Debug("proxy: bad SOCKS5 request", "client", h.c.RemoteAddr(), "err", err)
@@ -218,11 +218,12 @@ func (h *handler) socks5(ctx context.Context) {
 	remote, err := h.dial(ctx, req.host, req.port)
 	if err != nil {
 		k := Classify(err)
-		h.c.Write(socksReply(k.SOCKSReply()))
 		h.fail(ev, k, fmt.Sprintf("SOCKS5 reply %d", k.SOCKSReply()), err)
+		h.c.Write(socksReply(k.SOCKSReply()))
 		h.linger()
 		return
 	}
+	h.open(&ev)
 	if _, err := h.c.Write(socksReply(socksSucceeded)); err != nil {
 		remote.Close()
 		return
@@ -238,8 +239,8 @@ func (h *handler) http(ctx context.Context) {
 		if !errors.As(err, &he) {
 			he = &httpError{status: 400, msg: err.Error()}
 		}
-		h.c.Write(httpResponse(req.proto, he.status, he.allow, "ssmwire proxy: "+he.msg))
 		h.fail(ev, General, fmt.Sprintf("HTTP %d", he.status), err)
+		h.c.Write(httpResponse(req.proto, he.status, he.allow, "ssmwire proxy: "+he.msg))
 		h.linger()
 		return
 	}
@@ -247,11 +248,12 @@ func (h *handler) http(ctx context.Context) {
 	if err != nil {
 		k := Classify(err)
 		body := fmt.Sprintf("ssmwire proxy: cannot connect to %s (%s): %v", hostPort(req.host, req.port), k, err)
-		h.c.Write(httpResponse(req.proto, k.HTTPStatus(), false, body))
 		h.fail(ev, k, fmt.Sprintf("HTTP %d", k.HTTPStatus()), err)
+		h.c.Write(httpResponse(req.proto, k.HTTPStatus(), false, body))
 		h.linger()
 		return
 	}
+	h.open(&ev)
 	if _, err := h.c.Write(httpResponse(req.proto, 200, false, "")); err != nil {
 		remote.Close()
 		return
@@ -294,12 +296,19 @@ func (h *handler) dial(ctx context.Context, host string, port int) (net.Conn, er
 	}
 }
 
-// fail reports a refused request.
+// fail reports a refused request, before the reply is sent (so that whoever reads the reply finds the
+// event already reported).
 func (h *handler) fail(ev Event, k Kind, reply string, err error) {
 	ev.Type, ev.Kind, ev.Reply, ev.Err = EventFailed, k, reply, err
 	h.s.log.Debug("proxy: request failed", "conn", ev.Conn, "client", ev.Client, "destination", ev.Destination(),
 		"reply", reply, "err", err)
 	h.emit(ev)
+}
+
+// open reports a tunnel up, before the success reply is sent.
+func (h *handler) open(ev *Event) {
+	ev.Type = EventOpen
+	h.emit(*ev)
 }
 
 func (h *handler) emit(ev Event) {

@@ -15,8 +15,6 @@ func (h *handler) relay(ctx context.Context, ev Event, remote net.Conn) {
 	defer remote.Close()
 	h.c.SetDeadline(time.Time{})
 	h.lim.N = 1<<63 - 1 // the head limit is over: br now only drains what it buffered
-	ev.Type = EventOpen
-	h.emit(ev)
 	start := time.Now()
 	stop := context.AfterFunc(ctx, func() {
 		h.c.Close()

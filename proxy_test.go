@@ -1,0 +1,246 @@
+package ssmwire_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/testkit"
+	"github.com/ssmwire/ssmwire/proxy"
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// denySSM refuses StartSession for one host parameter, as an IAM policy limiting ssm:StartSession does.
+type denySSM struct {
+	ssmwire.SSMAPI
+	host string
+}
+
+func (d denySSM) StartSession(ctx context.Context, in *ssm.StartSessionInput, opts ...func(*ssm.Options)) (*ssm.StartSessionOutput, error) {
+	if slices.Contains(in.Parameters["host"], d.host) {
+		return nil, &smithy.GenericAPIError{Code: "AccessDeniedException",
+			Message: "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: ssm:StartSession"}
+	}
+	return d.SSMAPI.StartSession(ctx, in, opts...)
+}
+
+// bannerServer greets each connection with "hello\n" (so a proxy learns at once that it connected) and
+// then echoes. It returns the port.
+func bannerServer(t *testing.T) int {
+	return testkit.Serve(t, func(c net.Conn) {
+		io.WriteString(c, "hello\n")
+		io.Copy(c, c)
+	})
+}
+
+// proxyEvents collects a proxy's events.
+type proxyEvents struct {
+	mu  sync.Mutex
+	evs []proxy.Event
+}
+
+func (p *proxyEvents) add(e proxy.Event) {
+	p.mu.Lock()
+	p.evs = append(p.evs, e)
+	p.mu.Unlock()
+}
+
+func (p *proxyEvents) failures() []proxy.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []proxy.Event
+	for _, e := range p.evs {
+		if e.Type == proxy.EventFailed {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestProxyThroughTarget drives the SOCKS5 and HTTP CONNECT proxy served over a Dialer on ssmtest: names
+// resolved by the target, one session per destination shared by its connections, loopback destinations
+// through AWS-StartPortForwardingSession, and every kind of failure answered with its reply.
+func TestProxyThroughTarget(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServerWithHosts(t, map[string]string{"db.internal": "127.0.0.1", "secret.internal": "127.0.0.1"})
+	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.SSM = denySSM{SSMAPI: cfg.SSM, host: "secret.internal"} })
+	d := c.NewDialer(target, &ssmwire.DialerConfig{ConfirmWait: testkit.Timeout / 3})
+	evs := &proxyEvents{}
+	ps, err := proxy.New(&proxy.Config{Dial: d.Dial, OnEvent: evs.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- ps.Serve(ctx, l) }()
+	defer func() {
+		cancel()
+		<-served
+		d.Close()
+		waitGoroutines(t, false)
+	}()
+	addr := l.Addr().String()
+	port := bannerServer(t)
+
+	// Two connections to a name only the target knows: one session, ToRemoteHost with the name.
+	for i := range 2 {
+		conn := proxyConn(t, addr)
+		if rep := socks5Connect(t, conn, "db.internal", port); rep != 0 {
+			t.Fatalf("SOCKS5 to db.internal: reply %d (%v)", rep, evs.failures())
+		}
+		expectBanner(t, conn, fmt.Sprintf("connection %d", i))
+		conn.Close()
+	}
+	// A loopback address and the HTTP side.
+	conn := proxyConn(t, addr)
+	if rep := socks5Connect(t, conn, "127.0.0.1", port); rep != 0 {
+		t.Fatalf("SOCKS5 to 127.0.0.1: reply %d (%v)", rep, evs.failures())
+	}
+	expectBanner(t, conn, "127.0.0.1")
+	conn.Close()
+	conn = proxyConn(t, addr)
+	resp, br := httpConnect(t, conn, net.JoinHostPort("db.internal", strconv.Itoa(port)))
+	if resp.StatusCode != 200 {
+		t.Fatalf("CONNECT db.internal: %s", resp.Status)
+	}
+	expectBanner(t, struct {
+		io.Reader
+		io.Writer
+	}{br, conn}, "CONNECT")
+	conn.Close()
+
+	var remote, local int
+	for _, id := range srv.SessionIDs() {
+		s := srv.Session(id)
+		switch {
+		case s.DocumentName == ssmwire.PortForwardingRemoteHostDocument && s.Properties["host"] == "db.internal":
+			remote++
+		case s.DocumentName == ssmwire.PortForwardingDocument && s.Properties["host"] == nil:
+			local++
+		default:
+			t.Errorf("unexpected session %s: %s %v", id, s.DocumentName, s.Properties)
+		}
+	}
+	if remote != 1 || local != 1 {
+		t.Errorf("%d sessions to db.internal and %d to the target itself, want 1 and 1", remote, local)
+	}
+
+	// Failures, each with its SOCKS5 reply and HTTP status.
+	closed := closedPort(t)
+	tests := []struct {
+		name   string
+		host   string
+		port   int
+		socks  byte
+		status int
+		reason string
+	}{
+		{"refused", "db.internal", closed, 5, 502, "could not connect"},
+		{"forbidden by the agent", "169.254.169.254", 80, 2, 403, "is forbidden"},
+		{"denied by IAM", "secret.internal", port, 2, 403, "AccessDeniedException"},
+	}
+	for _, tt := range tests {
+		conn := proxyConn(t, addr)
+		if rep := socks5Connect(t, conn, tt.host, tt.port); rep != tt.socks {
+			t.Errorf("%s: SOCKS5 reply %d, want %d", tt.name, rep, tt.socks)
+		}
+		conn.Close()
+		conn = proxyConn(t, addr)
+		resp, _ := httpConnect(t, conn, net.JoinHostPort(tt.host, strconv.Itoa(tt.port)))
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.reason) {
+			t.Errorf("%s: HTTP %s %q, want %d saying %q", tt.name, resp.Status, body, tt.status, tt.reason)
+		}
+		conn.Close()
+	}
+	fails := evs.failures()
+	if len(fails) != 2*len(tests) {
+		t.Fatalf("%d failure events, want %d: %v", len(fails), 2*len(tests), fails)
+	}
+	for i, e := range fails {
+		if tt := tests[i/2]; !strings.Contains(e.Err.Error(), tt.reason) || e.Host != tt.host {
+			t.Errorf("failure event %d: %s %v, want %s saying %q", i, e.Destination(), e.Err, tt.host, tt.reason)
+		}
+	}
+}
+
+func newServerWithHosts(t *testing.T, hosts map[string]string) *ssmtest.Server {
+	return newServer(t, &ssmtest.Options{Hosts: hosts})
+}
+
+func proxyConn(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(testkit.Timeout))
+	return c
+}
+
+func expectBanner(t *testing.T, c io.ReadWriter, what string) {
+	t.Helper()
+	br := bufio.NewReader(c)
+	if line, err := br.ReadString('\n'); line != "hello\n" {
+		t.Fatalf("%s: banner %q, %v", what, line, err)
+	}
+	io.WriteString(c, "ping\n")
+	if line, err := br.ReadString('\n'); line != "ping\n" {
+		t.Fatalf("%s: echo %q, %v", what, line, err)
+	}
+}
+
+// socks5Connect performs a SOCKS5 CONNECT (a domain name unless host is an IP address) and returns the reply.
+func socks5Connect(t *testing.T, c net.Conn, host string, port int) byte {
+	t.Helper()
+	req := []byte{5, 1, 0, 5, 1, 0}
+	if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
+		req = append(append(req, 1), ip.To4()...)
+	} else if ip != nil {
+		req = append(append(req, 4), ip...)
+	} else {
+		req = append(append(req, 3, byte(len(host))), host...)
+	}
+	req = binary.BigEndian.AppendUint16(req, uint16(port))
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	var rep [12]byte
+	if _, err := io.ReadFull(c, rep[:]); err != nil {
+		t.Fatalf("SOCKS5 reply: %v", err)
+	}
+	if rep[0] != 5 || rep[1] != 0 || rep[2] != 5 {
+		t.Fatalf("SOCKS5 answers %v", rep)
+	}
+	return rep[3]
+}
+
+func httpConnect(t *testing.T, c net.Conn, target string) (*http.Response, *bufio.Reader) {
+	t.Helper()
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: "CONNECT"})
+	if err != nil {
+		t.Fatalf("CONNECT %s: %v", target, err)
+	}
+	return resp, br
+}
