@@ -126,7 +126,7 @@ func classifyDialError(r Remote, err error) error {
 	var cpe *ConnectToPortError
 	var cc *session.ChannelClosedError
 	switch {
-	case errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
+	case errors.Is(err, ErrAccessDenied), errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
 		return fmt.Errorf("ssmwire: %s: %w: %w", r, proxy.ErrForbidden, err)
 	case errors.As(err, &cpe):
 		return fmt.Errorf("ssmwire: %s: the agent could not connect (refused, or unreachable from the target): %w: %w",

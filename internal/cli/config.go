@@ -34,7 +34,8 @@ type Tunnel struct {
 	Region   string // AWS region; empty uses the command line's or the profile's
 	Target   string // instance id, managed instance id, Name tag value or ecs:… target
 	Forwards []Forward
-	Line     int // line of the tunnel's table header, for messages
+	Proxy    *ProxyListen // a SOCKS5 and HTTP CONNECT proxy through Target (`proxy = "127.0.0.1:1080"`), or nil
+	Line     int          // line of the tunnel's table header, for messages
 }
 
 // tunnelTOML is the decoded form of one [tunnels.NAME] table.
@@ -43,6 +44,7 @@ type tunnelTOML struct {
 	Region   string   `toml:"region"`
 	Target   string   `toml:"target"`
 	Forwards []string `toml:"forwards"`
+	Proxy    string   `toml:"proxy"`
 }
 
 // DefaultConfigPath returns $XDG_CONFIG_HOME/ssmwire/config.toml, or ~/.config/ssmwire/config.toml when
@@ -105,7 +107,7 @@ func ParseFile(path string, b []byte) (*File, error) {
 		if len(k) >= 2 && k[0] == "tunnels" {
 			line = keyLine(src, k[1], k[len(k)-1])
 		}
-		return nil, fmt.Errorf("%s: unknown key %q (tunnels take profile, region, target and forwards)",
+		return nil, fmt.Errorf("%s: unknown key %q (tunnels take profile, region, target, forwards and proxy)",
 			where(path, line), k.String())
 	}
 	f := &File{Path: path}
@@ -129,9 +131,16 @@ func ParseFile(path string, b []byte) (*File, error) {
 		if _, err := ParseTarget(t.Target); err != nil {
 			return nil, fmt.Errorf("%s: tunnel %q: %v", where(path, keyLine(src, name, "target")), name, err)
 		}
-		if len(t.Forwards) == 0 {
-			return nil, fmt.Errorf("%s: tunnel %q has no forwards (for example forwards = [\"5432:localhost:5432\"])",
-				where(path, line), name)
+		if len(t.Forwards) == 0 && t.Proxy == "" {
+			return nil, fmt.Errorf("%s: tunnel %q has no forwards (for example forwards = [\"5432:localhost:5432\"]) "+
+				"and no proxy (for example proxy = \"127.0.0.1:1080\")", where(path, line), name)
+		}
+		if t.Proxy != "" {
+			pl, err := ParseProxyListen(t.Proxy)
+			if err != nil {
+				return nil, fmt.Errorf("%s: tunnel %q: %v", where(path, keyLine(src, name, "proxy")), name, err)
+			}
+			tn.Proxy = &pl
 		}
 		for i, s := range t.Forwards {
 			fw, err := ParseForward(s)
@@ -167,6 +176,13 @@ func (f *File) Lookup(name string) (Tunnel, bool) {
 func checkDuplicateListeners(ts []Tunnel) error {
 	seen := make(map[string]string)
 	for _, t := range ts {
+		if p := t.Proxy; p != nil && p.Port != 0 {
+			key := "tcp " + p.Address()
+			if prev, ok := seen[key]; ok {
+				return fmt.Errorf("tunnels %q and %q both listen on %s", prev, t.Name, p.Address())
+			}
+			seen[key] = t.Name
+		}
 		for _, fw := range t.Forwards {
 			if fw.Socket == "" && fw.Port == 0 {
 				continue // any free port

@@ -8,6 +8,7 @@
 //	ssmwire shell TARGET                 interactive shell (raw terminal, window size) or piped input
 //	ssmwire exec TARGET -- COMMAND...    stdout and stderr apart, the remote exit code as ours
 //	ssmwire forward TARGET SPEC...       OpenSSH -L forwards, one session each, kept up
+//	ssmwire proxy TARGET [[addr:]port]   SOCKS5 + HTTP CONNECT proxy, one session per destination (proxy.go)
 //	ssmwire ssh-proxy TARGET PORT        stdin/stdout for ssh's ProxyCommand (AWS-StartSSHSession)
 //	ssmwire up [NAME...]                 named tunnels from the configuration file
 //	ssmwire list                         the configuration file's tunnels
@@ -27,7 +28,7 @@
 //	          ├─▶ ParseTarget + Resolve: i-/mi- ids as they are; a Name tag through SSM
 //	          │   DescribeInstanceInformation (filter tag:Name); ecs:CLUSTER/TASK[/CONTAINER] through ECS
 //	          │   ExecuteCommand for shell and exec (its session opened with ssmwire.Client.OpenSession), and
-//	          │   for forward, up and ssh-proxy turned into ecs:CLUSTER_TASKID_RUNTIMEID by ECSSessionTarget
+//	          │   for forward, proxy, up and ssh-proxy turned into ecs:CLUSTER_TASKID_RUNTIMEID by ECSSessionTarget
 //	          │   (ECS DescribeTasks), since ExecuteCommand carries commands only
 //	          │
 //	          └─▶ ssmwire.Client: Shell, Run (document SSMWire-RunCommand by default), Forward, StartSession

@@ -109,10 +109,14 @@ func (a *app) runTunnels(ctx context.Context, ts []Tunnel) error {
 	defer cancel()
 
 	var keepers []*keeper
+	var proxies []*proxyRunner
 	var wg sync.WaitGroup
 	stopAll := func() {
 		cancel()
 		wg.Wait()
+		for _, p := range proxies {
+			p.l.Close() // a proxy that never served; a served one has closed its listener and sessions
+		}
 		for _, k := range keepers {
 			if k.l != nil {
 				k.l.Close()
@@ -157,6 +161,22 @@ func (a *app) runTunnels(ctx context.Context, ts []Tunnel) error {
 			rep.add(k)
 			rep.emit(event{Event: evTunnelUp}, k)
 		}
+		if tn.Proxy != nil {
+			p := &proxyRunner{tunnel: tn.Name, pl: *tn.Proxy, target: target.ID, c: c, rep: rep, log: a.log}
+			if err := p.listen(a); err != nil {
+				stopAll()
+				return tunnelErr(tn, err)
+			}
+			proxies = append(proxies, p)
+			p.emit(event{Event: evTunnelUp, Remote: proxyRemote}, "")
+		}
+	}
+	for _, p := range proxies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.serve(runCtx)
+		}()
 	}
 	for _, k := range keepers {
 		wg.Add(1)

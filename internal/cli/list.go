@@ -62,13 +62,18 @@ func runList(_ context.Context, a *app, _ *cmdOptions, args []string) error {
 			for i, fw := range t.Forwards {
 				specs[i] = fw.Spec
 			}
+			var proxy string
+			if t.Proxy != nil {
+				proxy = t.Proxy.Spec
+			}
 			enc.Encode(struct {
 				Name     string   `json:"name"`
 				Target   string   `json:"target"`
 				Profile  string   `json:"profile,omitempty"`
 				Region   string   `json:"region,omitempty"`
 				Forwards []string `json:"forwards"`
-			}{t.Name, t.Target, t.Profile, t.Region, specs})
+				Proxy    string   `json:"proxy,omitempty"`
+			}{t.Name, t.Target, t.Profile, t.Region, specs, proxy})
 		}
 		return nil
 	}
@@ -81,6 +86,9 @@ func runList(_ context.Context, a *app, _ *cmdOptions, args []string) error {
 		specs := make([]string, len(t.Forwards))
 		for i, fw := range t.Forwards {
 			specs[i] = fw.Spec
+		}
+		if t.Proxy != nil {
+			specs = append(specs, "proxy "+t.Proxy.Spec)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Target, dash(t.Profile), dash(t.Region), strings.Join(specs, " "))
 	}

@@ -91,7 +91,7 @@ type cmdOptions struct {
 
 func commands() []*command {
 	return []*command{
-		shellCommand(), execCommand(), forwardCommand(), sshProxyCommand(), upCommand(), listCommand(), targetsCommand(),
+		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshProxyCommand(), upCommand(), listCommand(), targetsCommand(),
 	}
 }
 
@@ -215,7 +215,7 @@ func (a *app) usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, `
 TARGET is an instance id (i-…), a managed instance id (mi-…), the value of a Name tag, or
-ecs:CLUSTER/TASK[/CONTAINER] (shell and exec through ECS ExecuteCommand; forward, up and ssh-proxy
+ecs:CLUSTER/TASK[/CONTAINER] (shell and exec through ECS ExecuteCommand; forward, proxy, up and ssh-proxy
 through the container's Session Manager target, found with ECS DescribeTasks).
 
 Global flags (before or after the command):

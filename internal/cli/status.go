@@ -30,12 +30,14 @@ type event struct {
 	Target     string    `json:"target,omitempty"`
 	Remote     string    `json:"remote,omitempty"`
 	SessionID  string    `json:"session_id,omitempty"`
-	State      string    `json:"state,omitempty"` // connection: "open" or "closed"
+	State      string    `json:"state,omitempty"` // connection: "open", "closed" or (proxy) "failed"
 	Conn       int64     `json:"conn,omitempty"`  // connection: its number, from 1
 	BytesUp    int64     `json:"bytes_up,omitempty"`
 	BytesDown  int64     `json:"bytes_down,omitempty"`
 	DurationMS int64     `json:"duration_ms,omitempty"`
-	Reason     string    `json:"reason,omitempty"` // session_ended
+	Reason     string    `json:"reason,omitempty"`   // session_ended
+	Protocol   string    `json:"protocol,omitempty"` // proxy connections: "socks5" or "http"
+	Reply      string    `json:"reply,omitempty"`    // proxy failures: the reply sent, e.g. "SOCKS5 reply 5"
 	Error      string    `json:"error,omitempty"`
 }
 
