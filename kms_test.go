@@ -32,7 +32,7 @@ func TestKMSEncryptedShell(t *testing.T) {
 	c := newClient(t, srv, nil)
 
 	in, inw := io.Pipe()
-	var out syncBuffer
+	var out testkit.Buffer
 	done := make(chan error, 1)
 	go func() { done <- c.Shell(testkit.Context(t), target, &shell.Config{Stdin: in, Stdout: &out}) }()
 
@@ -231,22 +231,4 @@ func (t *tamperTransport) ReadFrame(buf []byte) ([]byte, error) {
 	m.Payload = bytes.Clone(m.Payload)
 	m.Payload[12] ^= 0x01 // the first ciphertext byte, after the 12-byte nonce
 	return m.AppendMarshal(nil)
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader on different goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

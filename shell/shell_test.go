@@ -1,12 +1,10 @@
 package shell_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,32 +16,6 @@ import (
 	"github.com/ssmwire/ssmwire/shell"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine, which a test can wait on.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // cap 1: a write happened
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	n, err := s.b.Write(p)
-	s.mu.Unlock()
-	if s.changed != nil {
-		select {
-		case s.changed <- struct{}{}:
-		default:
-		}
-	}
-	return n, err
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // start starts an ssmtest server, calls StartSession with doc and params, and opens the session.
 func start(t testing.TB, doc string, params map[string][]string) *session.Session {
@@ -71,7 +43,7 @@ func start(t testing.TB, doc string, params map[string][]string) *session.Sessio
 
 func TestShellPipedStdin(t *testing.T) {
 	s := start(t, "", nil)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	err := shell.Run(testkit.Context(t), s, &shell.Config{
 		Stdin:  strings.NewReader("echo hel''lo; exit 3\n"),
 		Stdout: &stdout,
@@ -94,7 +66,7 @@ func TestShellInitialSizeAndResize(t *testing.T) {
 	stdinR, stdinW := io.Pipe()
 	t.Cleanup(func() { stdinW.Close() })
 	resize := make(chan shell.Size, 1)
-	stdout := syncBuffer{changed: make(chan struct{}, 1)}
+	var stdout testkit.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- shell.Run(testkit.Context(t), s, &shell.Config{
@@ -105,7 +77,7 @@ func TestShellInitialSizeAndResize(t *testing.T) {
 	if _, err := io.WriteString(stdinW, "stty size\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, &stdout, "45 123")
+	stdout.WaitFor(t, "45 123")
 	resize <- shell.Size{Cols: 99, Rows: 33}
 	// The size and the keystrokes travel independently: ask until the remote terminal reports the new size.
 	deadline := time.Now().Add(10 * time.Second)
@@ -126,7 +98,7 @@ func TestShellInitialSizeAndResize(t *testing.T) {
 
 func TestRunCommandExitCodeAndStderr(t *testing.T) {
 	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"echo out; echo err >&2; exit 3"}})
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	err := shell.Run(testkit.Context(t), s, &shell.Config{Stdout: &stdout, Stderr: &stderr})
 	var ee *shell.ExitError
 	if !errors.As(err, &ee) || ee.Code != 3 {
@@ -145,7 +117,7 @@ func TestRunCommandExitCodeAndStderr(t *testing.T) {
 
 func TestRunCommandSuccess(t *testing.T) {
 	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"echo ok"}})
-	var stdout syncBuffer
+	var stdout testkit.Buffer
 	if err := shell.Run(testkit.Context(t), s, &shell.Config{Stdout: &stdout}); err != nil {
 		t.Fatalf("Run = %v, want nil", err)
 	}
@@ -159,7 +131,7 @@ func TestCancelReturnsPromptly(t *testing.T) {
 	stdinR, stdinW := io.Pipe() // never written: the pump stays blocked in Read
 	t.Cleanup(func() { stdinW.Close() })
 	ctx, cancel := context.WithCancel(testkit.Context(t))
-	var stdout syncBuffer
+	var stdout testkit.Buffer
 	done := make(chan error, 1)
 	go func() { done <- shell.Run(ctx, s, &shell.Config{Stdin: stdinR, Stdout: &stdout}) }()
 	if _, err := s.Ready(testkit.Context(t)); err != nil {
@@ -194,33 +166,19 @@ func TestSessionClosedLocally(t *testing.T) {
 	}
 }
 
-// waitFor waits until b (which must have a changed channel) contains want.
-func waitFor(t testing.TB, b *syncBuffer, want string) {
-	t.Helper()
-	timeout := time.NewTimer(10 * time.Second)
-	defer timeout.Stop()
-	for !strings.Contains(b.String(), want) {
-		select {
-		case <-b.changed:
-		case <-timeout.C:
-			t.Fatalf("output %q never contained %q", b.String(), want)
-		}
-	}
-}
-
 // waitChange waits for the next write to b, or for d.
-func waitChange(b *syncBuffer, d time.Duration) {
+func waitChange(b *testkit.Buffer, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-b.changed:
+	case <-b.Changed():
 	case <-t.C:
 	}
 }
 
 func TestStdinEOFDoesNotEndSession(t *testing.T) {
 	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"sleep 0.3; echo done"}})
-	var stdout syncBuffer
+	var stdout testkit.Buffer
 	err := shell.Run(testkit.Context(t), s, &shell.Config{Stdin: strings.NewReader(""), Stdout: &stdout})
 	if err != nil || stdout.String() != "done\n" {
 		t.Fatalf("Run = %v, stdout %q; want nil, %q", err, stdout.String(), "done\n")

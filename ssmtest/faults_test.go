@@ -1,9 +1,7 @@
 package ssmtest
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -239,27 +237,9 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	c.ws.Close()
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestCloseReportsStuckWork(t *testing.T) {
 	s := NewServer(&Options{CloseTimeout: 10 * time.Millisecond})
-	var report syncBuffer
+	var report testkit.Buffer
 	s.closeReport = &report
 	release := make(chan struct{})
 	s.goTask("stuck task", func() { <-release })

@@ -49,11 +49,11 @@ type eventWriter struct {
 	all []string
 
 	exited chan struct{} // closed when the command has returned
-	errb   *syncBuffer
+	errb   *testkit.Buffer
 }
 
 func newEventWriter() *eventWriter {
-	return &eventWriter{ch: make(chan event, 1000), exited: make(chan struct{}), errb: &syncBuffer{}}
+	return &eventWriter{ch: make(chan event, 1000), exited: make(chan struct{}), errb: &testkit.Buffer{}}
 }
 
 func (w *eventWriter) Write(p []byte) (int, error) {
@@ -105,7 +105,7 @@ func (w *eventWriter) next(t testing.TB, ev string) event {
 }
 
 // startJSON runs a long-lived command with --json and returns its events.
-func (h *harness) startJSON(t testing.TB, args ...string) (*eventWriter, *syncBuffer, func() int) {
+func (h *harness) startJSON(t testing.TB, args ...string) (*eventWriter, *testkit.Buffer, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ew := newEventWriter()

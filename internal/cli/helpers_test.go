@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -37,52 +36,6 @@ func newHarness(t testing.TB, opts *ssmtest.Options) *harness {
 	}}
 }
 
-// syncBuffer is a bytes.Buffer safe for a command writing while the test reads.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // closed and replaced at each Write
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
-	return s.b.Write(p)
-}
-
-// waitFor waits until the buffer contains sub, failing the test after a timeout.
-func (s *syncBuffer) waitFor(t testing.TB, sub string) {
-	t.Helper()
-	timeout := time.After(20 * time.Second)
-	for {
-		s.mu.Lock()
-		if strings.Contains(s.b.String(), sub) {
-			s.mu.Unlock()
-			return
-		}
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-timeout:
-			t.Fatalf("output never contained %q; got %q", sub, s.String())
-		}
-	}
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // result is what one Main call produced.
 type result struct {
 	code           int
@@ -97,7 +50,7 @@ func (h *harness) run(t testing.TB, stdin io.Reader, args ...string) result {
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
-	var out, errb syncBuffer
+	var out, errb testkit.Buffer
 	code := Main(ctx, append([]string{"--endpoint-url", h.srv.URL}, args...), h.env, stdin, &out, &errb)
 	return result{code, out.String(), errb.String()}
 }
@@ -106,7 +59,7 @@ func (h *harness) run(t testing.TB, stdin io.Reader, args ...string) result {
 type running struct {
 	cancel         context.CancelFunc
 	done           chan int
-	stdout, stderr *syncBuffer
+	stdout, stderr *testkit.Buffer
 }
 
 // start runs Main in the background; stop (also a cleanup) cancels it and returns its exit code.
@@ -116,7 +69,7 @@ func (h *harness) start(t testing.TB, stdin io.Reader, args ...string) *running 
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}
-	r := &running{cancel: cancel, done: make(chan int, 1), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	r := &running{cancel: cancel, done: make(chan int, 1), stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}}
 	go func() {
 		r.done <- Main(ctx, append([]string{"--endpoint-url", h.srv.URL}, args...), h.env, stdin, r.stdout, r.stderr)
 	}()
@@ -142,7 +95,7 @@ func (h *harness) runAt(t testing.TB, endpoint string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out, errb syncBuffer
+	var out, errb testkit.Buffer
 	code := Main(ctx, append([]string{"--endpoint-url", endpoint}, args...), h.env, strings.NewReader(""), &out, &errb)
 	return result{code, out.String(), errb.String()}
 }

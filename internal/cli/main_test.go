@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssmwire/ssmwire/internal/testkit"
 )
 
 func TestUsage(t *testing.T) {
@@ -79,9 +81,9 @@ func TestForwardPlainAndQuiet(t *testing.T) {
 		}
 		r := h.start(t, nil, args...)
 		if quiet {
-			r.stderr.waitFor(t, "tunnel ready")
+			r.stderr.WaitFor(t, "tunnel ready")
 		} else {
-			r.stdout.waitFor(t, "listening on 127.0.0.1:")
+			r.stdout.WaitFor(t, "listening on 127.0.0.1:")
 		}
 		if code := r.stop(t); code != 0 {
 			t.Fatalf("quiet=%v: code %d stderr %q", quiet, code, r.stderr.String())
@@ -115,7 +117,7 @@ func TestStatusLine(t *testing.T) {
 			t.Errorf("status line %q lacks %q", got, want)
 		}
 	}
-	var out syncBuffer
+	var out testkit.Buffer
 	r := &reporter{mode: reportTerminal, out: &out, errw: &out, now: time.Now}
 	r.add(k)
 	r.emit(event{Event: evSessionEnded, SessionID: "alice-0123", Reason: "closed by the service"}, k)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/plugincli"
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
@@ -251,7 +252,7 @@ func pluginMessages(t *testing.T, h *harness, port, size int, got <-chan struct{
 	resp, _ := json.Marshal(map[string]string{"SessionId": *out.SessionId, "TokenValue": *out.TokenValue, "StreamUrl": *out.StreamUrl})
 	args := []string{string(resp), "us-east-1", "StartSession", "", `{"Target": "` + ssmtest.DefaultInstanceID + `"}`, h.srv.URL}
 	pctx, cancel := context.WithCancel(ctx)
-	stdout := &syncBuffer{}
+	stdout := &testkit.Buffer{}
 	done := make(chan int, 1)
 	env := plugincli.Env{
 		Lookup: func(string) (string, bool) { return "", false },
@@ -262,7 +263,7 @@ func pluginMessages(t *testing.T, h *harness, port, size int, got <-chan struct{
 		cancel()
 		<-done
 	}()
-	stdout.waitFor(t, "opened for sessionId")
+	stdout.WaitFor(t, "opened for sessionId")
 	m := regexp.MustCompile(`Port (\d+) opened`).FindStringSubmatch(stdout.String())
 	if m == nil {
 		t.Fatalf("plugin printed %q", stdout.String())

@@ -7,6 +7,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/ssmwire/ssmwire/internal/testkit"
 )
 
 func TestSSHProxyBytes(t *testing.T) {
@@ -22,7 +24,7 @@ func testSSHProxyBytes(t *testing.T, target string) {
 	outR, outW := io.Pipe()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var errb syncBuffer
+	var errb testkit.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"--endpoint-url", h.srv.URL, "ssh-proxy", target, fmt.Sprint(port)}, h.env, inR, outW, &errb)

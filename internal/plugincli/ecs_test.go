@@ -53,12 +53,12 @@ func TestECSEndpointNotUsedForSSM(t *testing.T) {
 	srv := newServer(t)
 	t.Setenv("AWS_ENDPOINT_URL_SSM", srv.URL)
 	id, args := execECS(t, srv, "http://127.0.0.1:1") // nothing listens there
-	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
 	go func() { done <- r.main(testkit.Context(t), args) }()
-	stdout.waitFor(t, "Starting session with SessionId: "+id)
+	stdout.WaitFor(t, "Starting session with SessionId: "+id)
 	(<-sigc) <- syscall.SIGTERM // ends the session with TerminateSession
 	select {
 	case code := <-done:

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -16,49 +14,6 @@ import (
 	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
-
-// watchBuffer is an output buffer a test can wait on.
-type watchBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{} // cap 1: a write happened
-}
-
-func newWatchBuffer() *watchBuffer { return &watchBuffer{changed: make(chan struct{}, 1)} }
-
-func (w *watchBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	n, err := w.b.Write(p)
-	w.mu.Unlock()
-	select {
-	case w.changed <- struct{}{}:
-	default:
-	}
-	return n, err
-}
-
-func (w *watchBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// waitFor waits until the buffer contains want and returns its contents.
-func (w *watchBuffer) waitFor(t testing.TB, want string) string {
-	t.Helper()
-	timeout := time.NewTimer(15 * time.Second)
-	defer timeout.Stop()
-	for {
-		if s := w.String(); strings.Contains(s, want) {
-			return s
-		}
-		select {
-		case <-w.changed:
-		case <-timeout.C:
-			t.Fatalf("output %q never contained %q", w.String(), want)
-		}
-	}
-}
 
 // newServer starts an ssmtest server and points the AWS SDK's environment at it, so the plugin's lazily
 // built clients (TerminateSession, ResumeSession) reach it.

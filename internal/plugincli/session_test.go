@@ -72,12 +72,12 @@ func TestRunCommandExitCode(t *testing.T) {
 func TestRunCommandSignalForwarded(t *testing.T) {
 	srv := newServer(t)
 	_, resp := startSession(t, srv, ssmtest.DocRunCommand, map[string][]string{"command": {"echo started; exec sleep 30"}})
-	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
 	go func() { done <- r.main(testkit.Context(t), cliArgs(srv, resp)) }()
-	stdout.waitFor(t, "started\n")
+	stdout.WaitFor(t, "started\n")
 	(<-sigc) <- syscall.SIGINT // sent to the agent as 0x03, which interrupts the command
 	select {
 	case code := <-done:
@@ -95,7 +95,7 @@ func TestMuxPortForwarding(t *testing.T) {
 	echo := strconv.Itoa(testkit.EchoServer(t))
 	id, resp := startSession(t, srv, ssmtest.DocPortForwardingRemoteHost,
 		map[string][]string{"host": {"10.0.0.20"}, "portNumber": {echo}})
-	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)
 	ctx, cancel := context.WithCancel(testkit.Context(t))
 	defer cancel()
 	done := make(chan int, 1)
@@ -103,7 +103,7 @@ func TestMuxPortForwarding(t *testing.T) {
 		done <- Main(ctx, cliArgs(srv, resp), newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	}()
 
-	out := stdout.waitFor(t, "\nWaiting for connections...\n")
+	out := stdout.WaitFor(t, "\nWaiting for connections...\n")
 	m := regexp.MustCompile(`Port (\d+) opened for sessionId ` + regexp.QuoteMeta(id) + `\.\nWaiting`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("stdout = %q, no Port line", out)
@@ -147,13 +147,13 @@ func TestBasicPortForwardingSignal(t *testing.T) {
 	t.Cleanup(srv.Close)
 	echo := strconv.Itoa(testkit.EchoServer(t))
 	id, resp := startSession(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo}})
-	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
 	go func() { done <- r.main(testkit.Context(t), cliArgs(srv, resp)) }()
 
-	out := stdout.waitFor(t, "opened for sessionId "+id+".\n")
+	out := stdout.WaitFor(t, "opened for sessionId "+id+".\n")
 	m := regexp.MustCompile(`Port (\d+) opened`).FindStringSubmatch(out)
 	c, err := net.Dial("tcp", "localhost:"+m[1])
 	if err != nil {
@@ -165,7 +165,7 @@ func TestBasicPortForwardingSignal(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || string(got) != "ping" {
 		t.Fatalf("echo = %q, %v", got, err)
 	}
-	stdout.waitFor(t, "Connection accepted for session "+id+".\n")
+	stdout.WaitFor(t, "Connection accepted for session "+id+".\n")
 	(<-sigc) <- syscall.SIGINT
 	select {
 	case code := <-done:
@@ -188,7 +188,7 @@ func TestStreamMode(t *testing.T) {
 	id, resp := startSession(t, srv, ssmtest.DocSSH, map[string][]string{"portNumber": {echo}})
 	stdinR, stdinW := io.Pipe()
 	t.Cleanup(func() { stdinW.Close() })
-	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(testkit.Context(t), cliArgs(srv, resp), stdinR, stdout, stderr, (&fakeEnv{}).env())
@@ -196,7 +196,7 @@ func TestStreamMode(t *testing.T) {
 	if _, err := io.WriteString(stdinW, "SSH-2.0-test\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	stdout.waitFor(t, "SSH-2.0-test\r\n")
+	stdout.WaitFor(t, "SSH-2.0-test\r\n")
 	stdinW.Close() // ssh went away
 	select {
 	case code := <-done:
@@ -271,7 +271,7 @@ func TestMuxUnixSocket(t *testing.T) {
 		},
 	}})
 	id, resp := startSession(t, srv, "Test-UnixSocket", nil)
-	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)
 	ctx, cancel := context.WithCancel(testkit.Context(t))
 	defer cancel()
 	done := make(chan int, 1)
@@ -280,7 +280,7 @@ func TestMuxUnixSocket(t *testing.T) {
 	}()
 	want := "\nStarting session with SessionId: " + id + "\nUnix socket " + sock + " opened for sessionId " + id +
 		".\nWaiting for connections...\n"
-	stdout.waitFor(t, want)
+	stdout.WaitFor(t, want)
 	c, err := net.Dial("unix", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -309,12 +309,12 @@ func TestTerminateOnSIGTERM(t *testing.T) {
 	id, resp := startSession(t, srv, "", nil)
 	args := cliArgs(srv, resp)
 	args[5] += "/"
-	stdout, stderr := newWatchBuffer(), newWatchBuffer()
+	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
 	go func() { done <- r.main(testkit.Context(t), args) }()
-	stdout.waitFor(t, "Starting session with SessionId: "+id)
+	stdout.WaitFor(t, "Starting session with SessionId: "+id)
 	(<-sigc) <- syscall.SIGTERM
 	select {
 	case code := <-done:

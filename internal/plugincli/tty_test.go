@@ -32,9 +32,9 @@ func TestTerminal(t *testing.T) {
 	}
 	before := termios(t, tty)
 
-	screen := newWatchBuffer()
+	screen := new(testkit.Buffer)
 	go io.Copy(screen, ptmx)
-	stderr := newWatchBuffer()
+	stderr := new(testkit.Buffer)
 	r := newRunner(tty, tty, stderr, (&fakeEnv{}).env())
 	winch := make(chan chan<- os.Signal, 1)
 	r.notify = func(c chan<- os.Signal, sig ...os.Signal) {
@@ -46,9 +46,9 @@ func TestTerminal(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- r.main(testkit.Context(t), cliArgs(srv, resp)) }()
 
-	screen.waitFor(t, "Starting session with SessionId: "+id)
+	screen.WaitFor(t, "Starting session with SessionId: "+id)
 	io.WriteString(ptmx, "stty size\r")
-	screen.waitFor(t, "40 120")
+	screen.WaitFor(t, "40 120")
 	raw := termios(t, tty)
 	if raw.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 || raw.Iflag&unix.ICRNL != 0 {
 		t.Errorf("terminal not in raw mode during the session: lflag %#x iflag %#x", raw.Lflag, raw.Iflag)
@@ -67,11 +67,11 @@ func TestTerminal(t *testing.T) {
 	// itself and the sleep would go on). The remote line discipline flushes typed-ahead input on ^C, so each
 	// step waits for the previous one.
 	io.WriteString(ptmx, "sh -c 'echo start-$((1+1)); exec sleep 30'\r")
-	screen.waitFor(t, "start-2")
+	screen.WaitFor(t, "start-2")
 	io.WriteString(ptmx, "\x03")
-	screen.waitFor(t, "^C")
+	screen.WaitFor(t, "^C")
 	io.WriteString(ptmx, "echo after-$((40+2))\r")
-	screen.waitFor(t, "after-42")
+	screen.WaitFor(t, "after-42")
 
 	io.WriteString(ptmx, "exit\r")
 	select {
@@ -82,7 +82,7 @@ func TestTerminal(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the session did not end after exit")
 	}
-	screen.waitFor(t, "Exiting session with sessionId: "+id)
+	screen.WaitFor(t, "Exiting session with sessionId: "+id)
 	after := termios(t, tty)
 	if after.Lflag != before.Lflag || after.Iflag != before.Iflag || after.Oflag != before.Oflag {
 		t.Errorf("terminal not restored: before %+v, after %+v", before, after)
@@ -100,23 +100,24 @@ func termios(t testing.TB, f *os.File) *unix.Termios {
 
 // askUntil sends cmd until the screen shows want: the resize travels independently of the keystrokes, so the
 // first answer may predate it.
-func askUntil(t testing.TB, w io.Writer, screen *watchBuffer, cmd, want string) {
+func askUntil(t testing.TB, w io.Writer, screen *testkit.Buffer, cmd, want string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		io.WriteString(w, cmd)
 		timer := time.NewTimer(300 * time.Millisecond)
-		for !strings.Contains(screen.String(), want) {
-			select {
-			case <-screen.changed:
-				continue
-			case <-timer.C:
+	wait:
+		for {
+			changed := screen.Changed() // before looking, so that no write is missed
+			if strings.Contains(screen.String(), want) {
+				timer.Stop()
+				return
 			}
-			break
-		}
-		timer.Stop()
-		if strings.Contains(screen.String(), want) {
-			return
+			select {
+			case <-changed:
+			case <-timer.C:
+				break wait
+			}
 		}
 	}
 	t.Fatalf("screen %q never showed %q", screen.String(), want)

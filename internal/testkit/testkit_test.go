@@ -60,3 +60,26 @@ func TestWaitBlocked(t *testing.T) {
 }
 
 func waitingForTestWaitBlocked(release chan struct{}) { <-release }
+
+func TestBufferWaitFor(t *testing.T) {
+	var b Buffer
+	go func() {
+		for _, s := range []string{"one ", "two ", "three"} {
+			b.Write([]byte(s))
+		}
+	}()
+	if got := b.WaitFor(t, "three"); got != "one two three" {
+		t.Fatalf("WaitFor returned %q", got)
+	}
+	if b.Len() != len("one two three") {
+		t.Fatalf("Len = %d", b.Len())
+	}
+	ch := b.Changed()
+	select {
+	case <-ch:
+		t.Fatal("Changed closed without a Write")
+	default:
+	}
+	b.Write([]byte("!"))
+	<-ch
+}

@@ -1,16 +1,16 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ssmwire/ssmwire/internal/testkit"
 )
 
 // startTimeout bounds how long a server may take to become ready.
@@ -30,30 +30,12 @@ func FreePort(t testing.TB) int {
 	return port
 }
 
-// SyncBuffer is a bytes.Buffer safe for a process writer and test readers.
-type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *SyncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *SyncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // process is a started server process whose exit is observed by one
 // goroutine: done is closed when it has exited, and err is then set.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *SyncBuffer
+	out  *testkit.Buffer
 	done chan struct{}
 	err  error
 }
@@ -63,7 +45,7 @@ type process struct {
 // group after a grace period) and waits for the exit.
 func startProcess(t testing.TB, name string, cmd *exec.Cmd, stop syscall.Signal) (*process, error) {
 	t.Helper()
-	p := &process{name: name, cmd: cmd, out: new(SyncBuffer), done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, out: new(testkit.Buffer), done: make(chan struct{})}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	if cmd.SysProcAttr == nil {

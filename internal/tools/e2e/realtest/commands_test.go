@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/internal/tools/e2e"
 )
 
@@ -36,7 +37,7 @@ func TestStandaloneEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr e2e.SyncBuffer
+	var stderr testkit.Buffer
 	emu.Stderr = &stderr
 	if err := emu.Start(); err != nil {
 		t.Fatal(err)

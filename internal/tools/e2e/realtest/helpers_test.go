@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/internal/tools/e2e"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -68,8 +69,8 @@ type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stdout e2e.SyncBuffer
-	stderr e2e.SyncBuffer
+	stdout testkit.Buffer
+	stderr testkit.Buffer
 	done   chan struct{}
 	err    error
 }
