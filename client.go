@@ -22,12 +22,15 @@ type SSMAPI interface {
 	TerminateSession(ctx context.Context, params *ssm.TerminateSessionInput, optFns ...func(*ssm.Options)) (*ssm.TerminateSessionOutput, error)
 }
 
-// Config configures a [Client].
+// Config configures a [Client]. A nil *Config means all defaults; [New] copies it and checks it.
 type Config struct {
-	// SSM starts, resumes and terminates sessions. Required.
+	// SSM starts, resumes and terminates sessions. Nil: [Client.StartSession] fails with [ErrNoSSM], sessions
+	// from [Client.Attach] cannot resume after a dropped connection, and Terminate cannot call the API (a port
+	// session still gets Flag TerminateSession).
 	SSM SSMAPI
 	// KMS generates the data key of KMS-encrypted sessions. Nil: encrypted sessions are refused, and fail
-	// during their handshake.
+	// during their handshake. A client that must refuse encryption with its own message passes a KMS whose
+	// GenerateDataKey returns that error.
 	KMS session.KMSClient
 	// Logger receives debug and warning records of the client and its sessions. Nil discards them.
 	Logger *slog.Logger
@@ -45,52 +48,65 @@ type Client struct {
 	kms  session.KMSClient
 	log  *slog.Logger
 	base session.Config
+	err  error // from NewFromAWSConfig: the configuration New refused
 }
 
-// ErrNoSSM is returned by [New] when Config.SSM is nil.
-var ErrNoSSM = errors.New("ssmwire: Config.SSM is required")
+// ErrNoSSM is returned by [Client.StartSession] (and what calls it) on a client built without an SSM client.
+var ErrNoSSM = errors.New("ssmwire: Config.SSM is required to start sessions")
 
-// terminateTimeout bounds the TerminateSession call made while cleaning up after a failure or cancellation,
-// when the caller's context may already be done.
+// terminateTimeout bounds the end of a session made while cleaning up after a failure or cancellation, when
+// the caller's context may already be done.
 const terminateTimeout = 10 * time.Second
 
-// New returns a Client for cfg.
-func New(cfg Config) (*Client, error) {
-	if cfg.SSM == nil {
-		return nil, ErrNoSSM
+// New returns a Client for cfg (nil: no SSM client, see [Config]). The session settings are checked here,
+// so that a mistake shows at construction rather than at the first session.
+func New(cfg *Config) (*Client, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
 	}
-	c := &Client{ssm: cfg.SSM, kms: cfg.KMS, log: cfg.Logger}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
+	cl := &Client{ssm: c.SSM, kms: c.KMS, log: c.Logger}
+	if cl.log == nil {
+		cl.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Session != nil {
-		c.base = *cfg.Session
+	if c.Session != nil {
+		cl.base = *c.Session
 	}
-	return c, nil
+	if err := cl.base.Validate(); err != nil {
+		return nil, fmt.Errorf("ssmwire: %w", err)
+	}
+	return cl, nil
 }
 
 // NewFromAWSConfig returns a Client that calls SSM and KMS with clients built from an aws-sdk-go-v2
 // configuration (credentials, region, endpoint), as loaded by config.LoadDefaultConfig. The options adjust
 // the Config before the client is built, for example to set a Logger.
+// Settings that New would refuse make every session of this client fail with New's error.
 func NewFromAWSConfig(awsCfg aws.Config, opts ...func(*Config)) *Client {
 	cfg := Config{SSM: ssm.NewFromConfig(awsCfg), KMS: kms.NewFromConfig(awsCfg)}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if cfg.SSM == nil {
-		cfg.SSM = ssm.NewFromConfig(awsCfg)
+	c, err := New(&cfg)
+	if err != nil {
+		return &Client{ssm: cfg.SSM, log: slog.New(slog.DiscardHandler), err: err}
 	}
-	c, _ := New(cfg) // cannot fail: SSM is set
 	return c
 }
 
 // StartSession calls the StartSession API with in and opens the returned session's data channel. If the data
 // channel cannot be opened, the session is terminated so that it does not linger on the service. The caller
-// closes the returned session (or calls [session.Session.Terminate]); use [session.Session.Ready] to wait for
-// its handshake.
-func (c *Client) StartSession(ctx context.Context, in *ssm.StartSessionInput) (*session.Session, error) {
+// ends the returned session with [Session.Close] or [Session.Terminate]. Failures a user can act on (no
+// credentials, access denied, target not connected...) are an [*APIError].
+func (c *Client) StartSession(ctx context.Context, in *ssm.StartSessionInput) (*Session, error) {
 	if in == nil || aws.ToString(in.Target) == "" {
 		return nil, errors.New("ssmwire: StartSession: no target")
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	if c.ssm == nil {
+		return nil, ErrNoSSM
 	}
 	target := aws.ToString(in.Target)
 	out, err := c.ssm.StartSession(ctx, in)
@@ -113,7 +129,7 @@ func (c *Client) StartSession(ctx context.Context, in *ssm.StartSessionInput) (*
 	}
 	c.log.Debug("ssmwire: session started", "session", info.SessionID, "target", target,
 		"document", aws.ToString(in.DocumentName))
-	s, err := c.OpenSession(ctx, info, target)
+	s, err := c.Attach(ctx, info, target)
 	if err != nil {
 		c.terminate(ctx, info.SessionID)
 		return nil, err
@@ -121,55 +137,44 @@ func (c *Client) StartSession(ctx context.Context, in *ssm.StartSessionInput) (*
 	return s, nil
 }
 
-// OpenSession opens the data channel of a session the caller started itself, for example with its own
-// StartSession call or with ECS ExecuteCommand. target is the session's target (an instance ID, or the ECS
-// target string); it goes into the KMS encryption context of encrypted sessions.
-func (c *Client) OpenSession(ctx context.Context, info session.Info, target string) (*session.Session, error) {
-	s, err := session.Open(ctx, info, c.sessionConfig(target))
-	if err != nil {
-		return nil, fmt.Errorf("ssmwire: open session %s: %w", info.SessionID, err)
+// Attach opens the data channel of a session started elsewhere: the caller's own StartSession call, an ECS
+// ExecuteCommand response, or the StartSession response the AWS CLI hands to session-manager-plugin. target
+// is the session's target (an instance ID, or the ECS target string); it goes into the KMS encryption
+// context of encrypted sessions. Attach needs no SSM client; with one, the session resumes after a dropped
+// connection and Terminate can call the API.
+func (c *Client) Attach(ctx context.Context, info session.Info, target string) (*Session, error) {
+	if c.err != nil {
+		return nil, c.err
 	}
-	return s, nil
-}
-
-// sessionConfig returns a fresh session configuration for target.
-func (c *Client) sessionConfig(target string) *session.Config {
 	cfg := c.base
-	cfg.SSM = c.ssm
-	cfg.KMS = c.kms
+	if c.ssm != nil {
+		cfg.SSM = c.ssm
+	}
+	if c.kms != nil {
+		cfg.KMS = c.kms
+	}
 	cfg.TargetID = target
 	if cfg.Logger == nil {
 		cfg.Logger = c.log
 	}
-	return &cfg
+	ch, err := session.Open(ctx, info, &cfg)
+	if err != nil {
+		return nil, err // it names the session already
+	}
+	s := &Session{ch: ch, target: target, log: c.log}
+	if c.ssm != nil {
+		s.ssm = c.ssm
+	}
+	return s, nil
 }
 
-// terminate calls TerminateSession for a session the client gives up on, with a context of its own so that it
-// also runs when ctx was cancelled. Failures are only logged: the caller already has a better error.
+// terminate calls TerminateSession for a session the client gives up on before it has a data channel, with a
+// context of its own so that it also runs when ctx was cancelled. Failures are only logged: the caller
+// already has a better error.
 func (c *Client) terminate(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), terminateTimeout)
 	defer cancel()
 	if _, err := c.ssm.TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: &id}); err != nil {
 		c.log.Warn("ssmwire: terminate session", "session", id, "err", err)
-	}
-}
-
-// finish ends a session after its user is done with it. A session the service ended (channel_closed) is just
-// closed. One that is still running (the caller's context ended) or that failed on this side (a broken
-// ciphertext, a lost connection) is terminated on the service first, so that it does not linger there.
-func (c *Client) finish(ctx context.Context, s *session.Session) {
-	select {
-	case <-s.Done():
-		var cc *session.ChannelClosedError
-		if err := s.Err(); err == nil || errors.As(err, &cc) {
-			s.Close()
-			return
-		}
-	default:
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), terminateTimeout)
-	defer cancel()
-	if err := s.Terminate(ctx); err != nil {
-		c.log.Warn("ssmwire: terminate session", "session", s.ID(), "err", err)
 	}
 }

@@ -50,15 +50,22 @@ func (f *fakeSSM) TerminateSession(_ context.Context, in *ssm.TerminateSessionIn
 	return &ssm.TerminateSessionOutput{SessionId: in.SessionId}, nil
 }
 
-func TestNewRequiresSSM(t *testing.T) {
-	if _, err := ssmwire.New(ssmwire.Config{}); !errors.Is(err, ssmwire.ErrNoSSM) {
-		t.Errorf("New(Config{}) = %v, want ErrNoSSM", err)
+func TestStartSessionRequiresSSM(t *testing.T) {
+	c, err := ssmwire.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StartSession(context.Background(), &ssm.StartSessionInput{Target: aws.String("i-0")}); !errors.Is(err, ssmwire.ErrNoSSM) {
+		t.Errorf("StartSession without SSM = %v, want ErrNoSSM", err)
+	}
+	if _, err := ssmwire.New(&ssmwire.Config{Session: &session.Config{Window: 10, MaxPayload: 100}}); err == nil {
+		t.Error("New accepted a window smaller than a payload")
 	}
 }
 
 func TestStartSessionAPIError(t *testing.T) {
 	f := &fakeSSM{err: errors.New("TargetNotConnected: i-0 is not connected")}
-	c, _ := ssmwire.New(ssmwire.Config{SSM: f})
+	c, _ := ssmwire.New(&ssmwire.Config{SSM: f})
 	_, err := c.StartSession(context.Background(), &ssm.StartSessionInput{Target: aws.String("i-0")})
 	if err == nil || !errors.Is(err, f.err) || !strings.Contains(err.Error(), "i-0") {
 		t.Errorf("StartSession = %v", err)
@@ -79,7 +86,7 @@ func TestOpenFailureTerminates(t *testing.T) {
 	}}
 	var logs bytes.Buffer
 	var mu sync.Mutex
-	c, _ := ssmwire.New(ssmwire.Config{SSM: f, Logger: slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	c, _ := ssmwire.New(&ssmwire.Config{SSM: f, Logger: slog.New(slog.NewTextHandler(&lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	_, err := c.StartSession(testkit.Context(t), &ssm.StartSessionInput{Target: aws.String("i-0")})
 	if err == nil {
 		t.Fatal("StartSession succeeded against a closed port")
@@ -96,7 +103,7 @@ func TestOpenFailureTerminates(t *testing.T) {
 
 func TestIncompleteStartSessionOutput(t *testing.T) {
 	f := &fakeSSM{out: &ssm.StartSessionOutput{SessionId: aws.String("sess-2"), TokenValue: aws.String(secretToken)}}
-	c, _ := ssmwire.New(ssmwire.Config{SSM: f})
+	c, _ := ssmwire.New(&ssmwire.Config{SSM: f})
 	_, err := c.StartSession(context.Background(), &ssm.StartSessionInput{Target: aws.String("i-0")})
 	if err == nil || strings.Contains(err.Error(), secretToken) {
 		t.Fatalf("StartSession = %v", err)
@@ -207,7 +214,7 @@ func TestRunUnknownTarget(t *testing.T) {
 	}
 }
 
-func TestOpenSessionFromOwnStartSession(t *testing.T) {
+func TestAttachOwnStartSession(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, nil)
 	c := newClient(t, srv, nil)
@@ -219,17 +226,17 @@ func TestOpenSessionFromOwnStartSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := c.OpenSession(ctx, session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue}, target)
+	s, err := c.Attach(ctx, session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue}, target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	b, err := io.ReadAll(s)
+	b, err := io.ReadAll(s.Channel())
 	if err != nil || string(b) != "own\n" {
 		t.Errorf("output %q, %v", b, err)
 	}
-	if code, ok := s.ExitCode(); !ok || code != 0 {
-		t.Errorf("ExitCode = %d, %v", code, ok)
+	if err := s.Wait(ctx); err != nil {
+		t.Errorf("Wait = %v", err)
 	}
 	s.Close()
 	waitGoroutines(t, false)

@@ -2,14 +2,11 @@ package ssmwire
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"maps"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/shell"
 )
 
@@ -62,8 +59,8 @@ func (c *Client) Run(ctx context.Context, target string, cmd Command) error {
 	if err != nil {
 		return err
 	}
-	defer c.finish(ctx, s)
-	return sessionError(s, shell.Run(ctx, s, &shell.Config{Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, Logger: c.log}))
+	defer s.Close()
+	return s.Shell(ctx, &shell.Config{Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr})
 }
 
 // Shell starts an interactive shell on target with the account's default shell document
@@ -75,23 +72,6 @@ func (c *Client) Shell(ctx context.Context, target string, cfg *shell.Config) er
 	if err != nil {
 		return err
 	}
-	defer c.finish(ctx, s)
-	var sc shell.Config
-	if cfg != nil {
-		sc = *cfg
-	}
-	if sc.Logger == nil {
-		sc.Logger = c.log
-	}
-	return sessionError(s, shell.Run(ctx, s, &sc))
-}
-
-// sessionError names the session in err, except for the results a caller compares directly: nil, an
-// [*ExitError] and the context's own error.
-func sessionError(s *session.Session, err error) error {
-	var ee *ExitError
-	if err == nil || errors.As(err, &ee) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return fmt.Errorf("ssmwire: session %s: %w", s.ID(), err)
+	defer s.Close()
+	return s.Shell(ctx, cfg)
 }

@@ -19,9 +19,14 @@
 // [github.com/ssmwire/ssmwire/shell] and [github.com/ssmwire/ssmwire/portforward] run the shell and port
 // session types on top of it. This package ties them together behind one [Client]:
 //
-//	Client.Run / Client.Shell ──▶ StartSession ──▶ session.Open ──▶ shell.Run ──────────────┐
-//	Client.Forward / Dial ──────▶ StartSession ──▶ session.Open ──▶ portforward.New ──▶ Tunnel ─┴─▶ close or
-//	Client.StartSession ────────▶ StartSession ──▶ session.Open ──▶ *session.Session (yours)       TerminateSession
+//	Client.Run / Client.Shell ──▶ StartSession ─┐                 ┌─▶ Session.Shell (shell.Run)
+//	Client.Forward / Dial ──────▶ StartSession ─┼─▶ *Session ─────┼─▶ Session.Forwarder ─▶ Tunnel
+//	Client.Attach (started elsewhere) ──────────┘  (session.Open) └─▶ Wait / Done / Err; Terminate / Close
+//
+// A [Session] owns one session's life: its data channel, how it ended ([Session.Wait]: nil, an [*ExitError],
+// or the failure), and the one way ssmwire ends a session from this side ([Session.Terminate]: Flag
+// TerminateSession for port sessions whose agent knows it, else the TerminateSession API, then a bounded
+// wait for the service's channel_closed).
 //
 // # Credentials
 //
@@ -39,7 +44,9 @@
 // it in a log record or an error.
 //
 // To supply the API clients yourself (a fake in tests, a client with custom middleware, ECS ExecuteCommand
-// output), use [New] with a [Config], and [Client.OpenSession] for a session started elsewhere.
+// output), use [New] with a [Config], and [Client.Attach] for a session started elsewhere (it needs no SSM
+// client). Failures a newcomer meets first (no credentials, an expired SSO login, access denied, a target
+// that is not connected, throttling) come back as an [*APIError]; [APIError.Advice] says what to do.
 //
 // # Commands and shells
 //
@@ -67,8 +74,8 @@
 // # Lifetimes
 //
 // Every call takes a context: cancelling it stops a Run or Shell (the remote session is terminated) or a
-// Serve. A Client holds no connections; [Tunnel.Close], closing a net.Conn from [Client.Dial] and
-// [session.Session.Close] release every goroutine and socket they own. There are no globals; the library
+// Serve. A Client holds no connections; [Session.Close], [Tunnel.Close] and closing a net.Conn from
+// [Client.Dial] end the session and release every goroutine and socket it owns. There are no globals; the library
 // prints nothing and logs through Config.Logger (log/slog, discarded by default).
 //
 // # Testing code that uses ssmwire

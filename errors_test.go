@@ -86,7 +86,7 @@ func TestStartSessionClassified(t *testing.T) {
 	}
 
 	denied := &fakeSSM{err: opErr("SSM", "StartSession", "AccessDeniedException", "not authorized")}
-	c2, _ := ssmwire.New(ssmwire.Config{SSM: denied})
+	c2, _ := ssmwire.New(&ssmwire.Config{SSM: denied})
 	_, err = c2.StartSession(context.Background(), &ssm.StartSessionInput{Target: aws.String("i-1")})
 	if !errors.Is(err, ssmwire.ErrAccessDenied) || !errors.As(err, &ae) ||
 		!strings.Contains(ae.Advice("prod"), "may not call ssm:StartSession on i-1") {

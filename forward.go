@@ -2,17 +2,14 @@ package ssmwire
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire/portforward"
-	"github.com/ssmwire/ssmwire/session"
 )
 
 // Documents [Client.Forward] starts.
@@ -87,12 +84,8 @@ func (r Remote) input(target string) (*ssm.StartSessionInput, error) {
 // Tunnel is one port-forwarding session: any number of connections to its Remote (one at a time with agents
 // older than 3.0.196.0, which have no multiplexing). Its methods are safe for concurrent use.
 type Tunnel struct {
-	c *Client
-	s *session.Session
+	s *Session
 	f *portforward.Forwarder
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // Forward starts a port-forwarding session through target to remote and returns when it is ready to carry
@@ -106,14 +99,17 @@ func (c *Client) Forward(ctx context.Context, target string, remote Remote) (*Tu
 	if err != nil {
 		return nil, err
 	}
-	f, err := portforward.New(ctx, s, &portforward.Config{Logger: c.log})
+	f, err := s.Forwarder(ctx, nil)
 	if err != nil {
-		c.finish(ctx, s)
-		return nil, fmt.Errorf("ssmwire: forward to %s: session %s: %w", remote, s.ID(), err)
+		s.Close()
+		return nil, fmt.Errorf("ssmwire: forward to %s: %w", remote, err)
 	}
 	c.log.Debug("ssmwire: tunnel ready", "session", s.ID(), "target", target, "remote", remote.String(), "mode", f.Mode().String())
-	return &Tunnel{c: c, s: s, f: f}, nil
+	return &Tunnel{s: s, f: f}, nil
 }
+
+// Session returns the tunnel's session.
+func (t *Tunnel) Session() *Session { return t.s }
 
 // SessionID returns the ID of the tunnel's session.
 func (t *Tunnel) SessionID() string { return t.s.ID() }
@@ -141,21 +137,10 @@ func (t *Tunnel) Serve(ctx context.Context, l net.Listener) error {
 // Done is closed when the tunnel's session has ended.
 func (t *Tunnel) Done() <-chan struct{} { return t.s.Done() }
 
-// Close ends the tunnel: open connections fail, the agent is told to end the session (Flag TerminateSession),
-// the service is asked to as well (TerminateSession), and the data channel is closed. Every goroutine of the
-// tunnel has returned when Close returns. Close is idempotent.
-func (t *Tunnel) Close() error {
-	t.closeOnce.Do(func() {
-		ferr := t.f.Close()
-		if errors.Is(ferr, portforward.ErrClosed) {
-			ferr = nil
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), terminateTimeout)
-		defer cancel()
-		t.closeErr = errors.Join(ferr, t.s.Terminate(ctx))
-	})
-	return t.closeErr
-}
+// Close ends the tunnel's session ([Session.Close]: Flag TerminateSession where the agent knows it, else the
+// TerminateSession API): open connections fail, and every goroutine of the tunnel has returned when Close
+// returns. Close is idempotent.
+func (t *Tunnel) Close() error { return t.s.Close() }
 
 // Dial connects to remote through target, as net.Dial would through a bastion: each connection gets its own
 // port-forwarding session, which ends when the connection is closed. For many connections to one

@@ -10,7 +10,6 @@ import (
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
-	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -36,7 +35,7 @@ func newClient(t testing.TB, srv *ssmtest.Server, edit func(*ssmwire.Config)) *s
 	if edit != nil {
 		edit(&cfg)
 	}
-	c, err := ssmwire.New(cfg)
+	c, err := ssmwire.New(&cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +81,7 @@ func checkGoroutines(t testing.TB) {
 
 // startCommand starts command with the SSMWire-RunCommand document through c and returns the open session,
 // closed at cleanup.
-func startCommand(t testing.TB, c *ssmwire.Client, command string) *session.Session {
+func startCommand(t testing.TB, c *ssmwire.Client, command string) *ssmwire.Session {
 	t.Helper()
 	doc := ssmtest.DocRunCommand
 	s, err := c.StartSession(testkit.Context(t), &ssm.StartSessionInput{

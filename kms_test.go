@@ -97,7 +97,7 @@ func TestKMSHandshakeReportsEncryption(t *testing.T) {
 	if !strings.Contains(hs.CustomerMessage, "KMS") {
 		t.Errorf("customer message %q does not mention KMS", hs.CustomerMessage)
 	}
-	b, err := io.ReadAll(s)
+	b, err := io.ReadAll(s.Channel())
 	if err != nil || string(b) != "hi\n" {
 		t.Errorf("output %q, %v", b, err)
 	}

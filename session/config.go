@@ -75,10 +75,6 @@ type Config struct {
 	KMS KMSClient
 	// TargetID is the StartSession target; it goes into the KMS encryption context.
 	TargetID string
-	// RefuseKMS makes the session answer a KMSEncryption request as failed, as the official plugin does when
-	// started with the legacy 4-argument command line. KMSRefusal is the error text then sent.
-	RefuseKMS  bool
-	KMSRefusal string
 
 	// MaxPayload is the largest payload of one outgoing data message, in bytes. Default [DefaultMaxPayload].
 	MaxPayload int
@@ -123,6 +119,13 @@ type Config struct {
 
 	// Dial opens the websocket. Default: gorilla/websocket with proxy settings from the environment.
 	Dial func(ctx context.Context, url string) (Transport, error)
+}
+
+// Validate reports a setting out of range, as [Open] would. Callers that build configurations early (the
+// ssmwire client) check them at construction.
+func (c *Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -171,9 +174,6 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.Dial == nil {
 		cfg.Dial = DialWebsocket
-	}
-	if cfg.KMSRefusal == "" {
-		cfg.KMSRefusal = "this client was started without the arguments that KMS encryption needs"
 	}
 	switch {
 	case cfg.MaxPayload < 64 || cfg.MaxPayload > protocol.MaxMessageSize-protocol.HeaderSize:

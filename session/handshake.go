@@ -166,9 +166,6 @@ func (s *Session) processSessionType(params json.RawMessage) error {
 
 // processKMS generates the session's data key (protocol.md §5.4) and returns the action result.
 func (s *Session) processKMS(params json.RawMessage) (json.RawMessage, error) {
-	if s.cfg.RefuseKMS {
-		return nil, errors.New(s.cfg.KMSRefusal)
-	}
 	if s.cfg.KMS == nil {
 		return nil, errors.New("no KMS client configured for an encrypted session")
 	}

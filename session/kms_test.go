@@ -140,7 +140,6 @@ func TestKMSFailuresAreReportedToAgentAndCaller(t *testing.T) {
 	}{
 		{"GenerateDataKey fails", Config{KMS: &fakeKMS{err: errors.New("AccessDeniedException")}}},
 		{"no KMS client", Config{}},
-		{"legacy command line", Config{KMS: &fakeKMS{key: testKey()}, RefuseKMS: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, a := openPipe(t, &tc.cfg)

@@ -96,7 +96,7 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 	c.ssm = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = endpoint(env, s, "SSM", o.BaseEndpoint) })
 	c.ecs = ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = endpoint(env, s, "ECS", o.BaseEndpoint) })
 	km := kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = endpoint(env, s, "KMS", o.BaseEndpoint) })
-	c.wire, err = ssmwire.New(ssmwire.Config{SSM: c.ssm, KMS: km, Logger: log})
+	c.wire, err = ssmwire.New(&ssmwire.Config{SSM: c.ssm, KMS: km, Logger: log})
 	if err != nil {
 		return nil, err
 	}

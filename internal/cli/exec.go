@@ -145,12 +145,12 @@ func (a *app) ecsRun(ctx context.Context, c *clients, t Target, command string, 
 		return fmt.Errorf("ECS ExecuteCommand on %s: no session in the response", t.Raw)
 	}
 	info := ecsSessionInfo(out)
-	s, err := c.wire.OpenSession(ctx, info, t.Raw)
+	s, err := c.wire.Attach(ctx, info, t.Raw)
 	if err != nil {
 		return err
 	}
-	defer terminate(ctx, s)
-	return shell.Run(ctx, s, cfg)
+	defer s.Close()
+	return s.Shell(ctx, cfg)
 }
 
 // target parses and resolves a TARGET argument with the global flags' clients.

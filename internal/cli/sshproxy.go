@@ -57,12 +57,11 @@ func runSSHProxy(ctx context.Context, a *app, _ *cmdOptions, args []string) erro
 	if err != nil {
 		return c.explain(err)
 	}
-	defer terminate(ctx, s)
-	f, err := portforward.New(ctx, s, &portforward.Config{Logger: a.log})
+	defer s.Close()
+	f, err := s.Forwarder(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("ssh-proxy: session %s: %w", s.ID(), err)
+		return fmt.Errorf("ssh-proxy: %w", err)
 	}
-	defer f.Close()
 	conn, err := f.Dial(ctx)
 	if err != nil {
 		return fmt.Errorf("ssh-proxy: %w", err)

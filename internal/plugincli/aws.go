@@ -2,6 +2,7 @@ package plugincli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -10,9 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/session"
 )
 
-// awsClients builds the SSM and KMS clients a session may need, on first use: most sessions never call
+// awsClients builds the SSM and KMS clients a session may need, on first use (ssmwire.LazySSM, LazyKMS): most sessions never call
 // ResumeSession, TerminateSession or GenerateDataKey, and a missing profile or credentials must only matter
 // when a call is made.
 type awsClients struct {
@@ -22,11 +26,6 @@ type awsClients struct {
 	once sync.Once
 	cfg  aws.Config
 	err  error
-
-	ssmOnce sync.Once
-	ssm     *ssm.Client
-	kmsOnce sync.Once
-	kms     *kms.Client
 }
 
 func (c *awsClients) config(ctx context.Context) (aws.Config, error) {
@@ -46,56 +45,36 @@ func (c *awsClients) config(ctx context.Context) (aws.Config, error) {
 	return c.cfg, c.err
 }
 
-func (c *awsClients) ssmClient(ctx context.Context) (*ssm.Client, error) {
-	cfg, err := c.config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.ssmOnce.Do(func() {
-		c.ssm = ssm.NewFromConfig(cfg, func(o *ssm.Options) {
+// ssm returns the plugin's SSM client, built on first use.
+func (c *awsClients) ssm() ssmwire.SSMAPI {
+	return ssmwire.LazySSM(func(ctx context.Context) (ssmwire.SSMAPI, error) {
+		cfg, err := c.config(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return ssm.NewFromConfig(cfg, func(o *ssm.Options) {
 			if c.ssmEndpoint != "" {
 				o.BaseEndpoint = aws.String(c.ssmEndpoint)
 			}
-		})
+		}), nil
 	})
-	return c.ssm, nil
 }
 
-func (c *awsClients) kmsClient(ctx context.Context) (*kms.Client, error) {
-	cfg, err := c.config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.kmsOnce.Do(func() { c.kms = kms.NewFromConfig(cfg) })
-	return c.kms, nil
+// kms returns the plugin's KMS client, built on first use.
+func (c *awsClients) kms() session.KMSClient {
+	return ssmwire.LazyKMS(func(ctx context.Context) (session.KMSClient, error) {
+		cfg, err := c.config(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return kms.NewFromConfig(cfg), nil
+	})
 }
 
-// lazySSM implements session.SSMClient over awsClients.
-type lazySSM struct{ c *awsClients }
+// refuseKMS answers every GenerateDataKey with the official plugin's refusal: the legacy three-argument
+// command line carries no profile, so the plugin cannot take part in KMS encryption.
+type refuseKMS struct{}
 
-func (l lazySSM) ResumeSession(ctx context.Context, in *ssm.ResumeSessionInput, optFns ...func(*ssm.Options)) (*ssm.ResumeSessionOutput, error) {
-	c, err := l.c.ssmClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.ResumeSession(ctx, in, optFns...)
-}
-
-func (l lazySSM) TerminateSession(ctx context.Context, in *ssm.TerminateSessionInput, optFns ...func(*ssm.Options)) (*ssm.TerminateSessionOutput, error) {
-	c, err := l.c.ssmClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.TerminateSession(ctx, in, optFns...)
-}
-
-// lazyKMS implements session.KMSClient over awsClients.
-type lazyKMS struct{ c *awsClients }
-
-func (l lazyKMS) GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, optFns ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error) {
-	c, err := l.c.kmsClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.GenerateDataKey(ctx, in, optFns...)
+func (refuseKMS) GenerateDataKey(context.Context, *kms.GenerateDataKeyInput, ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error) {
+	return nil, errors.New(kmsRefusal)
 }

@@ -123,20 +123,22 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 			"ecsEndpoint", inv.ecsEndpoint, "region", inv.region)
 	}
 	clients := &awsClients{region: inv.region, profile: inv.profile, ssmEndpoint: inv.endpoint}
-	cfg := &session.Config{
-		Logger:     r.log,
-		SSM:        lazySSM{clients},
-		KMS:        lazyKMS{clients},
-		TargetID:   inv.target,
-		RefuseKMS:  inv.legacy,
-		KMSRefusal: kmsRefusal,
+	km := clients.kms()
+	if inv.legacy {
+		km = refuseKMS{}
 	}
+	base := &session.Config{}
 	if r.sessionConfig != nil {
-		r.sessionConfig(cfg)
+		r.sessionConfig(base)
+	}
+	c, err := ssmwire.New(&ssmwire.Config{SSM: clients.ssm(), KMS: km, Logger: r.log, Session: base})
+	if err != nil {
+		r.cannot(err)
+		return 1
 	}
 
 	r.printf(msgStarting, id)
-	s, err := session.Open(ctx, inv.info, cfg)
+	s, err := c.Attach(ctx, inv.info, inv.target)
 	if err != nil {
 		r.cannot(err)
 		return 1
@@ -160,7 +162,7 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 
 // ended reports how a session ended and returns the exit status: the channel_closed line when the service
 // closed the channel, the timeout line when ResumeSession said the session timed out, else the error.
-func (r *runner) ended(s *session.Session, err error) int {
+func (r *runner) ended(s *ssmwire.Session, err error) int {
 	if out, ok := s.ChannelClosedOutput(); ok {
 		r.printClosed(s.ID(), out)
 		if err == nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/session"
 )
@@ -25,8 +26,8 @@ const endWait = 3 * time.Second
 
 // runPort runs a Port session: a local listener (basic and mux mode) or stdin/stdout (stream mode,
 // AWS-StartSSHSession), and returns the exit status.
-func (r *runner) runPort(ctx context.Context, s *session.Session, hs *session.Handshake) int {
-	f, err := portforward.New(ctx, s, &portforward.Config{
+func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *session.Handshake) int {
+	f, err := s.Forwarder(ctx, &portforward.Config{
 		Logger: r.log,
 		OnConnectToPortError: func(*portforward.ConnectToPortError) {
 			go r.printf(msgConnectFailed) // the callback must not block the session's reader
@@ -35,7 +36,6 @@ func (r *runner) runPort(ctx context.Context, s *session.Session, hs *session.Ha
 	if err != nil {
 		return r.ended(s, err)
 	}
-	defer f.Close()
 	r.log.Debug("plugincli: port session", "mode", f.Mode(), "agent", hs.AgentVersion)
 	if f.Mode() == portforward.ModeStream {
 		return r.runStream(ctx, s, f, hs)
@@ -97,36 +97,18 @@ func (r *runner) runPort(ctx context.Context, s *session.Session, hs *session.Ha
 	// Stop as the official plugin does: say so, end the session (Flag TerminateSession; the API for basic
 	// mode on agents too old for the flag), say goodbye, exit 0.
 	r.printf(msgTerminateSignal)
-	r.stopPort(s, f, hs)
+	r.terminate(s)
 	r.printf(msgExiting, id)
 	cancelServe()
 	<-served
 	return 0
 }
 
-// stopPort ends a port session from this side and waits (bounded) for the service to close the channel.
-func (r *runner) stopPort(s *session.Session, f *portforward.Forwarder, hs *session.Handshake) {
-	if err := f.Close(); err != nil {
-		r.log.Debug("plugincli: sending TerminateSession flag failed", "err", err)
-	}
-	if f.Mode() != portforward.ModeMux && !portforward.AgentSupportsTerminateFlag(hs.AgentVersion) {
-		r.terminate(s)
-		return
-	}
-	t := time.NewTimer(endWait)
-	defer t.Stop()
-	select {
-	case <-s.Done():
-	case <-t.C:
-		r.log.Debug("plugincli: no channel_closed after TerminateSession flag", "session", s.ID())
-	}
-}
-
 // runStream carries stdin and stdout over a stream-mode session (ssh ProxyCommand). The official plugin
 // prints only the Starting line (and the Exiting line when the service closes the channel) on stdout; ssh
 // skips lines before the server's version string, so that does not disturb the SSH stream. End of stdin
 // (ssh went away) ends the session with Flag TerminateSession and exit status 0.
-func (r *runner) runStream(ctx context.Context, s *session.Session, f *portforward.Forwarder, hs *session.Handshake) int {
+func (r *runner) runStream(ctx context.Context, s *ssmwire.Session, f *portforward.Forwarder, hs *session.Handshake) int {
 	conn, err := f.Dial(ctx)
 	if err != nil {
 		return r.ended(s, err)
@@ -154,7 +136,7 @@ func (r *runner) runStream(ctx context.Context, s *session.Session, f *portforwa
 			return r.ended(s, s.Err())
 		default:
 		}
-		r.stopStream(s, f, hs)
+		r.terminate(s)
 		return 0
 	case <-outDone:
 		t := time.NewTimer(endWait)
@@ -167,23 +149,7 @@ func (r *runner) runStream(ctx context.Context, s *session.Session, f *portforwa
 			return 1
 		}
 	case <-ctx.Done():
-		r.stopStream(s, f, hs)
+		r.terminate(s)
 		return 1
-	}
-}
-
-// stopStream sends Flag TerminateSession (when the agent knows it) and waits, bounded, for the channel to close.
-func (r *runner) stopStream(s *session.Session, f *portforward.Forwarder, hs *session.Handshake) {
-	if err := f.Close(); err != nil {
-		r.log.Debug("plugincli: sending TerminateSession flag failed", "err", err)
-	}
-	if !portforward.AgentSupportsTerminateFlag(hs.AgentVersion) {
-		return
-	}
-	t := time.NewTimer(endWait)
-	defer t.Stop()
-	select {
-	case <-s.Done():
-	case <-t.C:
 	}
 }

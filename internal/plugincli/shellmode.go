@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/protocol"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/shell"
@@ -21,7 +22,7 @@ const terminateTimeout = 5 * time.Second
 // bytes; it is restored on every way out: return, SIGTERM/SIGHUP, and panics in the goroutines started here.
 // Without one, SIGINT, SIGQUIT and SIGTSTP are caught and sent as 0x03, 0x1C and 0x1A, as the official
 // plugin does. Terminal sizes are sent at the start and on each SIGWINCH.
-func (r *runner) runShell(ctx context.Context, s *session.Session, hs *session.Handshake) int {
+func (r *runner) runShell(ctx context.Context, s *ssmwire.Session, hs *session.Handshake) int {
 	raw, err := makeRaw(r.stdin)
 	if err != nil {
 		r.log.Warn("plugincli: cannot put the terminal in raw mode", "err", err)
@@ -73,7 +74,7 @@ func (r *runner) runShell(ctx context.Context, s *session.Session, hs *session.H
 			select {
 			case sig := <-sigs:
 				if b, ok := controlByte(sig); ok {
-					if _, err := s.WriteContext(ctx, []byte{b}); err != nil {
+					if _, err := s.Channel().WriteContext(ctx, []byte{b}); err != nil {
 						r.log.Debug("plugincli: forwarding signal failed", "signal", sig, "err", err)
 					}
 					continue
@@ -91,7 +92,7 @@ func (r *runner) runShell(ctx context.Context, s *session.Session, hs *session.H
 	done := make(chan error, 1)
 	go func() {
 		defer raw.guard()
-		done <- shell.Run(ctx, s, &shell.Config{
+		done <- s.Shell(ctx, &shell.Config{
 			Stdin:       stdin,
 			Stdout:      r.stdout,
 			Stderr:      r.stderr,
@@ -117,15 +118,13 @@ func (r *runner) runShell(ctx context.Context, s *session.Session, hs *session.H
 		r.ended(s, nil)
 		return ee.Code
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		// The caller gave up on the session: end it on the service side too.
-		r.terminate(s)
-		return 1
+		return 1 // the caller gave up on the session; Shell has terminated it
 	}
 	return r.ended(s, err)
 }
 
-// terminate asks the service to end the session (TerminateSession), within terminateTimeout, and closes it.
-func (r *runner) terminate(s *session.Session) {
+// terminate ends the session properly (ssmwire.Session.Terminate), within terminateTimeout.
+func (r *runner) terminate(s *ssmwire.Session) {
 	ctx, cancel := context.WithTimeout(context.Background(), terminateTimeout)
 	defer cancel()
 	if err := s.Terminate(ctx); err != nil {

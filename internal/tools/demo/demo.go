@@ -43,7 +43,7 @@ func run(ctx context.Context, out io.Writer) error {
 			return aws.Credentials{AccessKeyID: "AKIDDEMO", SecretAccessKey: "demo"}, nil
 		}),
 	})
-	client, err := ssmwire.New(ssmwire.Config{SSM: api})
+	client, err := ssmwire.New(&ssmwire.Config{SSM: api})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,93 @@
+package ssmwire_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/testkit"
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// countingSSM counts TerminateSession calls.
+type countingSSM struct {
+	ssmwire.SSMAPI
+	terminates atomic.Int64
+}
+
+func (c *countingSSM) TerminateSession(ctx context.Context, in *ssm.TerminateSessionInput, opts ...func(*ssm.Options)) (*ssm.TerminateSessionOutput, error) {
+	c.terminates.Add(1)
+	return c.SSMAPI.TerminateSession(ctx, in, opts...)
+}
+
+// TestTerminatePolicy checks the one way a session is ended from this side: Flag TerminateSession for port
+// sessions whose agent knows it, the TerminateSession API otherwise; either way the service ends the session.
+func TestTerminatePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name, agent string
+		shell       bool
+		wantAPI     int64
+	}{
+		{"port, agent with the flag", "", false, 0},
+		{"port, agent up to 2.3.722.0", "2.3.722.0", false, 1},
+		{"shell", "", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t, &ssmtest.Options{AgentVersion: tc.agent})
+			api := &countingSSM{SSMAPI: ssm.NewFromConfig(srv.AWSConfig())}
+			c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.SSM = api })
+			ctx := testkit.Context(t)
+			var s *ssmwire.Session
+			if tc.shell {
+				var err error
+				s, err = c.StartSession(ctx, &ssm.StartSessionInput{Target: aws.String(target)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Ready(ctx); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: testkit.EchoServer(t)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s = tun.Session()
+			}
+			if err := s.Terminate(ctx); err != nil {
+				t.Fatalf("Terminate = %v", err)
+			}
+			if n := api.terminates.Load(); n != tc.wantAPI {
+				t.Errorf("TerminateSession API calls = %d, want %d", n, tc.wantAPI)
+			}
+			info := srv.Session(s.ID())
+			select {
+			case <-info.Done:
+			case <-ctx.Done():
+				t.Fatal("the service never ended the session")
+			}
+			if err := s.Wait(ctx); err != nil {
+				t.Errorf("Wait after Terminate = %v, want nil", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Errorf("Close after Terminate = %v", err)
+			}
+		})
+	}
+}
+
+// TestWaitExitError checks that Wait reports the remote exit status.
+func TestWaitExitError(t *testing.T) {
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	s := startCommand(t, c, "exit 7")
+	var ee *ssmwire.ExitError
+	if err := s.Wait(testkit.Context(t)); !errors.As(err, &ee) || ee.Code != 7 {
+		t.Fatalf("Wait = %v, want *ExitError{7}", err)
+	}
+}
