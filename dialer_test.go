@@ -106,7 +106,7 @@ func (r *eventRecorder) all() []ssmwire.SessionEvent {
 }
 
 func newFakeDialer(t *testing.T, o *fakeOpener, rec *eventRecorder, idle time.Duration) *ssmwire.Dialer {
-	c, err := ssmwire.New(ssmwire.Config{SSM: unusedSSM{}})
+	c, err := ssmwire.New(&ssmwire.Config{SSM: unusedSSM{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestDialerClose(t *testing.T) {
 func TestDialerConfirm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		o := &fakeOpener{notify: make(chan *fakeConduit, 10)}
-		c, _ := ssmwire.New(ssmwire.Config{SSM: unusedSSM{}})
+		c, _ := ssmwire.New(&ssmwire.Config{SSM: unusedSSM{}})
 		d := c.NewDialer("i-0123456789abcdef0", &ssmwire.DialerConfig{Open: o.open, ConfirmWait: 2 * time.Second})
 		defer d.Close()
 

@@ -116,7 +116,7 @@ func TestMessagesPerByteDoNotDependOnTheWriter(t *testing.T) {
 				Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 				BaseEndpoint: aws.String(h.srv.URL),
 			})
-			client, err := ssmwire.New(ssmwire.Config{SSM: api, Session: &session.Config{MaxPayload: payload}})
+			client, err := ssmwire.New(&ssmwire.Config{SSM: api, Session: &session.Config{MaxPayload: payload}})
 			if err != nil {
 				t.Fatal(err)
 			}
