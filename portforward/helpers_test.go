@@ -42,8 +42,7 @@ func ssmClient(srv *ssmtest.Server) *ssm.Client { return ssm.NewFromConfig(srv.A
 func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[string][]string) *session.Session {
 	t.Helper()
 	api := ssmClient(srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testkit.Context(t)
 	out, err := api.StartSession(ctx, &ssm.StartSessionInput{
 		Target: aws.String(ssmtest.DefaultInstanceID), DocumentName: aws.String(doc), Parameters: params,
 	})

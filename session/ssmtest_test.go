@@ -38,8 +38,7 @@ func startWith(t *testing.T, api *ssm.Client, doc string, params map[string][]st
 	if doc != "" {
 		in.DocumentName = aws.String(doc)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testkit.Context(t)
 	out, err := api.StartSession(ctx, in)
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +73,7 @@ func TestShellSessionAgainstEmulator(t *testing.T) {
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
 	t.Cleanup(srv.Close)
 	s := start(t, srv, "", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testkit.Context(t)
 	hs, err := s.Ready(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -99,8 +97,7 @@ func TestCommandSessionExitCodeAndStderr(t *testing.T) {
 	srv := ssmtest.NewServer(nil) // faithful pacing
 	t.Cleanup(srv.Close)
 	s := start(t, srv, "SSMWire-RunCommand", map[string][]string{"command": {"echo out; echo err >&2; exit 3"}})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testkit.Context(t)
 	hs, err := s.Ready(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -131,8 +128,7 @@ func TestMuxPortForwardAgainstEmulator(t *testing.T) {
 	t.Cleanup(srv.Close)
 	port := testkit.EchoServer(t)
 	s := start(t, srv, "AWS-StartPortForwardingSession", map[string][]string{"portNumber": {strconv.Itoa(port)}, "localPortNumber": {"0"}})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	ctx := testkit.Context(t)
 	hs, err := s.Ready(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -176,8 +172,7 @@ func TestShellOutputSurvivesWebsocketDrops(t *testing.T) {
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
 	t.Cleanup(srv.Close)
 	s := start(t, srv, "", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testkit.Context(t)
 	if _, err := s.Ready(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -230,8 +225,7 @@ func TestRefusedResumeEndsSessionPromptly(t *testing.T) {
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
 	t.Cleanup(srv.Close)
 	s := start(t, srv, "", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := testkit.Context(t)
 	s.Write([]byte("echo hi\r"))
 	if _, err := s.Ready(ctx); err != nil {
 		t.Fatal(err)
