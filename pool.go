@@ -468,3 +468,25 @@ func (c *poolConn) Close() error {
 
 // SessionID returns the ID of the session that carries the connection.
 func (c *poolConn) SessionID() string { return c.m.s.SessionID() }
+
+// Prestart starts a session when the pool has none open or starting, and waits for it. A program that
+// reports a forward as up calls it first, to learn at once whether sessions can be started at all.
+func (p *Pool) Prestart(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrPoolClosed
+	}
+	if len(p.members)+p.starting > 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	p.starting++
+	p.mu.Unlock()
+	m, err := p.grow(ctx)
+	if err != nil {
+		return err
+	}
+	p.release(m)
+	return nil
+}

@@ -35,6 +35,7 @@ type Tunnel struct {
 	Target   string // instance id, managed instance id, Name tag value or ecs:… target
 	Forwards []Forward
 	Proxy    *ProxyListen // a SOCKS5 and HTTP CONNECT proxy through Target (`proxy = "127.0.0.1:1080"`), or nil
+	Sessions int          // sessions per forward: 0 or 1 one at a time, n > 1 a pool of up to n, SessionsAuto a pool
 	Line     int          // line of the tunnel's table header, for messages
 }
 
@@ -45,6 +46,7 @@ type tunnelTOML struct {
 	Target   string   `toml:"target"`
 	Forwards []string `toml:"forwards"`
 	Proxy    string   `toml:"proxy"`
+	Sessions any      `toml:"sessions"` // a number or "auto"
 }
 
 // DefaultConfigPath returns $XDG_CONFIG_HOME/ssmwire/config.toml, or ~/.config/ssmwire/config.toml when
@@ -107,7 +109,7 @@ func ParseFile(path string, b []byte) (*File, error) {
 		if len(k) >= 2 && k[0] == "tunnels" {
 			line = keyLine(src, k[1], k[len(k)-1])
 		}
-		return nil, fmt.Errorf("%s: unknown key %q (tunnels take profile, region, target, forwards and proxy)",
+		return nil, fmt.Errorf("%s: unknown key %q (tunnels take profile, region, target, forwards, proxy and sessions)",
 			where(path, line), k.String())
 	}
 	f := &File{Path: path}
@@ -141,6 +143,13 @@ func ParseFile(path string, b []byte) (*File, error) {
 				return nil, fmt.Errorf("%s: tunnel %q: %v", where(path, keyLine(src, name, "proxy")), name, err)
 			}
 			tn.Proxy = &pl
+		}
+		if t.Sessions != nil {
+			n, err := ParseSessions(fmt.Sprint(t.Sessions))
+			if err != nil {
+				return nil, fmt.Errorf("%s: tunnel %q: %v", where(path, keyLine(src, name, "sessions")), name, err)
+			}
+			tn.Sessions = n
 		}
 		for i, s := range t.Forwards {
 			fw, err := ParseForward(s)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"sync"
 	"time"
@@ -33,7 +34,15 @@ timeout, TerminateSession elsewhere, an agent restart) the connections it carrie
 and the next connection starts a new session. On a terminal a status line per forward shows
 its session, connections and bytes each way; --json prints one event per line instead
 (tunnel_up, session_started, connection, session_ended, error); --quiet only errors.
-Interrupting ssmwire ends every session with TerminateSession.`,
+Interrupting ssmwire ends every session with TerminateSession.
+
+--sessions N spreads each forward's connections over up to N sessions (auto: up to 8, as
+many as there are concurrent connections): the agent paces every session to about
+0.8 MiB/s, so parallel transfers go faster on sessions of their own. A new session starts
+only when every open one carries a connection; extra sessions idle for a minute end.`,
+		flags: func(fs *flag.FlagSet, o *cmdOptions) {
+			fs.StringVar(&o.sessions, "sessions", "1", "sessions per forward: `N` (1-64) or auto; connections are spread over them")
+		},
 		run: runForward,
 	}
 }
@@ -52,6 +61,7 @@ The configuration file (--config, default $XDG_CONFIG_HOME/ssmwire/config.toml o
   region   = "eu-west-1"        # optional: AWS region
   target   = "bastion"          # instance id, mi- id or Name tag value
   forwards = ["5432:localhost:5432", "6379:redis.internal:6379"]
+  sessions = 4                  # optional: sessions per forward, a number or "auto" (see forward)
 
 Forwards take the syntax of 'ssmwire forward' and behave the same way. Every tunnel named
 runs in this one process.`,
@@ -59,7 +69,7 @@ runs in this one process.`,
 	}
 }
 
-func runForward(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
+func runForward(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 	if len(args) < 2 {
 		return usagef("forward: want TARGET and at least one SPEC")
 	}
@@ -75,7 +85,11 @@ func runForward(ctx context.Context, a *app, _ *cmdOptions, args []string) error
 		}
 		fws = append(fws, fw)
 	}
-	return a.runTunnels(ctx, []Tunnel{{Target: t.Raw, Forwards: fws}})
+	sessions, err := ParseSessions(o.sessions)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	return a.runTunnels(ctx, []Tunnel{{Target: t.Raw, Forwards: fws, Sessions: sessions}})
 }
 
 func runUp(ctx context.Context, a *app, _ *cmdOptions, names []string) error {
@@ -122,6 +136,7 @@ func (a *app) runTunnels(ctx context.Context, ts []Tunnel) error {
 				k.l.Close()
 			}
 			k.wg.Wait() // session watchers: each terminates its session
+			k.stopPool()
 		}
 	}
 	cache := make(map[[2]string]*clients)
@@ -148,13 +163,13 @@ func (a *app) runTunnels(ctx context.Context, ts []Tunnel) error {
 			return tunnelErr(tn, c.explain(err))
 		}
 		for _, fw := range tn.Forwards {
-			k := &keeper{tunnel: tn.Name, fw: fw, target: target.ID, client: c.wire, rep: rep}
+			k := &keeper{tunnel: tn.Name, fw: fw, target: target.ID, client: c.wire, rep: rep, sessions: tn.Sessions}
 			if err := k.listen(); err != nil {
 				stopAll()
 				return tunnelErr(tn, err)
 			}
 			keepers = append(keepers, k)
-			if _, err := k.session(runCtx); err != nil {
+			if err := k.start(runCtx, c.wire); err != nil {
 				stopAll()
 				return tunnelErr(tn, c.explain(fmt.Errorf("forward %s: %w", fw.Spec, err)))
 			}

@@ -87,6 +87,7 @@ type command struct {
 // cmdOptions holds the values of subcommand-specific flags.
 type cmdOptions struct {
 	document string
+	sessions string // forward --sessions
 }
 
 func commands() []*command {

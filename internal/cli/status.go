@@ -203,8 +203,12 @@ func statusLine(k *keeper) string {
 	if k.tunnel != "" {
 		name = k.tunnel
 	}
-	return fmt.Sprintf("%-16s %s → %s  session %s  conns %d (%d open)  ↑%s ↓%s",
-		name, listen, k.fw.RemoteAddress(), sid, k.conns.Load(), k.open.Load(),
+	sess := "session " + sid
+	if k.pool != nil {
+		sess = poolStatus(k.pool)
+	}
+	return fmt.Sprintf("%-16s %s → %s  %s  conns %d (%d open)  ↑%s ↓%s",
+		name, listen, k.fw.RemoteAddress(), sess, k.conns.Load(), k.open.Load(),
 		byteCount(k.bytesUp.Load()), byteCount(k.bytesDn.Load()))
 }
 

@@ -39,6 +39,9 @@ type keeper struct {
 	mu  sync.Mutex // held while a session starts, so that concurrent connections share it
 	cur *ssmwire.Tunnel
 
+	sessions int           // Forward.Sessions: 0 or 1 one session at a time, else a pool (pooled.go)
+	pool     *ssmwire.Pool // the forward's pool when sessions is not 1
+
 	wg sync.WaitGroup // connection handlers and session watchers
 
 	// Counters for the status line.
@@ -155,9 +158,20 @@ func (k *keeper) serve(ctx context.Context) {
 	}
 }
 
-// handle forwards one local connection through the current session.
+// handle forwards one local connection through the current session (or the forward's pool).
 func (k *keeper) handle(ctx context.Context, local net.Conn) {
 	defer local.Close()
+	if k.pool != nil {
+		remote, err := k.pool.Dial(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				k.rep.emit(event{Event: evError, Error: fmt.Sprintf("connection from %s: %v", local.RemoteAddr(), err)}, k)
+			}
+			return
+		}
+		k.carry(ctx, local, remote, pooledSessionID(remote), nil)
+		return
+	}
 	var remote net.Conn
 	var t *ssmwire.Tunnel
 	for attempt := 0; ; attempt++ {
@@ -183,27 +197,32 @@ func (k *keeper) handle(ctx context.Context, local net.Conn) {
 		k.rep.emit(event{Event: evError, Error: fmt.Sprintf("connection from %s: %v", local.RemoteAddr(), err)}, k)
 		return
 	}
+	k.carry(ctx, local, remote, t.SessionID(), t.Done())
+}
+
+// carry copies one connection through session sid (which ends with done, when known) and reports it.
+func (k *keeper) carry(ctx context.Context, local, remote net.Conn, sid string, done <-chan struct{}) {
 	n := k.conns.Add(1)
 	k.open.Add(1)
-	k.rep.emit(event{Event: evConnection, State: "open", Conn: n, SessionID: t.SessionID()}, k)
+	k.rep.emit(event{Event: evConnection, State: "open", Conn: n, SessionID: sid}, k)
 	start := time.Now()
-	up, down, err := k.pipe(ctx, t, local, remote)
+	up, down, err := k.pipe(ctx, done, local, remote)
 	k.open.Add(-1)
-	e := event{Event: evConnection, State: "closed", Conn: n, SessionID: t.SessionID(),
+	e := event{Event: evConnection, State: "closed", Conn: n, SessionID: sid,
 		BytesUp: up, BytesDown: down, DurationMS: time.Since(start).Milliseconds()}
 	if err != nil {
 		e.Error = err.Error()
 	}
 	k.rep.emit(e, k)
 	if err != nil {
-		k.rep.emit(event{Event: evError, SessionID: t.SessionID(), Conn: n, Error: err.Error()}, k)
+		k.rep.emit(event{Event: evError, SessionID: sid, Conn: n, Error: err.Error()}, k)
 	}
 }
 
 // pipe copies both ways until either side ends, the session ends or ctx is done, then closes both ends. It
 // returns the bytes sent to the destination and received from it, and the destination's error if it failed
 // (a connection the agent could not make, for example).
-func (k *keeper) pipe(ctx context.Context, t *ssmwire.Tunnel, local, remote net.Conn) (up, down int64, err error) {
+func (k *keeper) pipe(ctx context.Context, sessionDone <-chan struct{}, local, remote net.Conn) (up, down int64, err error) {
 	defer remote.Close()
 	closeBoth := func() {
 		local.Close()
@@ -215,7 +234,7 @@ func (k *keeper) pipe(ctx context.Context, t *ssmwire.Tunnel, local, remote net.
 	defer close(ended)
 	go func() {
 		select {
-		case <-t.Done():
+		case <-sessionDone:
 			closeBoth() // a clean close for the client: the session is gone
 		case <-ended:
 		}
@@ -256,7 +275,7 @@ func (k *keeper) pipe(ctx context.Context, t *ssmwire.Tunnel, local, remote net.
 				err = fmt.Errorf("the agent could not connect to %s (check the SSM Agent's log)", k.fw.RemoteAddress())
 			} else if rerr != io.EOF && !errors.Is(rerr, net.ErrClosed) && ctx.Err() == nil {
 				select {
-				case <-t.Done():
+				case <-sessionDone:
 				default:
 					err = rerr
 				}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/ssmwire/ssmwire"
+)
+
+// SessionsAuto is Tunnel.Sessions for `--sessions auto` and `sessions = "auto"`: a pool that grows with the
+// connections, up to ssmwire.AutoMaxSessions.
+const SessionsAuto = -1
+
+// maxSessionsFlag bounds --sessions N: more sessions than this per forward is more likely a typo than a plan.
+const maxSessionsFlag = 64
+
+// ParseSessions parses the value of --sessions and of a tunnel's sessions key: a count from 1 to 64, or
+// "auto" (SessionsAuto).
+func ParseSessions(s string) (int, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "auto") {
+		return SessionsAuto, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > maxSessionsFlag {
+		return 0, fmt.Errorf("sessions %q: want a number from 1 to %d, or auto", s, maxSessionsFlag)
+	}
+	return n, nil
+}
+
+// sessionsText is the configuration form of n.
+func sessionsText(n int) string {
+	if n == SessionsAuto {
+		return "auto"
+	}
+	return strconv.Itoa(n)
+}
+
+// pooled reports whether the keeper spreads connections over a pool of sessions.
+func (k *keeper) pooled() bool { return k.sessions > 1 || k.sessions == SessionsAuto }
+
+// start starts the keeper's first session, or its pool with a first session, so that setup fails at once
+// when sessions cannot be started.
+func (k *keeper) start(ctx context.Context, c *ssmwire.Client) error {
+	if !k.pooled() {
+		_, err := k.session(ctx)
+		return err
+	}
+	cfg := &ssmwire.PoolConfig{
+		OnSessionStart: func(id string) {
+			k.sessionID.Store(id)
+			k.rep.emit(event{Event: evSessionStarted, SessionID: id}, k)
+		},
+		OnSessionEnd: func(id string, err error) {
+			reason := "closed by ssmwire: idle, or stopping"
+			if err != nil {
+				reason = err.Error()
+			}
+			k.rep.emit(event{Event: evSessionEnded, SessionID: id, Reason: reason}, k)
+		},
+	}
+	if k.sessions > 1 {
+		cfg.MaxSessions = k.sessions
+	}
+	p, err := c.NewPool(k.target, k.remote(), cfg)
+	if err != nil {
+		return err
+	}
+	k.pool = p
+	return p.Prestart(ctx)
+}
+
+// stopPool closes the keeper's pool, if it has one: every session it holds ends.
+func (k *keeper) stopPool() {
+	if k.pool != nil {
+		k.pool.Close()
+	}
+}
+
+// pooledSessionID is the session that carries a pool connection.
+func pooledSessionID(c net.Conn) string {
+	if s, ok := c.(interface{ SessionID() string }); ok {
+		return s.SessionID()
+	}
+	return ""
+}
+
+// poolStatus is the session part of a pooled forward's status line.
+func poolStatus(p *ssmwire.Pool) string {
+	ss := p.Sessions()
+	if len(ss) == 0 {
+		return "sessions none (next connection starts one)"
+	}
+	ids := make([]string, len(ss))
+	for i, s := range ss {
+		ids[i] = fmt.Sprintf("%s(%d)", s.ID, s.Conns)
+	}
+	return fmt.Sprintf("sessions %d: %s", len(ss), strings.Join(ids, " "))
+}
