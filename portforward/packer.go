@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/ssmwire/ssmwire/session"
 )
@@ -26,17 +27,22 @@ type packer struct {
 	ctx  context.Context // the transport's: canceled by Close
 	size int             // payload bytes per message
 
-	mu      sync.Mutex
-	buf     []byte  // pending bytes are buf[r:]; nil while idle
-	bp      *[]byte // buf's pooled holder, if it came from bufPool
-	r       int
-	sending bool          // the pump is sending buf[r:r+n], which nobody else may touch
-	err     error         // sticky: why the pump stopped
-	waiters chan struct{} // closed and cleared at each step of the pump, when someone waits
-	writers int           // stream Writes in progress (begin/end): more frames are on their way
-	wake    chan struct{} // tells the pump that bytes arrived or a stream Write ended (capacity 1)
-	done    chan struct{} // closed when the pump has returned
+	mu       sync.Mutex
+	buf      []byte  // pending bytes are buf[r:]; nil while idle
+	bp       *[]byte // buf's pooled holder, if it came from bufPool
+	r        int
+	sending  bool          // the pump is sending buf[r:r+n], which nobody else may touch
+	err      error         // sticky: why the pump stopped
+	waiters  chan struct{} // closed and cleared at each step of the pump, when someone waits
+	writers  int           // stream Writes in progress (begin/end): more frames are on their way
+	wake     chan struct{} // tells the pump that bytes arrived or a stream Write ended (capacity 1)
+	lastFull bool          // the pump's last message was full: a bulk stream is going through
+	lingerT  *time.Timer   // the pump's, for linger
+	done     chan struct{} // closed when the pump has returned
 }
+
+// packLinger bounds how long a partial message waits for more bytes in a bulk stream.
+const packLinger = time.Millisecond
 
 // packerBufSize is the capacity of a packer's buffer: the bytes callers may write ahead of the session.
 // It must hold at least two messages so that a full one can go while the next is filled.
@@ -173,6 +179,7 @@ func (p *packer) wait(ch chan struct{}) error {
 // fails.
 func (p *packer) run() {
 	defer close(p.done)
+	lingered := false // the partial message at the head has had its wait
 	for {
 		p.mu.Lock()
 		for pending := len(p.buf) - p.r; pending == 0 || (pending < p.size && p.writers > 0); pending = len(p.buf) - p.r {
@@ -188,9 +195,20 @@ func (p *packer) run() {
 			}
 			p.mu.Lock()
 		}
-		if len(p.buf)-p.r < p.size {
-			// A partial message: let a writer that is about to add to it (a copy loop between its read and
-			// its Write) run first. Costs nothing when nobody else is runnable.
+		if partial := len(p.buf)-p.r < p.size; partial && !lingered {
+			lingered = true
+			if p.lastFull {
+				// In a bulk stream (the last message was full) a partial message waits up to packLinger for a
+				// copy loop's next read to fill it, as TCP's autocorking holds a segment while earlier ones
+				// are still queued; more bytes or the start of a Write end the wait.
+				p.mu.Unlock()
+				if !p.linger() {
+					return
+				}
+				continue
+			}
+			// Let a writer that is about to add to it (a copy loop between its read and its Write) run
+			// first. Costs nothing when nobody else is runnable.
 			p.mu.Unlock()
 			runtime.Gosched()
 			p.mu.Lock()
@@ -210,6 +228,7 @@ func (p *packer) run() {
 			return
 		}
 		p.r += n
+		p.lastFull, lingered = n == p.size, false
 		switch {
 		case p.r == len(p.buf):
 			p.putBuf()
@@ -219,6 +238,27 @@ func (p *packer) run() {
 		p.notifyLocked()
 		p.mu.Unlock()
 	}
+}
+
+// linger waits up to packLinger for more bytes; it returns false when the pump is to stop.
+func (p *packer) linger() bool {
+	if p.lingerT == nil {
+		p.lingerT = time.NewTimer(packLinger)
+	} else {
+		p.lingerT.Reset(packLinger)
+	}
+	defer p.lingerT.Stop()
+	select {
+	case <-p.wake:
+	case <-p.lingerT.C:
+	case <-p.ctx.Done():
+		p.stop(fmt.Errorf("portforward: mux transport closed: %w", context.Canceled))
+		return false
+	case <-p.s.Done():
+		p.stop(fmt.Errorf("portforward: mux transport: %w", ErrSessionEnded))
+		return false
+	}
+	return true
 }
 
 // stop records why the pump ended and wakes every waiter.

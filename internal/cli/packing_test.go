@@ -166,10 +166,11 @@ func TestMessagesPerByteDoNotDependOnTheWriter(t *testing.T) {
 				counts["Client.Dial, "+style] = dataMessages(t, h.srv, c.LocalAddr().(*portforward.Addr).SessionID)
 				c.Close()
 			}
+			// The programs run with the default payload size; their local side is a TCP connection.
+			viaTCP := map[string]uint64{}
 			if payload == session.DefaultMaxPayload {
-				// The programs run with the default payload size.
-				counts["ssmwire forward"] = cliForwardMessages(t, h, port, size, got)
-				counts["session-manager-plugin"] = pluginMessages(t, h, port, size, got)
+				viaTCP["ssmwire forward"] = cliForwardMessages(t, h, port, size, got)
+				viaTCP["session-manager-plugin"] = pluginMessages(t, h, port, size, got)
 			}
 			// Frames are at most DefaultMaxPayload-8 bytes (less in encrypted sessions) plus an 8-byte header;
 			// a handshake reply or two come on top.
@@ -190,6 +191,15 @@ func TestMessagesPerByteDoNotDependOnTheWriter(t *testing.T) {
 			}
 			if hi-lo > 2+slack {
 				t.Errorf("data messages range from %d to %d across the ways of writing; want within %d", lo, hi, 2+slack)
+			}
+			// Through a local TCP connection a message also ends early when the program's read finds the
+			// socket drained for over a millisecond (the sender was descheduled, as happens on a loaded
+			// machine) — as it would for any TCP relay; allow for a few of those.
+			for way, n := range viaTCP {
+				t.Logf("%-40s %d data messages (ideal %d + handshake)", way, n, ideal)
+				if limit := hi + 2 + slack + ideal/25; n > limit {
+					t.Errorf("%s: %d data messages for %d bytes, want at most %d (the library's ways: %d to %d)", way, n, size, limit, lo, hi)
+				}
 			}
 		})
 	}
