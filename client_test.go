@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,10 +151,10 @@ func TestRunExitCodes(t *testing.T) {
 	for _, code := range []int{0, 1, 42} {
 		var stdout, stderr bytes.Buffer
 		err := c.Run(testkit.Context(t), target, ssmwire.Command{
-			Document:   ssmtest.DocRunCommand,
-			Parameters: map[string][]string{"command": {"echo out; echo err >&2; exit " + strconv.Itoa(code)}},
-			Stdout:     &stdout,
-			Stderr:     &stderr,
+			Document: ssmtest.DocRunCommand,
+			Command:  "echo out; echo err >&2; exit " + strconv.Itoa(code),
+			Stdout:   &stdout,
+			Stderr:   &stderr,
 		})
 		var ee *ssmwire.ExitError
 		switch {
@@ -269,8 +270,9 @@ func TestRunInterrupt(t *testing.T) {
 	err := <-done
 	inw.Close()
 	var ee *ssmwire.ExitError
-	if !errors.As(err, &ee) || ee.Code != 130 {
-		t.Fatalf("Run = %v, want exit status 130 (SIGINT)", err)
+	// The agent reports a command killed by a signal as EXIT_CODE: -1 (Go's ExitCode()).
+	if !errors.As(err, &ee) || ee.Code != -1 {
+		t.Fatalf("Run = %v, want exit status -1 (killed by SIGINT)", err)
 	}
 	waitGoroutines(t, false)
 }
@@ -339,6 +341,63 @@ func TestTokenNeverLogged(t *testing.T) {
 			if err != nil && strings.Contains(err.Error(), tok) {
 				t.Errorf("token in error %q", err)
 			}
+		}
+	}
+}
+
+// TestRunShellSemantics: Run gives commands the meaning sh -c gives them, although the agent runs no shell
+// itself (it splits the command line into words and executes them); Raw gets the agent's own semantics.
+func TestRunShellSemantics(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	for _, command := range []string{
+		"echo a; exit 3",
+		`printf '%s|' "it's" 'a "b"' \x "\$HOME" 'back\slash'; echo`,
+		"echo $((1+2)) # a comment",
+		"echo one\necho two",
+		`x='  spaced  '; echo "[$x]" >&2`,
+		"echo '#' \"#\" x#y",
+	} {
+		local := exec.Command("sh", "-c", command)
+		var wantOut, wantErr bytes.Buffer
+		local.Stdout, local.Stderr = &wantOut, &wantErr
+		wantCode := 0
+		if err := local.Run(); err != nil {
+			wantCode = local.ProcessState.ExitCode()
+		}
+		var stdout, stderr bytes.Buffer
+		err := c.Run(testkit.Context(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: command,
+			Stdout: &stdout, Stderr: &stderr})
+		code := 0
+		var ee *ssmwire.ExitError
+		if errors.As(err, &ee) {
+			code = ee.Code
+		} else if err != nil {
+			t.Fatalf("%q: Run = %v", command, err)
+		}
+		if code != wantCode || stdout.String() != wantOut.String() || stderr.String() != wantErr.String() {
+			t.Errorf("%q: code %d stdout %q stderr %q; sh -c gives %d %q %q", command, code, stdout.String(),
+				stderr.String(), wantCode, wantOut.String(), wantErr.String())
+		}
+	}
+	var stdout bytes.Buffer
+	err := c.Run(testkit.Context(t), target, ssmwire.Command{Document: ssmtest.DocRunCommand, Raw: true,
+		Command: "echo a; exit 3", Stdout: &stdout})
+	if err != nil || stdout.String() != "a; exit 3\n" {
+		t.Errorf("Raw: Run = %v, stdout %q; want the agent's word splitting", err, stdout.String())
+	}
+	waitGoroutines(t, false)
+}
+
+func TestShellCommand(t *testing.T) {
+	for in, want := range map[string]string{
+		"echo a; exit 3": `sh -c 'echo a; exit 3'`,
+		"it's":           `sh -c 'it'\''s'`,
+		"":               `sh -c ''`,
+	} {
+		if got := ssmwire.ShellCommand(in); got != want {
+			t.Errorf("ShellCommand(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

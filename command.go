@@ -24,8 +24,15 @@ type ExitError = shell.ExitError
 type Command struct {
 	// Document is the Session Manager document to start. Default [DefaultCommandDocument].
 	Document string
-	// Command is passed as the document's "command" parameter when non-empty.
+	// Command is the command line, run with POSIX shell semantics as ssh runs one: it is sent as
+	// [ShellCommand](Command), "sh -c '<Command>'", because the agent itself runs no shell for
+	// NonInteractiveCommands (nor for any command in an ECS task). It is passed as the document's "command"
+	// parameter when non-empty.
 	Command string
+	// Raw sends Command as it is: the agent then splits it into words and executes them without a shell
+	// (on Linux and macOS), or hands them to PowerShell (on Windows). Set it for Windows targets, for
+	// targets without sh, and to get the agent's own semantics.
+	Raw bool
 	// Parameters are further document parameters. A "command" entry here wins over Command.
 	Parameters map[string][]string
 
@@ -52,7 +59,11 @@ func (c *Client) Run(ctx context.Context, target string, cmd Command) error {
 			params = make(map[string][]string, 1)
 		}
 		if _, ok := params["command"]; !ok {
-			params["command"] = []string{cmd.Command}
+			line := cmd.Command
+			if !cmd.Raw {
+				line = ShellCommand(line)
+			}
+			params["command"] = []string{line}
 		}
 	}
 	s, err := c.StartSession(ctx, &ssm.StartSessionInput{Target: &target, DocumentName: &doc, Parameters: params})

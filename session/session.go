@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -61,7 +62,7 @@ type Session struct {
 	stderr *recvBuffer
 
 	hs        handshakeState
-	exitCode  atomic.Int64 // -1 until an ExitCode payload arrives
+	exitCode  atomic.Int64 // noExitCode until an ExitCode payload arrives (the agent reports -1 for a signal)
 	closedOut atomic.Pointer[string]
 
 	onFlag atomic.Pointer[func(protocol.PayloadFlag)]
@@ -104,7 +105,7 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.stdout = newRecvBuffer(c.RecvBuffer)
 	s.stderr = newRecvBuffer(c.RecvBuffer)
-	s.exitCode.Store(-1)
+	s.exitCode.Store(noExitCode)
 	s.hs.init()
 	if c.OnFlag != nil {
 		s.SetFlagHandler(c.OnFlag)
@@ -170,11 +171,14 @@ func (s *Session) ChannelClosedOutput() (string, bool) {
 }
 
 // ExitCode returns the remote command's exit code, which the agent reports only for NonInteractiveCommands
-// sessions with separated output streams (protocol.md §6.1).
+// sessions with separated output streams (protocol.md §6.1). A command killed by a signal is reported as -1.
 func (s *Session) ExitCode() (int, bool) {
 	c := s.exitCode.Load()
-	return int(c), c >= 0
+	return int(c), c != noExitCode
 }
+
+// noExitCode marks Session.exitCode as unset: no exit code the agent can send.
+const noExitCode = math.MinInt64
 
 // Read reads output (PayloadType Output) in order. After the session ends it returns what is buffered, then
 // io.EOF for a clean end or the session's error.

@@ -96,7 +96,7 @@ func TestShellSessionAgainstEmulator(t *testing.T) {
 func TestCommandSessionExitCodeAndStderr(t *testing.T) {
 	srv := ssmtest.NewServer(nil) // faithful pacing
 	t.Cleanup(srv.Close)
-	s := start(t, srv, "SSMWire-RunCommand", map[string][]string{"command": {"echo out; echo err >&2; exit 3"}})
+	s := start(t, srv, "SSMWire-RunCommand", map[string][]string{"command": {"sh -c 'echo out; echo err >&2; exit 3'"}})
 	ctx := testkit.Context(t)
 	hs, err := s.Ready(ctx)
 	if err != nil {

@@ -97,7 +97,7 @@ func TestShellInitialSizeAndResize(t *testing.T) {
 }
 
 func TestRunCommandExitCodeAndStderr(t *testing.T) {
-	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"echo out; echo err >&2; exit 3"}})
+	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"sh -c 'echo out; echo err >&2; exit 3'"}})
 	var stdout, stderr testkit.Buffer
 	err := shell.Run(testkit.Context(t), s, &shell.Config{Stdout: &stdout, Stderr: &stderr})
 	var ee *shell.ExitError
@@ -177,7 +177,7 @@ func waitChange(b *testkit.Buffer, d time.Duration) {
 }
 
 func TestStdinEOFDoesNotEndSession(t *testing.T) {
-	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"sleep 0.3; echo done"}})
+	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"sh -c 'sleep 0.3; echo done'"}})
 	var stdout testkit.Buffer
 	err := shell.Run(testkit.Context(t), s, &shell.Config{Stdin: strings.NewReader(""), Stdout: &stdout})
 	if err != nil || stdout.String() != "done\n" {

@@ -2,6 +2,7 @@ package ssmtest
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 
 	"github.com/ssmwire/ssmwire/ssmtest/internal/agent"
@@ -48,6 +49,7 @@ func (s *Server) defaultAgentStarter() agentStarter {
 			KMS:           s.kms,
 			Shell:         s.opts.Shell,
 			Hosts:         s.opts.Hosts,
+			ContainerMode: strings.HasPrefix(c.TargetID, "ecs:"),
 			Send:          c.Send,
 			StopAcking:    c.StopAcking,
 			Logger:        s.log,

@@ -43,7 +43,7 @@ func TestRawSessionRunCommand(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true}, false)
 	out, err := ssmClient(s).StartSession(testkit.Context(t), &ssm.StartSessionInput{
 		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
-		Parameters: map[string][]string{"command": {"echo out; echo err >&2; exit 3"}},
+		Parameters: map[string][]string{"command": {"sh -c 'echo out; echo err >&2; exit 3'"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestRawSessionDuplicatesReachAgent(t *testing.T) {
 func TestRawSessionLossyOutput(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true}, false)
 	s.Faults().Set(ToClient, LinkFaults{Drop: 0.1, Reorder: 0.2, Duplicate: 0.2})
-	c, id := runCommand(t, s, "i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); sleep 0.05; done")
+	c, id := runCommand(t, s, "sh -c 'i=0; while [ $i -lt 20 ]; do echo line $i; i=$((i+1)); sleep 0.05; done'")
 	var want strings.Builder
 	for i := range 20 {
 		fmt.Fprintf(&want, "line %d\n", i)
@@ -104,7 +104,7 @@ func TestRawSessionKMS(t *testing.T) {
 	s := newTestServer(t, &Options{NoPacing: true, KMSKeyID: "alias/ssm-sessions"}, false)
 	out, err := ssmClient(s).StartSession(testkit.Context(t), &ssm.StartSessionInput{
 		Target: aws.String(DefaultInstanceID), DocumentName: aws.String(DocRunCommand),
-		Parameters: map[string][]string{"command": {"echo secret; echo oops >&2; exit 5"}},
+		Parameters: map[string][]string{"command": {"sh -c 'echo secret; echo oops >&2; exit 5'"}},
 	})
 	if err != nil {
 		t.Fatal(err)

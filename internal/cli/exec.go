@@ -42,8 +42,12 @@ func execCommand() *command {
 		args:    "TARGET [--] COMMAND...",
 		summary: "Run a command on TARGET and exit with its exit code",
 		help: `
-The command's words are joined with spaces and run by the agent, as ssh does: quote for the
-remote shell. Standard output and standard error arrive separately.
+The command's words are joined with spaces and run by sh -c on the target, as ssh does:
+quote for the remote shell. (The agent itself runs no shell: it splits the command line into
+words and executes them. ssmwire therefore sends sh -c '<command>'. --raw sends the command
+as it is, for the agent's own splitting: needed for Windows targets, where the agent hands
+the words to PowerShell, and for containers without sh.) Standard output and standard error
+arrive separately.
 
 The exit code exists only when the agent reports one: that is the case for documents of
 session type NonInteractiveCommands with "separateOutputStream": true, such as the default
@@ -53,6 +57,7 @@ output arrives on standard output only and ssmwire exits 0 when the session ends
 whatever the command's status.`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
 			fs.StringVar(&o.document, "document", DefaultExecDocument, "Session Manager `document` to start (its \"command\" parameter gets COMMAND)")
+			fs.BoolVar(&o.raw, "raw", false, "send COMMAND as it is, without the sh -c wrapper (Windows targets; the agent's word splitting)")
 		},
 		stopAt: 1,
 		run:    runExec,
@@ -93,11 +98,16 @@ func runExec(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 		return err
 	}
 	if t.Kind == TargetECS {
-		err = a.ecsRun(ctx, c, t, command, &shell.Config{Stdout: a.stdout, Stderr: a.stderr, Logger: a.log})
+		line := command
+		if !o.raw {
+			line = ssmwire.ShellCommand(command) // ECS Exec runs no shell either
+		}
+		err = a.ecsRun(ctx, c, t, line, &shell.Config{Stdout: a.stdout, Stderr: a.stderr, Logger: a.log})
 	} else {
 		err = c.wire.Run(ctx, t.ID, ssmwire.Command{
 			Document: o.document,
 			Command:  command,
+			Raw:      o.raw,
 			Stdout:   a.stdout,
 			Stderr:   a.stderr,
 		})

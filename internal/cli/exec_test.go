@@ -37,3 +37,22 @@ func TestShellPipedStdin(t *testing.T) {
 		t.Errorf("stdout %q lacks the command's output", r.stdout)
 	}
 }
+
+// TestExecRaw: --raw sends the command without the sh -c wrapper: the agent splits it into words itself.
+func TestExecRaw(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.run(t, nil, "exec", "--raw", "i-0123456789abcdef0", "--", "echo a; exit 3")
+	if r.code != 0 || r.stdout != "a; exit 3\n" {
+		t.Fatalf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestExecECSShellSemantics: ECS Exec runs no shell either (the agent in the container splits the command),
+// so exec wraps the command in sh -c for ECS targets as well. ECS sessions run on a pty.
+func TestExecECSShellSemantics(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.run(t, nil, "exec", "ecs:prod/0123456789abcdef", "--", "echo a; echo $((6*7))")
+	if r.code != 0 || !strings.Contains(r.stdout, "a\r\n42\r\n") {
+		t.Fatalf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}

@@ -88,6 +88,7 @@ type command struct {
 type cmdOptions struct {
 	document string
 	sessions string // forward --sessions
+	raw      bool   // exec: send the command as it is, without the sh -c wrapper
 }
 
 func commands() []*command {

@@ -52,6 +52,9 @@ func run(ctx context.Context, out io.Writer) error {
 	// 1. A command with separate stdout and stderr, whose exit code comes back.
 	script := `echo "hello from $(uname -s) on the emulated instance"; echo "this line went to stderr" >&2; exit 7`
 	fmt.Fprintf(out, "1. ssmwire.Client.Run on %s, document SSMWire-RunCommand:\n   $ %s\n", target, script)
+	// The agent runs no shell for commands: it splits them into words and executes them. Run therefore
+	// sends the command wrapped in sh -c, which is what a real instance then executes.
+	fmt.Fprintf(out, "   (sent to the agent as: %s)\n", ssmwire.ShellCommand(script))
 	var stdoutBuf, stderrBuf strings.Builder
 	err = client.Run(ctx, target, ssmwire.Command{Document: "SSMWire-RunCommand", Command: script, Stdout: &stdoutBuf, Stderr: &stderrBuf})
 	var exit *ssmwire.ExitError

@@ -16,6 +16,7 @@ func TestDemoRuns(t *testing.T) {
 		`stdout: "hello from Linux on the emulated instance\n"`,
 		`stderr: "this line went to stderr\n"`,
 		"exit code: 7",
+		`(sent to the agent as: sh -c 'echo "hello`,
 		`the far side echoed "PING through Session Manager"`,
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -31,6 +31,9 @@ type Config struct {
 	KMSKeyID            string         // non-empty: KMS encryption required (never for Port, as the real agent)
 	KMS                 Decrypter
 	Shell               string // program for Standard_Stream sessions; default "/bin/sh"
+	// ContainerMode is the agent inside an ECS task (ECS Exec): InteractiveCommands run without a shell,
+	// split into words like NonInteractiveCommands.
+	ContainerMode bool
 	// Hosts maps remote hosts a Port session may name (names or addresses of the emulated VPC) to the
 	// address actually dialled. They count as permitted destinations; any other host is checked against
 	// the agent's denylist (loopback, metadata and credential endpoints) and dialled as named.
@@ -97,6 +100,8 @@ type Agent struct {
 	clientVersion atomic.Pointer[string]
 
 	crypt atomic.Pointer[cipherPair] // non-nil once KMS encryption is on
+
+	drainTwice atomic.Bool // the plugin ended by itself: its own PrepareToCloseChannel before the session's
 
 	plugin    atomic.Pointer[pluginBox] // non-nil once the plugin accepts input
 	readyKick chan struct{}
@@ -220,8 +225,13 @@ func (a *Agent) run() {
 		a.log.Info("session failed", "err", err)
 	}
 	a.cancel(errTerminated)
-	// PrepareToCloseChannel: give unacknowledged output up to 2 s, unless our caller is gone.
+	// PrepareToCloseChannel: give unacknowledged output up to 2 s, unless our caller is gone. A shell or
+	// command plugin that finished by itself calls it too before reporting Terminating, and the session
+	// plugin calls it again on the way out: up to 2 × 2 s.
 	if a.parent.Err() == nil {
+		if a.drainTwice.Load() {
+			a.ch.drain(drainTimeout)
+		}
 		a.ch.drain(drainTimeout)
 	}
 	close(a.quit)
@@ -262,6 +272,11 @@ func (a *Agent) session() error {
 	default:
 	}
 	err = p.wait(a.ctx)
+	if a.ctx.Err() == nil && a.cfg.SessionType != Port {
+		if ep, ok := p.(*execPlugin); !ok || ep.argvErr == nil {
+			a.drainTwice.Store(true)
+		}
+	}
 	if a.ctx.Err() != nil {
 		if cause := context.Cause(a.ctx); !errors.Is(cause, errTerminated) {
 			return cause
@@ -276,10 +291,15 @@ func (a *Agent) session() error {
 func (a *Agent) newPlugin() (plugin, error) {
 	switch a.cfg.SessionType {
 	case StandardStream:
-		return newPtyPlugin(a, []string{a.cfg.Shell}), nil
+		return newPtyPlugin(a, []string{a.cfg.Shell}, nil), nil
 	case InteractiveCommands:
 		cmd, _ := commandProps(a.cfg.Properties)
-		return newPtyPlugin(a, []string{"sh", "-c", cmd}), nil
+		if a.cfg.ContainerMode {
+			// In a container the agent executes the command itself, split like NonInteractiveCommands.
+			argv, err := commandArgv(cmd)
+			return newPtyPlugin(a, argv, err), nil
+		}
+		return newPtyPlugin(a, []string{"sh", "-c", cmd}, nil), nil
 	case NonInteractiveCommands:
 		cmd, separate := commandProps(a.cfg.Properties)
 		return newExecPlugin(a, cmd, separate), nil

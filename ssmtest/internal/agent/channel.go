@@ -67,8 +67,8 @@ func (a *Agent) transmit(frame []byte) {
 	a.cfg.Send(frame)
 }
 
-// sendStream sends one output_stream_data message: sequenced, buffered for retransmission (while the buffer
-// has room) and transmitted unless publication is paused. Output, StdErr and ExitCode payloads are
+// sendStream sends one output_stream_data message: sequenced, transmitted unless publication is paused, then
+// buffered for retransmission (while the buffer has room). Output, StdErr and ExitCode payloads are
 // encrypted once KMS encryption is on.
 func (a *Agent) sendStream(payloadType uint32, payload []byte) error {
 	if cp := a.crypt.Load(); cp != nil && (payloadType == wire.PTOutput || payloadType == wire.PTStdErr || payloadType == wire.PTExitCode) {
@@ -96,15 +96,18 @@ func (a *Agent) sendStream(payloadType uint32, payload []byte) error {
 	c.nextSeq++
 	a.stats.messagesOut.Add(1)
 	a.stats.bytesOut.Add(uint64(len(payload)))
+	// The agent writes the message to the websocket first and only then adds it to its resend buffer: an
+	// acknowledgement arriving in between matches nothing, and the message is resent once overdue (the
+	// client's acknowledgement of the duplicate then removes it).
+	if !c.paused.Load() {
+		a.transmit(bytes.Clone(frame))
+	}
 	now := time.Now()
 	c.mu.Lock()
 	if c.out.Len() < outgoingCapacity {
 		c.out.PushBack(&outEntry{seq: seq, frame: frame, lastSent: now})
 	}
 	c.mu.Unlock()
-	if !c.paused.Load() {
-		a.transmit(bytes.Clone(frame))
-	}
 	return nil
 }
 

@@ -11,9 +11,12 @@ import (
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
+// catSession starts a port session in stream mode to an echo server: every input payload comes back as
+// output (NonInteractiveCommands would not do: the agent gives commands no standard input).
 func catSession(t *testing.T, cfg Config) *testClient {
-	cfg.SessionType = NonInteractiveCommands
-	cfg.Properties = map[string]any{"commands": "cat"}
+	echo := startEcho(t)
+	cfg.SessionType = Port
+	cfg.Properties = portProps("", echo.port, "")
 	c := startClient(t, cfg)
 	c.handshake("1.2.677.0")
 	return c

@@ -281,3 +281,10 @@ func (c *testClient) waitDone() error {
 		return nil
 	}
 }
+
+// rawMessages returns every output_stream_data message received so far, resends included, in arrival order.
+func (c *testClient) rawMessages() []*wire.Message {
+	c.rawMu.Lock()
+	defer c.rawMu.Unlock()
+	return append([]*wire.Message(nil), c.raw...)
+}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"sync"
@@ -14,14 +15,15 @@ import (
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
-// exitGrace is how long a pty session waits for the last output after its program exited (a background
-// child may hold the terminal open).
-const exitGrace = time.Second
+// ptyOutputDelay is how long the agent waits after starting a pty before it reads the first output
+// (writePump's initialWaitSecond: "wait for all input commands to run").
+const ptyOutputDelay = time.Second
 
 // ptyPlugin runs a program on a pseudo-terminal: Standard_Stream (the shell) and InteractiveCommands.
 type ptyPlugin struct {
-	a    *Agent
-	argv []string
+	a       *Agent
+	argv    []string
+	argvErr error
 
 	cmd  *exec.Cmd
 	ptmx *os.File
@@ -32,13 +34,22 @@ type ptyPlugin struct {
 	exited    chan struct{}
 }
 
-func newPtyPlugin(a *Agent, argv []string) *ptyPlugin {
-	return &ptyPlugin{a: a, argv: argv, pumpDone: make(chan struct{}), exited: make(chan struct{})}
+func newPtyPlugin(a *Agent, argv []string, argvErr error) *ptyPlugin {
+	return &ptyPlugin{a: a, argv: argv, argvErr: argvErr, pumpDone: make(chan struct{}), exited: make(chan struct{})}
 }
 
 func (p *ptyPlugin) start(ctx context.Context) error {
+	if p.argvErr != nil {
+		close(p.pumpDone)
+		close(p.exited)
+		// getCommandExecutor failed: the agent gives up 2 s later.
+		if err := p.a.sleep(executorFailDelay); err != nil {
+			return err
+		}
+		return fmt.Errorf("Unable to start command: %s", p.argvErr)
+	}
 	p.cmd = exec.Command(p.argv[0], p.argv[1:]...)
-	p.cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	p.cmd.Env = commandEnv()
 	ptmx, err := pty.Start(p.cmd)
 	if err != nil {
 		close(p.pumpDone)
@@ -48,7 +59,7 @@ func (p *ptyPlugin) start(ctx context.Context) error {
 	p.ptmx = ptmx
 	go func() {
 		defer close(p.pumpDone)
-		err := p.a.pump(ptmx, wire.PTOutput)
+		err := p.a.pumpText(ptmx, wire.PTOutput, ptyOutputDelay)
 		p.a.log.Debug("pty pump ended", "err", err)
 	}()
 	go func() {
@@ -78,26 +89,14 @@ func (p *ptyPlugin) input(payloadType uint32, payload []byte) error {
 	return nil
 }
 
+// wait returns when the output pump has ended (the pty reports EOF or EIO once every process holding the
+// terminal has let go of it): like the agent, the program's own exit is not what ends the session.
 func (p *ptyPlugin) wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-p.exited:
-		t := time.NewTimer(exitGrace)
-		defer t.Stop()
-		select {
-		case <-p.pumpDone:
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		return nil
 	case <-p.pumpDone:
-		select {
-		case <-p.exited:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return nil
 	}
 }
 

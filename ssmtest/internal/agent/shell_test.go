@@ -2,8 +2,10 @@ package agent
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
@@ -35,7 +37,7 @@ func TestInteractiveCommands(t *testing.T) {
 
 func TestNonInteractiveSeparateStreams(t *testing.T) {
 	c := startClient(t, Config{SessionType: NonInteractiveCommands, Properties: map[string]any{
-		"commands": "echo out; echo err >&2; exit 3", "separateOutputStream": true}})
+		"commands": "sh -c 'echo out; echo err >&2; exit 3'", "separateOutputStream": true}})
 	req, done := c.handshake("1.2.677.0")
 	params, _ := req.RequestedClientActions[0].ActionParameters.(map[string]any)
 	if props, ok := params["Properties"]; !ok || props != nil || params["SessionType"] != NonInteractiveCommands {
@@ -80,32 +82,121 @@ func TestNonInteractiveSeparationNoticeForOldClient(t *testing.T) {
 	}
 }
 
-func TestNonInteractiveMergedStdinAndSignal(t *testing.T) {
+// TestNonInteractiveRunsNoShell: the agent splits the command into words and executes it; ;, $ and > are
+// ordinary characters.
+func TestNonInteractiveRunsNoShell(t *testing.T) {
 	c := startClient(t, Config{SessionType: NonInteractiveCommands, Properties: map[string]any{
-		"commands": "trap 'echo got-int; exit 0' INT; read line; echo \"read:$line\"; echo oops >&2; while :; do sleep 0.01; done"}})
+		"commands": `echo a; "b  c" 'it'\''s' $HOME > x`, "separateOutputStream": true}})
 	c.handshake("1.2.677.0")
-	c.send(wire.PTOutput, []byte("abc\n"))
-	c.readOutput("oops") // stderr arrives as Output without separation
-	c.send(wire.PTOutput, []byte{ctrlC})
-	out := c.readOutput("got-int")
-	if strings.Contains(out, "EXIT_CODE") {
-		t.Fatalf("exit code sent without separation: %q", out)
+	if got := c.readOutput("\n"); got != "a; b  c it's $HOME > x\n" {
+		t.Fatalf("output %q", got)
+	}
+	if m := c.nextOf(wire.PTExitCode); string(m.Payload) != "EXIT_CODE: 0" {
+		t.Fatalf("exit code %q", m.Payload)
 	}
 	if err := c.waitDone(); err != nil {
 		t.Fatalf("Err = %v", err)
 	}
 }
 
-func TestNonInteractiveCannotStart(t *testing.T) {
-	t.Setenv("PATH", "/nonexistent") // sh cannot be found
+// TestNonInteractiveNoStdin: the command reads /dev/null; input payloads are acknowledged and dropped.
+func TestNonInteractiveNoStdin(t *testing.T) {
 	c := startClient(t, Config{SessionType: NonInteractiveCommands, Properties: map[string]any{
-		"commands": "exit 0", "separateOutputStream": true}})
+		"commands": "sh -c 'sleep 1; read line; echo \"read:$?:$line\"'", "separateOutputStream": true}})
+	c.handshake("1.2.677.0")
+	c.waitAck(c.send(wire.PTOutput, []byte("typed\n"))) // while the command sleeps
+	if got := c.readOutput("\n"); got != "read:1:\n" {
+		t.Fatalf("output %q", got)
+	}
+}
+
+// TestNonInteractiveCombinedAfterExit: without separated streams the agent collects stdout and stderr in a
+// file and sends it only once the command has exited; no exit code.
+func TestNonInteractiveCombinedAfterExit(t *testing.T) {
+	c := startClient(t, Config{SessionType: NonInteractiveCommands, Pacing: true, Properties: map[string]any{
+		"commands": "sh -c 'echo first; sleep 0.2; echo second >&2; exit 4'"}})
+	c.handshake("1.2.677.0")
+	if m := c.nextOf(wire.PTOutput); string(m.Payload) != "first\nsecond\n" {
+		t.Fatalf("first output message %q: sent before the command ended?", m.Payload)
+	}
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("Err = %v", err)
+	}
+	for _, m := range c.rawMessages() {
+		if m.PayloadType == wire.PTExitCode {
+			t.Fatalf("exit code sent without separation: %q", m.Payload)
+		}
+	}
+}
+
+// TestNonInteractiveSignalHoldsReader: 0x03 anywhere in a payload sends SIGINT to the command, and the agent
+// processes no further input (nor acknowledges it) until the command has exited.
+func TestNonInteractiveSignalHoldsReader(t *testing.T) {
+	flag := t.TempDir() + "/go"
+	c := startClient(t, Config{SessionType: NonInteractiveCommands, Properties: map[string]any{
+		"commands":             "sh -c 'trap \"echo got-int\" INT; echo ready; while [ ! -e " + flag + " ]; do sleep 0.01; done; exit 5'",
+		"separateOutputStream": true}})
+	c.handshake("1.2.677.0")
+	c.readOutput("ready")
+	c.send(wire.PTOutput, []byte{'x', ctrlC, 'y'}) // acknowledged only once the command has exited
+	c.readOutput("got-int")
+	later := c.send(wire.PTOutput, []byte("later"))
+	select {
+	case s := <-c.acks:
+		t.Fatalf("ack for %d while the agent waits for the signalled command", s)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.waitAck(later)
+	if m := c.nextOf(wire.PTExitCode); string(m.Payload) != "EXIT_CODE: 5" {
+		t.Fatalf("exit code %q", m.Payload)
+	}
+}
+
+// TestNonInteractiveCannotStart: EXIT_CODE: 1 first, the start error as StdErr without a newline about 1 s
+// later, then the session fails.
+func TestNonInteractiveCannotStart(t *testing.T) {
+	c := startClient(t, Config{SessionType: NonInteractiveCommands, Properties: map[string]any{
+		"commands": "no-such-program-ssmtest arg", "separateOutputStream": true}})
 	c.handshake("1.2.677.0")
 	m := c.nextOf(wire.PTExitCode)
 	if code, _ := wire.ParseExitCode(m.Payload); code != 1 {
 		t.Fatalf("exit code %q", m.Payload)
 	}
+	sent := time.Now()
+	m = c.nextOf(wire.PTStdErr)
+	if d := time.Since(sent); d < 900*time.Millisecond {
+		t.Errorf("error text after %v, want ≈ 1 s", d)
+	}
+	if want := `exec: "no-such-program-ssmtest": executable file not found in $PATH`; string(m.Payload) != want {
+		t.Fatalf("StdErr %q, want %q", m.Payload, want)
+	}
+	if err := c.waitDone(); err == nil || !strings.Contains(err.Error(), "no-such-program-ssmtest") {
+		t.Fatalf("Err = %v", err)
+	}
+}
+
+// TestNonInteractiveParseError: a command shlex cannot split fails about 3 s later with the agent's text.
+func TestNonInteractiveParseError(t *testing.T) {
+	c := startClient(t, Config{SessionType: NonInteractiveCommands, Properties: map[string]any{"commands": `echo "open`}})
+	c.handshake("1.2.677.0")
+	m := c.nextOf(wire.PTStdErr)
+	if want := "Unable to start command: Failed to parse commands input: EOF found when expecting closing quote\n\n"; string(m.Payload) != want {
+		t.Fatalf("StdErr %q", m.Payload)
+	}
 	if err := c.waitDone(); err == nil {
-		t.Fatal("Err = nil for a command that cannot start")
+		t.Fatal("Err = nil")
+	}
+}
+
+// TestContainerModeInteractive: in a container the agent runs InteractiveCommands without a shell too.
+func TestContainerModeInteractive(t *testing.T) {
+	c := startClient(t, Config{SessionType: InteractiveCommands, ContainerMode: true,
+		Properties: map[string]any{"commands": "echo no; shell"}})
+	c.readOutput("no; shell")
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("Err = %v", err)
 	}
 }
