@@ -140,7 +140,7 @@ func TestNonInteractiveSignalHoldsReader(t *testing.T) {
 	c.readOutput("ready")
 	c.send(wire.PTOutput, []byte{'x', ctrlC, 'y'}) // acknowledged only once the command has exited
 	c.readOutput("got-int")
-	later := c.send(wire.PTOutput, []byte("later"))
+	c.send(wire.PTOutput, []byte("later"))
 	select {
 	case s := <-c.acks:
 		t.Fatalf("ack for %d while the agent waits for the signalled command", s)
@@ -149,7 +149,8 @@ func TestNonInteractiveSignalHoldsReader(t *testing.T) {
 	if err := os.WriteFile(flag, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c.waitAck(later)
+	// The reader is released when the command exits, which also ends the session: whether "later" is still
+	// acknowledged then is a race in the real agent too.
 	if m := c.nextOf(wire.PTExitCode); string(m.Payload) != "EXIT_CODE: 5" {
 		t.Fatalf("exit code %q", m.Payload)
 	}
