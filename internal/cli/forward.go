@@ -64,7 +64,15 @@ The configuration file (--config, default $XDG_CONFIG_HOME/ssmwire/config.toml o
   sessions = 4                  # optional: sessions per forward, a number or "auto" (see forward)
 
 Forwards take the syntax of 'ssmwire forward' and behave the same way. Every tunnel named
-runs in this one process.`,
+runs in this one process.
+
+--wait prints one more line once every forward listens and every first session is open
+("ready: listening on ADDR, ..."; with --json a "ready" event with "listeners"), so that a
+script can start 'ssmwire up --wait NAME &' and wait for that line. To run one command with
+tunnels up, 'ssmwire run' does all of it.`,
+		flags: func(fs *flag.FlagSet, o *cmdOptions) {
+			fs.BoolVar(&o.wait, "wait", false, "print a ready line once everything listens")
+		},
 		run: runUp,
 	}
 }
@@ -92,7 +100,7 @@ func runForward(ctx context.Context, a *app, o *cmdOptions, args []string) error
 	return a.runTunnels(ctx, []Tunnel{{Target: t.Raw, Forwards: fws, Sessions: sessions}})
 }
 
-func runUp(ctx context.Context, a *app, _ *cmdOptions, names []string) error {
+func runUp(ctx context.Context, a *app, o *cmdOptions, names []string) error {
 	f, err := a.loadConfig()
 	if err != nil {
 		return err
@@ -111,6 +119,13 @@ func runUp(ctx context.Context, a *app, _ *cmdOptions, names []string) error {
 		}
 		ts = append(ts, t)
 	}
+	if o.wait {
+		return a.runTunnelsThen(ctx, ts, func(ctx context.Context, rep *reporter, ls []listening) error {
+			readyEvent(rep, ls)
+			<-ctx.Done()
+			return nil
+		})
+	}
 	return a.runTunnels(ctx, ts)
 }
 
@@ -118,8 +133,19 @@ func runUp(ctx context.Context, a *app, _ *cmdOptions, names []string) error {
 // target cannot be resolved, a listener cannot be opened or a first session cannot be started, whatever was
 // started is stopped (sessions terminated) and the error returned.
 func (a *app) runTunnels(ctx context.Context, ts []Tunnel) error {
+	return a.runTunnelsThen(ctx, ts, nil)
+}
+
+// runTunnelsThen is runTunnels with a hook: when ready is not nil it is called once everything listens and
+// every first session is open, with what listens where; the tunnels then run until ready returns (not until
+// ctx is done: ready decides), and its error is returned after they are stopped (run.go).
+func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx context.Context, rep *reporter, ls []listening) error) error {
 	rep := newReporter(a)
-	runCtx, cancel := context.WithCancel(ctx)
+	serveCtx := ctx
+	if ready != nil {
+		serveCtx = context.WithoutCancel(ctx)
+	}
+	runCtx, cancel := context.WithCancel(serveCtx)
 	defer cancel()
 
 	var keepers []*keeper
@@ -205,6 +231,11 @@ func (a *app) runTunnels(ctx context.Context, ts []Tunnel) error {
 		defer wg.Done()
 		rep.run(runCtx, statusInterval)
 	}()
+	if ready != nil {
+		err := ready(ctx, rep, listenings(keepers, proxies))
+		stopAll()
+		return err
+	}
 	<-ctx.Done()
 	stopAll()
 	return nil

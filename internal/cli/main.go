@@ -89,11 +89,12 @@ type cmdOptions struct {
 	document string
 	sessions string // forward --sessions
 	raw      bool   // exec: send the command as it is, without the sh -c wrapper
+	wait     bool   // up --wait
 }
 
 func commands() []*command {
 	return []*command{
-		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshProxyCommand(), upCommand(), listCommand(), targetsCommand(),
+		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshProxyCommand(), upCommand(), runCommand(), listCommand(), targetsCommand(),
 	}
 }
 

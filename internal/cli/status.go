@@ -35,9 +35,10 @@ type event struct {
 	BytesUp    int64     `json:"bytes_up,omitempty"`
 	BytesDown  int64     `json:"bytes_down,omitempty"`
 	DurationMS int64     `json:"duration_ms,omitempty"`
-	Reason     string    `json:"reason,omitempty"`   // session_ended
-	Protocol   string    `json:"protocol,omitempty"` // proxy connections: "socks5" or "http"
-	Reply      string    `json:"reply,omitempty"`    // proxy failures: the reply sent, e.g. "SOCKS5 reply 5"
+	Reason     string    `json:"reason,omitempty"`    // session_ended
+	Listeners  []string  `json:"listeners,omitempty"` // ready: every local address, in the order of the tunnels
+	Protocol   string    `json:"protocol,omitempty"`  // proxy connections: "socks5" or "http"
+	Reply      string    `json:"reply,omitempty"`     // proxy failures: the reply sent, e.g. "SOCKS5 reply 5"
 	Error      string    `json:"error,omitempty"`
 }
 
@@ -105,6 +106,8 @@ func (r *reporter) emit(e event, k *keeper) {
 	case reportQuiet:
 		if e.Event == evError {
 			fmt.Fprintf(r.errw, "ssmwire: %s\n", r.text(e))
+		} else if e.Event == evReady { // asked for with up --wait
+			fmt.Fprintln(r.out, r.text(e))
 		}
 	case reportPlain:
 		if e.Event == evError {
@@ -138,6 +141,8 @@ func (r *reporter) text(e event) string {
 		return fmt.Sprintf("%s: session %s ended (%s); the next connection starts a new one", who, e.SessionID, e.Reason)
 	case evConnection:
 		return fmt.Sprintf("%s: connection %d %s", who, e.Conn, e.State)
+	case evReady:
+		return "ready: listening on " + strings.Join(e.Listeners, ", ")
 	default:
 		if who == "" {
 			return e.Error
