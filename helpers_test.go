@@ -79,7 +79,7 @@ func checkGoroutines(t testing.TB) {
 	testkit.CheckGoroutines(t, clientStack(true))
 }
 
-// startCommand starts command with the SSMWire-RunCommand document through c and returns the open session,
+// startCommand starts sh -c command with the SSMWire-RunCommand document through c and returns the open session,
 // closed at cleanup.
 func startCommand(t testing.TB, c *ssmwire.Client, command string) *ssmwire.Session {
 	t.Helper()
@@ -87,7 +87,7 @@ func startCommand(t testing.TB, c *ssmwire.Client, command string) *ssmwire.Sess
 	s, err := c.StartSession(testkit.Context(t), &ssm.StartSessionInput{
 		Target:       aws.String(target),
 		DocumentName: &doc,
-		Parameters:   map[string][]string{"command": {command}},
+		Parameters:   map[string][]string{"command": {ssmwire.ShellCommand(command)}}, // the agent runs no shell
 	})
 	if err != nil {
 		t.Fatal(err)
