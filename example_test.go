@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"golang.org/x/term"
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/shell"
@@ -184,25 +183,12 @@ func Example_testWithSsmtest() {
 	// data keys generated: 1
 }
 
-// An interactive shell on a terminal: the caller puts the terminal in raw mode and reports its size; the
-// library never touches the terminal itself.
+// An interactive shell on this terminal: with Terminal set, package shell puts it in raw mode, keeps the
+// remote window size in step, restores it on every way out, and ends the session on "~." after a newline.
 func ExampleClient_Shell() {
 	c := ssmwire.NewFromAWSConfig(aws.Config{}) // from config.LoadDefaultConfig(ctx) in a real program
-	fd := int(os.Stdin.Fd())
-	old, err := term.MakeRaw(fd)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer term.Restore(fd, old)
-	cols, rows, _ := term.GetSize(fd)
-
-	err = c.Shell(context.Background(), "i-0123456789abcdef0", &shell.Config{
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		InitialSize: &shell.Size{Cols: uint32(cols), Rows: uint32(rows)},
-		// Resize: a channel fed from a SIGWINCH handler.
+	err := c.Shell(context.Background(), "i-0123456789abcdef0", &shell.Config{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: true,
 	})
 	if err != nil {
 		fmt.Println(err)

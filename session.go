@@ -105,7 +105,8 @@ func (s *Session) result() error {
 }
 
 // Shell carries a shell or command session (Standard_Stream, InteractiveCommands, NonInteractiveCommands)
-// with cfg until it ends, as [shell.Run] does, and returns Wait's result. When ctx ends first the session is
+// with cfg until it ends, as [shell.Run] does, and returns Wait's result. With cfg.Terminal the local
+// terminal is Run's (raw mode, sizes, escapes); "~." ends the session with [Session.Terminate]. When ctx ends first the session is
 // terminated and ctx's error returned. A nil cfg sends no input and discards the output.
 func (s *Session) Shell(ctx context.Context, cfg *shell.Config) error {
 	var sc shell.Config
@@ -115,13 +116,16 @@ func (s *Session) Shell(ctx context.Context, cfg *shell.Config) error {
 	if sc.Logger == nil {
 		sc.Logger = s.log
 	}
+	if sc.End == nil {
+		sc.End = s.Terminate // "~." and the signals that end a session end it properly
+	}
 	err := shell.Run(ctx, s.ch, &sc)
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		s.terminateDetached(ctx)
 		return err
 	}
 	var ee *ExitError
-	if err == nil || errors.As(err, &ee) {
+	if err == nil || errors.As(err, &ee) || errors.Is(err, shell.ErrSignal) {
 		return err
 	}
 	select {

@@ -38,6 +38,18 @@
 // or end of input. Run does not wait for it; it is abandoned and exits at the next Read result, writing
 // nothing further to the session.
 //
-// Run never touches the real terminal. Raw mode, SIGWINCH and signals are the caller's business (see
-// internal/plugincli), which keeps the package usable with any io.Reader and io.Writer.
+// # The local terminal
+//
+// With Config.Terminal, Run owns the local terminal when Stdin is one, and both programs (the ssmwire
+// command and session-manager-plugin) use it:
+//
+//	raw mode ─────────▶ keys as bytes (Ctrl-C is 0x03 to the remote pty); restored exactly once on every way
+//	                    out: return, panics in Run's goroutines, SIGTERM/SIGHUP (which end the session)
+//	size ─────────────▶ sent at the start and after every SIGWINCH (Windows consoles: polled every 500 ms)
+//	Stdin ─▶ escapes ─▶ after a newline: "~." ends the session (Config.End: ssmwire.Session.Terminate),
+//	                    "~?" lists the escapes, "~~" sends one "~"; anything else after "~" goes through
+//
+// Without a terminal nothing is changed; Config.ControlSignals then catches SIGINT, SIGQUIT and SIGTSTP and
+// sends them as bytes, as the official plugin does. On Windows the console's output is switched to
+// interpret VT escape sequences for the session. Everything else works with any io.Reader and io.Writer.
 package shell

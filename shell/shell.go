@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"sync"
 
 	"github.com/ssmwire/ssmwire/session"
@@ -26,9 +28,34 @@ type Config struct {
 	// InitialSize is sent as soon as the session is ready, when non-nil.
 	InitialSize *Size
 
+	// Terminal makes Run own the local terminal when Stdin is one (an *os.File on a terminal, a console on
+	// Windows): it is put in raw mode, so control keys travel as bytes, and restored exactly once on every way
+	// out (return, a panic in Run's goroutine or the goroutines it starts, SIGTERM and SIGHUP, which also end
+	// the session); its size is sent at the start and after every change (SIGWINCH; polled on Windows) unless
+	// InitialSize or Resize are set; and the escape sequences "~." (end the session), "~?" (list the escapes)
+	// and "~~" (send one "~") are recognised after a newline and at the start, as OpenSSH does. With Stdin not
+	// a terminal, Terminal changes nothing but the size, read from Stdout when that is a terminal.
+	Terminal bool
+	// NoEscapes turns the escape sequences off.
+	NoEscapes bool
+	// ControlSignals makes Run catch SIGINT, SIGQUIT and SIGTSTP while Stdin is not a terminal and send them
+	// as the bytes 0x03, 0x1C and 0x1A, as the official plugin does, and end the session on SIGTERM and
+	// SIGHUP. Without it those signals keep their usual effect on the process.
+	ControlSignals bool
+	// End ends the session for "~." and for the signals that end it. Nil: the data channel is closed.
+	// [ssmwire.Session.Shell] sets it to the session's Terminate.
+	End func(ctx context.Context) error
+	// Notify and StopNotify stand for signal.Notify and signal.Stop; tests replace them. Nil: the real ones.
+	Notify     func(c chan<- os.Signal, sig ...os.Signal)
+	StopNotify func(c chan<- os.Signal)
+
 	// Logger receives debug records. Nil discards them.
 	Logger *slog.Logger
 }
+
+// ErrSignal is returned (wrapped, with the signal) when a signal ended the session while Run owned the
+// terminal or caught signals (Config.Terminal, Config.ControlSignals).
+var ErrSignal = errors.New("shell: ended by a signal")
 
 // Size is a terminal size in character cells.
 type Size struct{ Cols, Rows uint32 }
@@ -67,6 +94,23 @@ func Run(ctx context.Context, s *session.Session, cfg *Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	sig := signals{notify: c.Notify, stop: c.StopNotify}
+	if sig.notify == nil {
+		sig.notify = signal.Notify
+	}
+	if sig.stop == nil {
+		sig.stop = signal.Stop
+	}
+
+	// The terminal is raw from here to Run's return, whatever way it takes.
+	var tty *terminal
+	if c.Terminal {
+		var err error
+		if tty, err = openTerminal(c.Stdin, c.Stdout); err != nil {
+			log.Warn("shell: cannot put the terminal in raw mode", "err", err)
+		}
+	}
+	defer tty.restore()
 
 	hs, err := s.Ready(ctx)
 	if err != nil {
@@ -88,11 +132,13 @@ func Run(ctx context.Context, s *session.Session, cfg *Config) error {
 	stdoutDone := make(chan struct{})
 	go func() {
 		defer close(stdoutDone)
+		defer tty.guard()
 		relay(out, c.Stdout, func(p []byte) (int, error) { return s.ReadContext(ctx, p) })
 	}()
 	stderrDone := make(chan struct{})
 	go func() {
 		defer close(stderrDone)
+		defer tty.guard()
 		relay(out, c.Stderr, s.Stderr().Read)
 	}()
 
@@ -100,16 +146,84 @@ func Run(ctx context.Context, s *session.Session, cfg *Config) error {
 	if c.InitialSize != nil {
 		sz.send(ctx, *c.InitialSize)
 	}
-	if c.Resize != nil {
-		go sz.loop(ctx, c.Resize)
+	resize := c.Resize
+	if c.Terminal && c.InitialSize == nil && resize == nil {
+		if _, ok := sizeOf(c.Stdout, c.Stdin); ok {
+			resize = sizes(ctx, sig, c.Stdout, c.Stdin)
+		}
 	}
-	if c.Stdin != nil {
-		go pumpStdin(ctx, s, c.Stdin, log)
+	if resize != nil {
+		go func() {
+			defer tty.guard()
+			sz.loop(ctx, resize)
+		}()
 	}
 
-	for _, ch := range []chan struct{}{stdoutDone, stderrDone} {
+	endReq := make(chan struct{}, 1)
+	stdin := c.Stdin
+	if tty != nil && !c.NoEscapes {
+		stdin = newEscapeReader(stdin, out.writer(c.Stderr), func() {
+			select {
+			case endReq <- struct{}{}:
+			default:
+			}
+		})
+	}
+	if stdin != nil {
+		go func() {
+			defer tty.guard()
+			pumpStdin(ctx, s, stdin, log)
+		}()
+	}
+
+	// One channel for the signals Run catches: control signals become bytes, the others end the session.
+	var caught []os.Signal
+	forward := tty == nil && c.ControlSignals
+	if forward {
+		caught = append(caught, controlSignals...)
+	}
+	if tty != nil || c.ControlSignals {
+		caught = append(caught, endSignals...)
+	}
+	var sigs chan os.Signal
+	if len(caught) > 0 { // signal.Notify with no signals would catch them all
+		sigs = make(chan os.Signal, 4)
+		sig.notify(sigs, caught...)
+		defer sig.stop(sigs)
+	}
+
+	end := func() {
+		if c.End == nil {
+			s.Close()
+			return
+		}
+		if err := c.End(context.WithoutCancel(ctx)); err != nil {
+			log.Debug("shell: ending the session failed", "err", err)
+		}
+	}
+	for stdoutDone != nil || stderrDone != nil {
 		select {
-		case <-ch:
+		case <-stdoutDone:
+			stdoutDone = nil
+		case <-stderrDone:
+			stderrDone = nil
+		case <-endReq:
+			log.Debug("shell: ~. typed: ending the session")
+			endReq = nil
+			end()
+		case sg := <-sigs:
+			if b, ok := controlByte(sg); ok && forward {
+				go func() {
+					if _, err := s.WriteContext(ctx, []byte{b}); err != nil {
+						log.Debug("shell: forwarding a signal failed", "signal", sg, "err", err)
+					}
+				}()
+				continue
+			}
+			log.Debug("shell: ending the session on a signal", "signal", sg)
+			tty.restore()
+			end()
+			return fmt.Errorf("%w: %v", ErrSignal, sg)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -149,6 +263,20 @@ func (g *guard) write(w io.Writer, p []byte) error {
 	_, err := w.Write(p)
 	return err
 }
+
+// writer returns w guarded by g.
+func (g *guard) writer(w io.Writer) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		if err := g.write(w, p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func (g *guard) stop() {
 	g.mu.Lock()

@@ -29,7 +29,7 @@ func shellCommand() *command {
 		summary: "Start an interactive shell on TARGET",
 		help: `
 On a terminal, the terminal is put in raw mode and window size changes are sent to the
-remote side. Standard input may also be a pipe: the remote shell reads it as typed input,
+remote side. After a newline, ~. ends the session, ~? lists the escapes and ~~ sends one ~. Standard input may also be a pipe: the remote shell reads it as typed input,
 so end a script with "exit". For ecs:CLUSTER/TASK[/CONTAINER] targets the shell is
 ` + ecsShellCommand + ` started with ECS ExecuteCommand.`,
 		run: runShell,
@@ -72,19 +72,13 @@ func runShell(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	term := openTerminal(a.stdin, a.stdout)
-	defer term.restore()
-	cfg := &shell.Config{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Logger: a.log}
-	if term != nil {
-		cfg.InitialSize = term.size()
-		cfg.Resize = term.resizes(ctx)
-	}
+	// On a terminal, package shell owns it: raw mode, window sizes, the escapes ~. ~? ~~.
+	cfg := &shell.Config{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Terminal: true, Logger: a.log}
 	if t.Kind == TargetECS {
 		err = a.ecsRun(ctx, c, t, ecsShellCommand, cfg)
 	} else {
 		err = c.wire.Shell(ctx, t.ID, cfg)
 	}
-	term.restore()
 	return a.sessionResult(ctx, c, err)
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ssmwire/ssmwire/shell"
 )
 
 // Events of the tunnel commands, the "event" field of --json output.
@@ -71,7 +73,7 @@ func newReporter(a *app) *reporter {
 		r.mode = reportJSON
 	case a.g.quiet:
 		r.mode = reportQuiet
-	case isTerminal(a.stdout):
+	case shell.IsTerminal(a.stdout):
 		r.mode = reportTerminal
 	}
 	return r
