@@ -46,6 +46,8 @@ type Config struct {
 	handshakeTimeout time.Duration
 	// beforePluginStart, when set, runs after the handshake and before the plugin starts (tests only).
 	beforePluginStart func()
+	// testPlugin, when set, replaces the session type's plugin (tests only).
+	testPlugin func(*Agent) plugin
 }
 
 // Decrypter is the KMS Decrypt call the agent makes for encrypted sessions.
@@ -289,6 +291,9 @@ func (a *Agent) session() error {
 }
 
 func (a *Agent) newPlugin() (plugin, error) {
+	if a.cfg.testPlugin != nil {
+		return a.cfg.testPlugin(a), nil
+	}
 	switch a.cfg.SessionType {
 	case StandardStream:
 		return newPtyPlugin(a, []string{a.cfg.Shell}, nil), nil
