@@ -247,7 +247,7 @@ func (f *Forwarder) sendFlag(flag protocol.PayloadFlag) error {
 // alive returns ErrClosed after Close, the session's end as an error once it ended, else nil.
 func (f *Forwarder) alive() error {
 	if f.ctx.Err() != nil {
-		return ErrClosed
+		return f.closedErr()
 	}
 	select {
 	case <-f.s.Done():
@@ -255,6 +255,20 @@ func (f *Forwarder) alive() error {
 	default:
 		return nil
 	}
+}
+
+// closedErr is ErrClosed, naming the session's failure as well when the session ended with one: a Forwarder
+// is often closed because its session ended (the agent refused the destination, say), and a caller racing
+// that Close deserves the reason, not only "closed".
+func (f *Forwarder) closedErr() error {
+	select {
+	case <-f.s.Done():
+		if err := f.s.Err(); err != nil {
+			return fmt.Errorf("%w (%w: %w)", ErrClosed, ErrSessionEnded, err)
+		}
+	default:
+	}
+	return ErrClosed
 }
 
 // sessionErr describes the session's end.

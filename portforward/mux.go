@@ -80,6 +80,8 @@ type streamState struct {
 	gotData bool // the agent sent data on it
 	fin     bool // the agent closed it
 	failed  bool // the agent could not connect it to the destination
+
+	opened chan struct{} // closed when smux's OpenStream returned: smux then accepts frames for the stream
 }
 
 // onMuxFrame runs on smux's receive goroutine for every frame header, before smux itself handles the frame.
@@ -88,11 +90,17 @@ type streamState struct {
 // dial failed, so the first stream the agent closes without ever having sent data on it, after such a flag,
 // is taken to be the one that failed. (Best effort: a destination that accepts and closes at once without
 // sending anything, at the same moment, could take the blame instead.)
+//
+// It also holds back a frame for a stream that smux is still opening. smux's OpenStream sends the SYN first
+// and only then adds the stream to its table, and its receiver silently drops frames for streams it does
+// not know: a destination that speaks first (an SSH banner) can answer within that window, and its first
+// bytes, or the agent's FIN after a failed connect, would be lost and the stream would hang. Waiting here,
+// before the bytes reach smux, delays only frames of that one stream, until OpenStream has returned.
 func (f *Forwarder) onMuxFrame(cmd byte, sid uint32, length int) {
 	f.streamsMu.Lock()
-	defer f.streamsMu.Unlock()
 	st := f.streams[sid]
 	if st == nil {
+		f.streamsMu.Unlock()
 		return
 	}
 	switch cmd {
@@ -106,6 +114,13 @@ func (f *Forwarder) onMuxFrame(cmd byte, sid uint32, length int) {
 			f.pendingErr--
 			st.failed = true
 		}
+	}
+	opened := st.opened
+	f.streamsMu.Unlock()
+	select {
+	case <-opened:
+	case <-f.ctx.Done():
+	case <-f.s.Done():
 	}
 }
 
@@ -146,11 +161,12 @@ func (f *Forwarder) openStream() (*muxConn, error) {
 	defer f.openMu.Unlock()
 	// Register the state under the predicted id first, so that no frame for the new stream can go by unseen.
 	sid := f.sids.predict()
-	st := &streamState{}
+	st := &streamState{opened: make(chan struct{})}
 	f.streamsMu.Lock()
 	f.streams[sid] = st
 	f.streamsMu.Unlock()
 	s, err := f.mux.OpenStream()
+	close(st.opened) // smux knows the stream now (or never will): its frames may pass
 	if err != nil {
 		f.forget(sid)
 		if f.alive() != nil {
@@ -230,7 +246,7 @@ func (c *muxConn) mapErr(err error) error {
 		return &ConnectToPortError{SessionID: c.f.s.ID()}
 	}
 	if c.f.ctx.Err() != nil {
-		return fmt.Errorf("%w: %w", net.ErrClosed, ErrClosed)
+		return fmt.Errorf("%w: %w", net.ErrClosed, c.f.closedErr())
 	}
 	if fin && errors.Is(err, io.EOF) {
 		return io.EOF
