@@ -29,9 +29,14 @@ const (
 
 // DialerConfig configures a [Dialer]. A nil *DialerConfig means all defaults; NewDialer copies it.
 type DialerConfig struct {
-	// Open opens a conduit to remote through target. Default: [Client.Forward], one port-forwarding session
-	// (AWS-StartPortForwardingSessionToRemoteHost, or AWS-StartPortForwardingSession for a loopback host).
+	// Open opens a conduit to remote through target. Default: a [Pool] configured by Pool when that is set,
+	// else [Client.Forward], one port-forwarding session (AWS-StartPortForwardingSessionToRemoteHost, or
+	// AWS-StartPortForwardingSession for a loopback host).
 	Open func(ctx context.Context, target string, remote Remote) (Conduit, error)
+	// Pool, when set (and Open is not), gives every destination a pool of sessions configured by it instead of
+	// one session, for destinations with many busy connections; its last session closes when idle too
+	// (CloseLastWhenIdle), and its sessions are reported to OnSession.
+	Pool *PoolConfig
 	// IdleTimeout closes a destination's conduit once no connection has used it for this long. Default
 	// [DefaultDialerIdleTimeout].
 	IdleTimeout time.Duration
@@ -94,6 +99,9 @@ func (c *Client) NewDialer(target string, cfg *DialerConfig) *Dialer {
 	d := &Dialer{target: target, dests: make(map[string]*destination), good: make(map[string]bool)}
 	if cfg != nil {
 		d.cfg = *cfg
+	}
+	if d.cfg.Open == nil && d.cfg.Pool != nil {
+		d.cfg.Open = d.poolOpener(c, *d.cfg.Pool)
 	}
 	if d.cfg.Open == nil {
 		d.cfg.Open = func(ctx context.Context, target string, r Remote) (Conduit, error) {
@@ -217,7 +225,9 @@ func (d *Dialer) open(dst *destination) {
 		c.Close()
 		return
 	}
-	d.report(SessionEvent{Remote: dst.remote, SessionID: conduitID(c)})
+	if id := conduitID(c); id != "" { // a pool reports its sessions itself
+		d.report(SessionEvent{Remote: dst.remote, SessionID: id})
+	}
 	d.wg.Add(1)
 	go d.watch(dst)
 }
@@ -246,7 +256,9 @@ func (d *Dialer) watch(dst *destination) {
 		}
 	}
 	dst.c.Close()
-	d.report(SessionEvent{Remote: dst.remote, SessionID: conduitID(dst.c), Ended: true, Reason: reason})
+	if id := conduitID(dst.c); id != "" {
+		d.report(SessionEvent{Remote: dst.remote, SessionID: id, Ended: true, Reason: reason})
+	}
 }
 
 // release counts one connection of dst as gone; the last one starts the idle timer.

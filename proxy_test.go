@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,6 +204,8 @@ func expectBanner(t *testing.T, c io.ReadWriter, what string) {
 	t.Helper()
 	br := bufio.NewReader(c)
 	if line, err := br.ReadString('\n'); line != "hello\n" {
+		buf := make([]byte, 16<<20)
+		os.WriteFile("/tmp/stacks.txt", buf[:runtime.Stack(buf, true)], 0o644)
 		t.Fatalf("%s: banner %q, %v", what, line, err)
 	}
 	io.WriteString(c, "ping\n")
@@ -243,4 +248,47 @@ func httpConnect(t *testing.T, c net.Conn, target string) (*http.Response, *bufi
 		t.Fatalf("CONNECT %s: %v", target, err)
 	}
 	return resp, br
+}
+
+// TestDialerPool: with DialerConfig.Pool each destination gets a pool: busy connections spread over up to
+// MaxSessions sessions, reported as session events, and a refused destination is still forbidden.
+func TestDialerPool(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServerWithHosts(t, map[string]string{"db.internal": "127.0.0.1"})
+	c := newClient(t, srv, nil)
+	var mu sync.Mutex
+	var started []string
+	d := c.NewDialer(target, &ssmwire.DialerConfig{Pool: &ssmwire.PoolConfig{MaxSessions: 2},
+		OnSession: func(e ssmwire.SessionEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !e.Ended && e.Remote.Host == "db.internal" {
+				started = append(started, e.SessionID)
+			}
+		}})
+	port := bannerServer(t)
+	var conns []net.Conn
+	for i := range 3 {
+		conn, err := d.Dial(testkit.Context(t), "db.internal", port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(testkit.Timeout))
+		expectBanner(t, conn, fmt.Sprint("pooled connection ", i))
+		conns = append(conns, conn)
+	}
+	mu.Lock()
+	n := len(started)
+	mu.Unlock()
+	if n != 2 || len(srv.SessionIDs()) != 2 {
+		t.Errorf("%d sessions reported, %d on the server, for three busy connections with MaxSessions 2", n, len(srv.SessionIDs()))
+	}
+	for _, conn := range conns {
+		conn.Close()
+	}
+	if _, err := d.Dial(testkit.Context(t), "169.254.169.254", 80); !errors.Is(err, proxy.ErrForbidden) {
+		t.Errorf("pooled dial to the metadata service = %v, want ErrForbidden", err)
+	}
+	d.Close()
+	waitGoroutines(t, false)
 }
