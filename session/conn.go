@@ -144,7 +144,7 @@ func (s *Session) resume(cause error) {
 // readLoop is the conn's only reader. It never blocks on the application.
 func (s *Session) readLoop(c *conn) {
 	defer s.wg.Done()
-	buf := make([]byte, 0, 64<<10)
+	var buf []byte // grown by ReadFrame to the largest frame seen: an idle session holds none
 	for {
 		frame, err := c.t.ReadFrame(buf)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,8 +37,9 @@ func DialWebsocket(ctx context.Context, url string) (Transport, error) {
 	d := websocket.Dialer{
 		Proxy:            http.ProxyFromEnvironment,
 		HandshakeTimeout: DefaultDialTimeout,
-		ReadBufferSize:   64 << 10,
+		ReadBufferSize:   wsReadBuffer,
 		WriteBufferSize:  64 << 10,
+		WriteBufferPool:  &wsWritePool,
 	}
 	c, resp, err := d.DialContext(ctx, url, nil)
 	if err != nil {
@@ -49,6 +51,14 @@ func DialWebsocket(ctx context.Context, url string) (Transport, error) {
 	c.SetReadLimit(protocol.MaxMessageSize)
 	return &wsTransport{c: c}, nil
 }
+
+// A session holds no websocket write buffer while idle: gorilla takes one from wsWritePool for each message
+// and gives it back once the message is written, so a thousand idle sessions share a few. The read buffer
+// stays with the connection (gorilla has no pool for it); 16 KiB still gathers a dozen 1 KiB messages per
+// read system call, and larger frames are read past it straight into the frame buffer.
+var wsWritePool sync.Pool
+
+const wsReadBuffer = 16 << 10
 
 type wsTransport struct {
 	c    *websocket.Conn
@@ -67,7 +77,7 @@ func (t *wsTransport) ReadFrame(buf []byte) ([]byte, error) {
 		buf = buf[:0]
 		for {
 			if len(buf) == cap(buf) {
-				buf = append(buf, 0)[:len(buf)]
+				buf = slices.Grow(buf, max(cap(buf), 2<<10))
 			}
 			n, err := r.Read(buf[len(buf):cap(buf)])
 			buf = buf[:len(buf)+n]

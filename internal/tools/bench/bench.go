@@ -185,6 +185,14 @@ func median(v []float64) float64 {
 // and returns the exit code: 0 when every measurement succeeded, 1 when some failed (the report still
 // shows the rest), 2 for a usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 { // subcommands with reports of their own (pool.go, idle.go)
+		switch args[0] {
+		case "pool":
+			return PoolMain(ctx, args[1:], stdout, stderr)
+		case "idle":
+			return IdleMain(ctx, args[1:], stdout, stderr)
+		}
+	}
 	cfg, err := ParseArgs(args, stderr)
 	if errors.Is(err, ErrHelp) {
 		return 0

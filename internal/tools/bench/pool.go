@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// PoolMain runs `ssmbench pool`: N parallel downloads through an ssmwire.Pool of N sessions against the
+// emulator with the agent paced like the real one (1 KiB per message, 1 ms pause after each), for each N,
+// next to one session's rate. The agent's pacing caps every session, so a pool should scale almost
+// linearly until the machine's CPU runs out.
+func PoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ssmbench pool", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ns := fs.String("n", "1,2,4,8", "comma-separated pool sizes `N`: N downloads over N sessions each")
+	size := sizeFlag(2 << 20)
+	fs.Var(&size, "size", "bytes per download (each of the N)")
+	pacing := fs.Bool("pacing", true, "agent paces like the real one (1 KiB per message, 1 ms sleep)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var sizes []int
+	for _, s := range strings.Split(*ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 64 {
+			fmt.Fprintf(stderr, "ssmbench pool: -n %q: want numbers from 1 to 64\n", *ns)
+			return 2
+		}
+		sizes = append(sizes, n)
+	}
+	fmt.Fprintf(stdout, "ssmbench pool -n %s -size %d -pacing=%v: N downloads of %s over a pool of N sessions, mux mode\n",
+		*ns, int64(size), *pacing, mibText(int64(size)))
+	fmt.Fprintf(stdout, "machine: %s\n", machineLine())
+	start := time.Now()
+	la0 := loadAverage()
+	fmt.Fprintf(stdout, "\n%4s %9s %12s %16s %14s\n", "N", "sessions", "total MiB/s", "per session MiB/s", "÷(N × N=1)")
+	var one float64
+	failed := false
+	for _, n := range sizes {
+		r, err := poolRun(ctx, n, int64(size), *pacing)
+		if err != nil {
+			fmt.Fprintf(stderr, "ssmbench pool: N=%d: %v\n", n, err)
+			return 1
+		}
+		if one == 0 && n == 1 {
+			one = r.rate
+		}
+		ratio := "-"
+		if one > 0 {
+			q := r.rate / (float64(n) * one)
+			ratio = fmt.Sprintf("%.2f", q)
+			if q < 0.9 {
+				ratio += " (< 0.9)"
+				failed = true
+			}
+		}
+		fmt.Fprintf(stdout, "%4d %9d %12.2f %16.2f %14s\n", n, r.sessions, r.rate, r.rate/float64(n), ratio)
+	}
+	fmt.Fprintf(stdout, "\nload average (1, 5, 15 min): %s at the start, %s at the end; %.0f s\n", la0, loadAverage(), time.Since(start).Seconds())
+	if failed {
+		fmt.Fprintln(stdout, "goal not met: some N moved less than 0.9·N times one session's rate")
+	} else if one > 0 {
+		fmt.Fprintln(stdout, "goal met: every N moved at least 0.9·N times one session's rate")
+	}
+	return 0
+}
+
+// machineLine is the machine part of the report header.
+func machineLine() string {
+	m := ThisMachine()
+	return fmt.Sprintf("%d CPUs, %s, %s, %s", m.CPUs, m.CPUModel, m.GoVersion, m.OS)
+}
+
+func mibText(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+type poolResult struct {
+	rate     float64 // MiB/s, all downloads together
+	sessions int
+}
+
+// poolRun opens n connections through a pool of n sessions (so their start is not timed), then triggers n
+// downloads at once and times them until the last byte of the last one.
+func poolRun(ctx context.Context, n int, size int64, pacing bool) (poolResult, error) {
+	e := newEmulator(ModeMux, pacing)
+	defer e.close()
+	d, err := newDest(destSource, size)
+	if err != nil {
+		return poolResult{}, err
+	}
+	defer d.close()
+	client, err := ssmwire.New(&ssmwire.Config{SSM: e.ssm})
+	if err != nil {
+		return poolResult{}, err
+	}
+	p, err := client.NewPool(ssmtest.DefaultInstanceID, ssmwire.Remote{Port: d.port()},
+		&ssmwire.PoolConfig{MaxSessions: n, StartRate: 1000, StartBurst: 1000})
+	if err != nil {
+		return poolResult{}, err
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		if conns[i], err = p.Dial(ctx); err != nil {
+			return poolResult{}, err
+		}
+		defer conns[i].Close()
+	}
+	res := poolResult{sessions: len(p.Sessions())}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	begin := time.Now()
+	for _, c := range conns {
+		wg.Go(func() {
+			_, err := download{size: size}.run(c, d, time.Now().Add(10*time.Minute))
+			errs <- err
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return poolResult{}, err
+		}
+	}
+	res.rate = float64(size*int64(n)) / (1 << 20) / elapsed.Seconds()
+	return res, nil
+}
