@@ -9,41 +9,26 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ssmwire/ssmwire/internal/testkit"
 )
 
 // echoServer accepts on 127.0.0.1 and echoes each connection, prefixed with "echo:" once. It returns its
 // address.
 func echoServer(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
+	port := testkit.Serve(t, func(c net.Conn) {
+		io.WriteString(c, "echo:")
+		io.Copy(c, c)
 	})
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				io.WriteString(c, "echo:")
-				io.Copy(c, c)
-			})
-		}
-	})
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 }
 
 // startProxy serves a proxy with dial on 127.0.0.1 and returns its address and the events it reported.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
@@ -111,16 +110,12 @@ func TestMessagesPerByteDoNotDependOnTheWriter(t *testing.T) {
 		t.Run(strconv.Itoa(payload), func(t *testing.T) {
 			h := newHarness(t, nil)
 			port, got := sinkServer(t, size)
-			api := ssm.NewFromConfig(aws.Config{
-				Region:       "us-east-1",
-				Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-				BaseEndpoint: aws.String(h.srv.URL),
-			})
+			api := ssm.NewFromConfig(h.srv.AWSConfig())
 			client, err := ssmwire.New(&ssmwire.Config{SSM: api, Session: &session.Config{MaxPayload: payload}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := testCtx(t)
+			ctx := testkit.Context(t)
 			remote := ssmwire.Remote{Port: port}
 			waitGot := func() {
 				t.Helper()
@@ -205,12 +200,6 @@ func TestMessagesPerByteDoNotDependOnTheWriter(t *testing.T) {
 	}
 }
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // cliForwardMessages uploads size bytes with 32 KiB writes through `ssmwire forward` and returns the data
 // messages of its session.
 func cliForwardMessages(t *testing.T, h *harness, port, size int, got <-chan struct{}) uint64 {
@@ -245,12 +234,8 @@ func pluginMessages(t *testing.T, h *harness, port, size int, got <-chan struct{
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	api := ssm.NewFromConfig(aws.Config{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
-		BaseEndpoint: aws.String(h.srv.URL),
-	})
-	ctx := testCtx(t)
+	api := ssm.NewFromConfig(h.srv.AWSConfig())
+	ctx := testkit.Context(t)
 	out, err := api.StartSession(ctx, &ssm.StartSessionInput{
 		Target:       aws.String(ssmtest.DefaultInstanceID),
 		DocumentName: aws.String(ssmwire.PortForwardingDocument),

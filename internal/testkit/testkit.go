@@ -25,7 +25,7 @@ import (
 // Timeout bounds every wait in this package and the context of [Context]. It
 // is generous on purpose: the machines that run the tests are small and
 // shared, and a wait that ends early only turns slowness into a failure.
-const Timeout = 30 * time.Second
+const Timeout = time.Minute
 
 // Context returns a context that is canceled when the test ends, or after
 // [Timeout] should the test hang, so that a stuck call fails instead of
