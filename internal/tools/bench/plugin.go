@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -204,9 +203,7 @@ func throughPlugin(ctx context.Context, e *emulator, p Plugin, form Form, t tran
 	case <-time.After(procWait):
 	}
 	if st := cmd.ProcessState; st != nil {
-		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-			ps.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
+		ps.CPU = cpuTime(st)
 	}
 	if runErr != nil {
 		runErr = fmt.Errorf("%s: %w%s", p.Name, runErr, outputNote(out.String(), errOut.String()))

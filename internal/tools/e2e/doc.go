@@ -39,4 +39,5 @@
 //
 // Helpers that call t.Fatal (all of them, on failure) must be called from the
 // test goroutine.
+// The harness runs real programs (sshd, PostgreSQL, Redis, tmux, the AWS CLI) and builds on Unix only.
 package e2e

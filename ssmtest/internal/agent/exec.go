@@ -96,7 +96,7 @@ func (p *execPlugin) start(ctx context.Context) error {
 	p.cmd = exec.Command(p.argv[0], p.argv[1:]...)
 	p.cmd.Env = commandEnv()
 	// Not the agent's: its own process group lets close kill whatever the command started.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(p.cmd)
 	if p.separate {
 		return p.startSeparate()
 	}
@@ -266,7 +266,7 @@ func (p *execPlugin) close() {
 		select {
 		case <-p.exited:
 		default:
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			killGroup(p.cmd.Process)
 		}
 	}
 	<-p.finished

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/creack/pty"
@@ -108,7 +107,7 @@ func (p *ptyPlugin) close() {
 	case <-p.exited:
 	default:
 		// pty.Start made the program a session leader: kill its whole process group.
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(p.cmd.Process)
 	}
 	p.ptyMu.Lock()
 	p.ptyClosed = true
