@@ -203,7 +203,7 @@ func throughPlugin(ctx context.Context, e *emulator, p Plugin, form Form, t tran
 	case <-time.After(procWait):
 	}
 	if st := cmd.ProcessState; st != nil {
-		ps.CPU = cpuTime(st)
+		ps.CPU = processCPU(st)
 	}
 	if runErr != nil {
 		runErr = fmt.Errorf("%s: %w%s", p.Name, runErr, outputNote(out.String(), errOut.String()))
