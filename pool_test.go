@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
@@ -154,5 +155,41 @@ func TestPoolsPerDestination(t *testing.T) {
 	if _, err := ps.Dial(ctx, target, ssmwire.Remote{Port: a}); !errors.Is(err, ssmwire.ErrPoolClosed) {
 		t.Fatalf("Dial after Close: %v", err)
 	}
+	waitGoroutines(t, false)
+}
+
+// A throttled StartSession is retried with backoff; the connection gets its session.
+func TestPoolRetriesThrottledStartSession(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	port := testkit.EchoServer(t)
+	c := newClient(t, srv, nil)
+	p, err := c.NewPool(target, ssmwire.Remote{Port: port}, &ssmwire.PoolConfig{MaxSessions: 2, StartBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Faults().ThrottleStarts.Store(3)
+	conn, err := p.Dial(testkit.Context(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, conn, "after three throttled starts")
+	if n := srv.Stats().APIErrors; n != 3 {
+		t.Errorf("%d API errors, want the 3 throttled StartSession calls", n)
+	}
+	// A pool that cannot grow because the service keeps throttling shares its open session.
+	srv.Faults().ThrottleStarts.Store(1000)
+	conn2, err := p.Dial(testkit.Context(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, conn2, "on the shared session")
+	if s := p.Sessions(); len(s) != 1 || s[0].Conns != 2 {
+		t.Errorf("sessions %+v, want one carrying both connections", s)
+	}
+	srv.Faults().ThrottleStarts.Store(0)
+	conn.Close()
+	conn2.Close()
+	p.Close()
 	waitGoroutines(t, false)
 }

@@ -39,7 +39,7 @@
 //
 // [Server.Faults] holds switches that can change while sessions run: per-direction
 // drop, duplicate, reorder, delay and digest corruption probabilities ([LinkFaults],
-// drawn from a seeded random source), KillEvery, CloseNormal, RefuseResume, Pause and
+// drawn from a seeded random source), KillEvery, CloseNormal, RefuseResume, ThrottleStarts, Pause and
 // StopAcking. [Server.CloseClientConnections] drops every client websocket.
 // [Server.Stats] and [Server.Session] report what happened: frames, bytes and acks each
 // way, duplicates seen by the agent, resumes, the largest client message and every

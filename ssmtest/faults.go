@@ -58,6 +58,10 @@ type Faults struct {
 	// RefuseResume makes ResumeSession fail with DoesNotExistException.
 	RefuseResume atomic.Bool
 
+	// ThrottleStarts makes that many of the next StartSession calls fail with ThrottlingException
+	// ("Rate exceeded"), as the service does beyond its request rate; each refusal counts one down.
+	ThrottleStarts atomic.Int64
+
 	// StopAcking makes every agent stop sending acknowledgements.
 	StopAcking atomic.Bool
 
@@ -92,6 +96,19 @@ func (f *Faults) Seed(seed uint64) {
 	f.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
+// takeThrottle uses up one ThrottleStarts refusal, if any is left.
+func (f *Faults) takeThrottle() bool {
+	for {
+		n := f.ThrottleStarts.Load()
+		if n <= 0 {
+			return false
+		}
+		if f.ThrottleStarts.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
 // Reset turns every fault off.
 func (f *Faults) Reset() {
 	f.mu.Lock()
@@ -99,6 +116,7 @@ func (f *Faults) Reset() {
 	f.mu.Unlock()
 	f.KillEvery.Store(0)
 	f.RefuseResume.Store(false)
+	f.ThrottleStarts.Store(0)
 	f.StopAcking.Store(false)
 }
 

@@ -27,6 +27,9 @@ func (s *Server) startSession(r *apiRequest) (any, error) {
 	if in.Target == "" {
 		return nil, &apiError{Code: "ValidationException", Message: "1 validation error detected: Value null at 'target' failed to satisfy constraint: Member must not be null"}
 	}
+	if s.faults.takeThrottle() {
+		return nil, &apiError{Code: "ThrottlingException", Message: "Rate exceeded"}
+	}
 	if err := s.checkTarget(in.Target); err != nil {
 		return nil, err
 	}
