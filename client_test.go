@@ -401,3 +401,49 @@ func TestShellCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestRunExitCodeWrap: with ExitCodeWrap the exit code comes back from documents whose agent reports none
+// (combined output after the command, or a pseudo-terminal), and the sentinel line never reaches Stdout.
+func TestRunExitCodeWrap(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	for _, tc := range []struct {
+		doc, command, stdout, stderr string
+		code                         int
+	}{
+		{ssmwire.DefaultCommandDocument, "echo out; echo err >&2; exit 3", "out\nerr\n", "", 3},
+		{ssmwire.DefaultCommandDocument, "printf 'no newline'", "no newline", "", 0},
+		{ssmtest.DocInteractiveCommand, "echo on-a-pty; exit 4", "on-a-pty\r\n", "", 4},
+		{ssmtest.DocRunCommand, "echo out; echo err >&2; exit 5", "out\n", "err\n", 5},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := c.Run(testkit.Context(t), target, ssmwire.Command{Document: tc.doc, Command: tc.command,
+			ExitCode: ssmwire.ExitCodeWrap, Stdout: &stdout, Stderr: &stderr})
+		var ee *ssmwire.ExitError
+		switch {
+		case tc.code == 0 && err != nil, tc.code != 0 && (!errors.As(err, &ee) || ee.Code != tc.code):
+			t.Errorf("%s %q: Run = %v, want exit code %d", tc.doc, tc.command, err, tc.code)
+		case stdout.String() != tc.stdout || stderr.String() != tc.stderr:
+			t.Errorf("%s %q: stdout %q stderr %q, want %q %q", tc.doc, tc.command, stdout.String(), stderr.String(), tc.stdout, tc.stderr)
+		}
+	}
+	waitGoroutines(t, false)
+}
+
+// TestRunExitCodeWrapKilled: a command whose wrapper is killed never prints the sentinel: Run says so.
+func TestRunExitCodeWrapKilled(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	var stdout bytes.Buffer
+	err := c.Run(testkit.Context(t), target, ssmwire.Command{Command: "echo before; kill -9 $PPID",
+		ExitCode: ssmwire.ExitCodeWrap, Stdout: &stdout})
+	if !errors.Is(err, ssmwire.ErrNoExitCode) || stdout.String() != "before\n" {
+		t.Fatalf("Run = %v, stdout %q", err, stdout.String())
+	}
+	if err := c.Run(testkit.Context(t), target, ssmwire.Command{Command: "true", Raw: true, ExitCode: ssmwire.ExitCodeWrap}); err == nil {
+		t.Fatal("ExitCodeWrap with Raw accepted")
+	}
+	waitGoroutines(t, false)
+}

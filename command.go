@@ -2,6 +2,7 @@ package ssmwire
 
 import (
 	"context"
+	"errors"
 	"io"
 	"maps"
 
@@ -33,6 +34,11 @@ type Command struct {
 	// (on Linux and macOS), or hands them to PowerShell (on Windows). Set it for Windows targets, for
 	// targets without sh, and to get the agent's own semantics.
 	Raw bool
+	// ExitCode says where the exit code comes from: the agent (ExitCodeAgent, the default: only
+	// NonInteractiveCommands documents with separateOutputStream report one) or a wrapper shell that prints
+	// it (ExitCodeWrap: any document, ECS too; see [ExitCodeWrapper]). ExitCodeWrap needs Command and
+	// cannot be combined with Raw.
+	ExitCode ExitCodeMode
 	// Parameters are further document parameters. A "command" entry here wins over Command.
 	Parameters map[string][]string
 
@@ -45,8 +51,8 @@ type Command struct {
 }
 
 // Run starts cmd on target and waits until it has finished and its output is written. It returns nil when the
-// command succeeded (or its document reports no exit status), an [*ExitError] when the agent reported a
-// non-zero exit code, a [*session.ChannelClosedError] when the service ended the session with a message, or
+// command succeeded (or its document reports no exit status and cmd.ExitCode is ExitCodeAgent), an
+// [*ExitError] for a non-zero exit code, an error wrapping [ErrNoExitCode] when ExitCodeWrap got none, a [*session.ChannelClosedError] when the service ended the session with a message, or
 // another error. When ctx ends first the session is terminated and ctx's error returned.
 func (c *Client) Run(ctx context.Context, target string, cmd Command) error {
 	doc := cmd.Document
@@ -54,13 +60,24 @@ func (c *Client) Run(ctx context.Context, target string, cmd Command) error {
 		doc = DefaultCommandDocument
 	}
 	params := maps.Clone(cmd.Parameters)
+	var wrap *ExitCodeWrapper
+	if cmd.ExitCode == ExitCodeWrap {
+		if cmd.Raw || cmd.Command == "" || len(params["command"]) > 0 {
+			return errors.New("ssmwire: Run: ExitCodeWrap needs Command, without Raw or a \"command\" parameter")
+		}
+		wrap = WrapExitCode(cmd.Command)
+		cmd.Stdout = wrap.Stdout(cmd.Stdout)
+	}
 	if cmd.Command != "" {
 		if params == nil {
 			params = make(map[string][]string, 1)
 		}
 		if _, ok := params["command"]; !ok {
 			line := cmd.Command
-			if !cmd.Raw {
+			switch {
+			case wrap != nil:
+				line = wrap.Command()
+			case !cmd.Raw:
 				line = ShellCommand(line)
 			}
 			params["command"] = []string{line}
@@ -71,7 +88,11 @@ func (c *Client) Run(ctx context.Context, target string, cmd Command) error {
 		return err
 	}
 	defer s.Close()
-	return s.Shell(ctx, &shell.Config{Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr})
+	err = s.Shell(ctx, &shell.Config{Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr})
+	if wrap != nil {
+		return wrap.Result(err)
+	}
+	return err
 }
 
 // Shell starts an interactive shell on target with the account's default shell document

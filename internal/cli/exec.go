@@ -49,15 +49,19 @@ as it is, for the agent's own splitting: needed for Windows targets, where the a
 the words to PowerShell, and for containers without sh.) Standard output and standard error
 arrive separately.
 
-The exit code exists only when the agent reports one: that is the case for documents of
-session type NonInteractiveCommands with "separateOutputStream": true, such as the default
-` + DefaultExecDocument + ` (create it once in your account; see the README). With other
-documents (AWS-StartNonInteractiveCommand, AWS-StartInteractiveCommand, ECS targets) the
-output arrives on standard output only and ssmwire exits 0 when the session ends normally,
-whatever the command's status.`,
+The agent reports an exit code only for documents of session type NonInteractiveCommands
+with "separateOutputStream": true, such as the default ` + DefaultExecDocument + ` (create it
+once in your account; see the README). With other documents (AWS-StartNonInteractiveCommand,
+AWS-StartInteractiveCommand) and on ECS targets the output arrives on standard output only,
+and --exit-code=wrap (the default there) gets the exit code anyway: the command runs in a
+wrapper sh that prints a random per-run sentinel line with the exit code at the end, which
+ssmwire removes from the output and exits with. A command that never gets there (killed, or
+the session was lost) makes ssmwire exit 1 with a message. --exit-code=agent uses only the
+agent's code (exit 0 when there is none); --exit-code=none always exits 0 after a clean end.`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
 			fs.StringVar(&o.document, "document", DefaultExecDocument, "Session Manager `document` to start (its \"command\" parameter gets COMMAND)")
 			fs.BoolVar(&o.raw, "raw", false, "send COMMAND as it is, without the sh -c wrapper (Windows targets; the agent's word splitting)")
+			fs.StringVar(&o.exitCode, "exit-code", "auto", "`mode` of getting the exit code: wrap, agent, none, or auto (wrap unless the document reports one)")
 		},
 		stopAt: 1,
 		run:    runExec,
@@ -91,27 +95,66 @@ func runExec(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	wrap, err := execWraps(o, t.Kind == TargetECS)
+	if err != nil {
+		return err
+	}
 	if t.Kind == TargetECS {
+		cfg := &shell.Config{Stdout: a.stdout, Stderr: a.stderr, Logger: a.log}
 		line := command
-		if !o.raw {
+		switch {
+		case wrap:
+			w := ssmwire.WrapExitCode(command)
+			line, cfg.Stdout = w.Command(), w.Stdout(a.stdout)
+			err = w.Result(a.ecsRun(ctx, c, t, line, cfg))
+		case !o.raw:
 			line = ssmwire.ShellCommand(command) // ECS Exec runs no shell either
+			fallthrough
+		default:
+			err = a.ecsRun(ctx, c, t, line, cfg)
 		}
-		err = a.ecsRun(ctx, c, t, line, &shell.Config{Stdout: a.stdout, Stderr: a.stderr, Logger: a.log})
 	} else {
+		mode := ssmwire.ExitCodeAgent
+		if wrap {
+			mode = ssmwire.ExitCodeWrap
+		}
 		err = c.wire.Run(ctx, t.ID, ssmwire.Command{
 			Document: o.document,
 			Command:  command,
 			Raw:      o.raw,
+			ExitCode: mode,
 			Stdout:   a.stdout,
 			Stderr:   a.stderr,
 		})
 		var invalid *ssmtypes.InvalidDocument
 		if errors.As(err, &invalid) && o.document == DefaultExecDocument {
-			return fmt.Errorf("%w\n(create the %s document in this account and region, see the README, or use --document AWS-StartNonInteractiveCommand, which reports no exit code)",
+			return fmt.Errorf("%w\n(create the %s document in this account and region, see the README, or use --document AWS-StartNonInteractiveCommand, where --exit-code=wrap gets the exit code)",
 				err, DefaultExecDocument)
 		}
 	}
+	var ee *ssmwire.ExitError
+	if o.exitCode == "none" && errors.As(err, &ee) {
+		err = nil
+	}
 	return a.sessionResult(ctx, c, err)
+}
+
+// execWraps decides exec's --exit-code: whether the command runs in the exit-code wrapper
+// (ssmwire.ExitCodeWrap). auto wraps unless the command is raw or the document is the default one, which
+// reports exit codes itself.
+func execWraps(o *cmdOptions, ecs bool) (bool, error) {
+	switch o.exitCode {
+	case "wrap":
+		if o.raw {
+			return false, usagef("exec: --exit-code=wrap needs sh on the target; it cannot be combined with --raw")
+		}
+		return true, nil
+	case "agent", "none":
+		return false, nil
+	case "auto", "":
+		return !o.raw && (ecs || o.document != DefaultExecDocument), nil
+	}
+	return false, usagef("exec: --exit-code must be auto, wrap, agent or none, not %q", o.exitCode)
 }
 
 // sessionResult maps the end of a shell or command session to Main's result: a remote exit code becomes

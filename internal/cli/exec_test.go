@@ -56,3 +56,45 @@ func TestExecECSShellSemantics(t *testing.T) {
 		t.Fatalf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestExecExitCodeWrap: where the agent reports no exit code (ECS Exec, AWS-StartNonInteractiveCommand) exec
+// wraps the command by default and exits with its code; the sentinel line never shows.
+func TestExecExitCodeWrap(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, args := range [][]string{
+		{"exec", "ecs:prod/0123456789abcdef", "--", "echo a; exit 3"},
+		{"exec", "--document", "AWS-StartNonInteractiveCommand", "i-0123456789abcdef0", "--", "echo a; exit 3"},
+		{"exec", "--exit-code=wrap", "i-0123456789abcdef0", "--", "echo a; exit 3"},
+	} {
+		r := h.run(t, nil, args...)
+		if r.code != 3 || strings.TrimRight(r.stdout, "\r\n") != "a" || strings.Contains(r.stdout+r.stderr, "ssmwire_exit") {
+			t.Errorf("%q: code %d stdout %q stderr %q", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// TestExecExitCodeModes: agent and none turn the wrapper off; wrap cannot go with --raw; a command that is
+// killed before the sentinel makes exec fail with a message.
+func TestExecExitCodeModes(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.run(t, nil, "exec", "--exit-code=agent", "--document", "AWS-StartNonInteractiveCommand", "i-0123456789abcdef0", "--", "exit 3")
+	if r.code != 0 {
+		t.Errorf("--exit-code=agent without an agent code: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = h.run(t, nil, "exec", "--exit-code=none", "i-0123456789abcdef0", "--", "exit 3")
+	if r.code != 0 {
+		t.Errorf("--exit-code=none: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = h.run(t, nil, "exec", "--exit-code=wrap", "--raw", "i-0123456789abcdef0", "--", "true")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "--raw") {
+		t.Errorf("--exit-code=wrap --raw: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = h.run(t, nil, "exec", "--exit-code=sometimes", "i-0123456789abcdef0", "--", "true")
+	if r.code != ExitUsage {
+		t.Errorf("--exit-code=sometimes: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = h.run(t, nil, "exec", "ecs:prod/0123456789abcdef", "--", "echo before; kill -9 $PPID")
+	if r.code != ExitError || !strings.Contains(r.stderr, "without reporting its exit code") {
+		t.Errorf("killed wrapper: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}

@@ -89,6 +89,7 @@ type cmdOptions struct {
 	document string
 	sessions string // forward --sessions
 	raw      bool   // exec: send the command as it is, without the sh -c wrapper
+	exitCode string // exec --exit-code: auto, wrap, agent, none
 	wait     bool   // up --wait
 }
 

@@ -21,7 +21,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"forward", "i-0123456789abcdef0", "5432"}, 2, `forward "5432"`},
 		{[]string{"ssh-proxy", "i-0123456789abcdef0", "x"}, 2, "not a port number"},
 		{[]string{"--json", "--quiet", "targets"}, 2, "exclude each other"},
-		{[]string{"help", "exec"}, 0, "exit code exists only when the agent reports one"},
+		{[]string{"help", "exec"}, 0, "agent reports an exit code only for documents"},
 		{[]string{"exec", "--help"}, 0, "-document document"},
 		{[]string{"help"}, 0, "ssmwire forward"},
 		{[]string{"--version"}, 0, "ssmwire "},
@@ -39,9 +39,9 @@ func TestUsage(t *testing.T) {
 
 func TestExecDocumentFlag(t *testing.T) {
 	h := newHarness(t, nil)
-	// AWS's document merges the streams and reports no exit code.
+	// AWS's document merges the streams and reports no exit code: --exit-code=wrap (the default there) gets it.
 	r := h.run(t, nil, "exec", "--document", "AWS-StartNonInteractiveCommand", "i-0123456789abcdef0", "--", "echo out; echo err >&2; exit 3")
-	if r.code != 0 || !strings.Contains(r.stdout, "out") || !strings.Contains(r.stdout, "err") {
+	if r.code != 3 || !strings.Contains(r.stdout, "out") || !strings.Contains(r.stdout, "err") {
 		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 	// Flags after the target belong to the command.
