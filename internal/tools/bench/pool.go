@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ func PoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	size := sizeFlag(2 << 20)
 	fs.Var(&size, "size", "bytes per download (each of the N)")
 	pacing := fs.Bool("pacing", true, "agent paces like the real one (1 KiB per message, 1 ms sleep)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client and emulator) to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -41,6 +44,19 @@ func PoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 2
 		}
 		sizes = append(sizes, n)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(stderr, "ssmbench pool:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "ssmbench pool:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(stdout, "ssmbench pool -n %s -size %d -pacing=%v: N downloads of %s over a pool of N sessions, mux mode\n",
 		*ns, int64(size), *pacing, mibText(int64(size)))
