@@ -220,14 +220,16 @@ func (d *Dialer) open(dst *destination) {
 	}
 	closed := d.closed
 	d.mu.Unlock()
-	close(dst.ready)
 	if closed {
+		close(dst.ready)
 		c.Close()
 		return
 	}
+	// Reported before anyone can use the conduit, so that its connections' events come after it.
 	if id := conduitID(c); id != "" { // a pool reports its sessions itself
 		d.report(SessionEvent{Remote: dst.remote, SessionID: id})
 	}
+	close(dst.ready)
 	d.wg.Add(1)
 	go d.watch(dst)
 }

@@ -62,6 +62,7 @@ The configuration file (--config, default $XDG_CONFIG_HOME/ssmwire/config.toml o
   target   = "bastion"          # instance id, mi- id or Name tag value
   forwards = ["5432:localhost:5432", "6379:redis.internal:6379"]
   sessions = 4                  # optional: sessions per forward, a number or "auto" (see forward)
+  proxy    = "127.0.0.1:1080"   # optional: a SOCKS5 and HTTP CONNECT proxy through target (see proxy)
 
 Forwards take the syntax of 'ssmwire forward' and behave the same way. Every tunnel named
 runs in this one process.
@@ -203,7 +204,7 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 			rep.emit(event{Event: evTunnelUp}, k)
 		}
 		if tn.Proxy != nil {
-			p := &proxyRunner{tunnel: tn.Name, pl: *tn.Proxy, target: target.ID, c: c, rep: rep, log: a.log}
+			p := &proxyRunner{tunnel: tn.Name, pl: *tn.Proxy, target: target.ID, sessions: tn.Sessions, c: c, rep: rep, log: a.log}
 			if err := p.listen(a); err != nil {
 				stopAll()
 				return tunnelErr(tn, err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -37,6 +38,9 @@ closed after two idle minutes. A destination the agent cannot connect to gets SO
 or HTTP 502; one that IAM or the agent refuses reply 2 or 403; no answer in 30 s reply 4 or
 504; the reason is printed on standard error (and in --json events).
 
+--sessions N (or auto) gives each destination up to N sessions, as for forward: busy
+destinations get parallel sessions, each paced by the agent on its own.
+
 Anyone who can connect to the proxy reaches what TARGET reaches with your AWS identity:
 listening on anything but a loopback address prints a warning. In the configuration file
 a tunnel can carry a proxy, with or without forwards:
@@ -44,11 +48,14 @@ a tunnel can carry a proxy, with or without forwards:
   [tunnels.staging]
   target = "bastion"
   proxy  = "127.0.0.1:1080"`,
+		flags: func(fs *flag.FlagSet, o *cmdOptions) {
+			fs.StringVar(&o.sessions, "sessions", "1", "sessions per destination: `N` (1-64) or auto; connections are spread over them")
+		},
 		run: runProxy,
 	}
 }
 
-func runProxy(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
+func runProxy(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 	if len(args) < 1 || len(args) > 2 {
 		return usagef("proxy: want TARGET and at most one [bind_address:]port")
 	}
@@ -64,7 +71,11 @@ func runProxy(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
 	if err != nil {
 		return &usageError{err.Error()}
 	}
-	return a.runTunnels(ctx, []Tunnel{{Target: t.Raw, Proxy: &pl}})
+	sessions, err := ParseSessions(o.sessions)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	return a.runTunnels(ctx, []Tunnel{{Target: t.Raw, Proxy: &pl, Sessions: sessions}})
 }
 
 // ProxyListen is where a proxy listens: [bind_address:]port, as OpenSSH's -D takes it.
@@ -116,11 +127,13 @@ type proxyRunner struct {
 	tunnel string
 	pl     ProxyListen
 	target string // resolved StartSession target
-	c      *clients
-	rep    *reporter
-	log    *slog.Logger
-	l      net.Listener
-	d      *ssmwire.Dialer
+	// sessions is Tunnel.Sessions: 0 or 1 one session per destination, else a pool per destination.
+	sessions int
+	c        *clients
+	rep      *reporter
+	log      *slog.Logger
+	l        net.Listener
+	d        *ssmwire.Dialer
 }
 
 // proxyRemote is the Remote of a proxy's tunnel_up event.
@@ -155,7 +168,14 @@ func (p *proxyRunner) emit(e event, dest string) {
 
 // serve runs the proxy until ctx is done, then closes every session it opened.
 func (p *proxyRunner) serve(ctx context.Context) {
-	p.d = p.c.wire.NewDialer(p.target, &ssmwire.DialerConfig{OnSession: p.onSession})
+	cfg := &ssmwire.DialerConfig{OnSession: p.onSession}
+	switch {
+	case p.sessions == SessionsAuto:
+		cfg.Pool = &ssmwire.PoolConfig{}
+	case p.sessions > 1:
+		cfg.Pool = &ssmwire.PoolConfig{MaxSessions: p.sessions}
+	}
+	p.d = p.c.wire.NewDialer(p.target, cfg)
 	defer p.d.Close()
 	srv, err := proxylib.New(&proxylib.Config{Dial: p.d.Dial, Logger: p.log, OnEvent: p.onEvent})
 	if err != nil {

@@ -246,3 +246,34 @@ func closedPortCLI(t *testing.T) int {
 	l.Close()
 	return port
 }
+
+// TestProxySessions: --sessions 2 spreads busy connections to one destination over two sessions.
+func TestProxySessions(t *testing.T) {
+	h := newHarness(t, &ssmtest.Options{Hosts: map[string]string{"db.internal": "127.0.0.1"}})
+	port := echoServer(t, "db")
+	ev, errb, stop := h.startJSON(t, "proxy", "--sessions", "2", "i-0123456789abcdef0", "127.0.0.1:0")
+	up := ev.next(t, evTunnelUp)
+	var conns []net.Conn
+	for i := range 3 {
+		c := dialCLIProxy(t, up.Listen)
+		if rep := socksCLIConnect(t, c, "db.internal", port); rep != 0 {
+			t.Fatalf("SOCKS5 reply %d; stderr:\n%s", rep, errb.String())
+		}
+		if got := exchange(t, c, fmt.Sprint("p", i)); got != fmt.Sprint("db:p", i) {
+			t.Fatalf("through the proxy: %q", got)
+		}
+		conns = append(conns, c) // kept open: busy
+	}
+	if n := len(h.srv.SessionIDs()); n != 2 {
+		t.Errorf("%d sessions for three busy connections with --sessions 2, want 2", n)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("exit code %d; stderr:\n%s", code, errb.String())
+	}
+	if r := h.run(t, nil, "proxy", "--sessions", "0", "i-0123456789abcdef0"); r.code != ExitUsage {
+		t.Errorf("--sessions 0: exit %d", r.code)
+	}
+}
