@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/ssmwire/ssmwire"
 )
 
 // File is the configuration file of named tunnels, decoded from TOML:
@@ -130,7 +131,7 @@ func ParseFile(path string, b []byte) (*File, error) {
 		if t.Target == "" {
 			return nil, fmt.Errorf("%s: tunnel %q has no target", where(path, line), name)
 		}
-		if _, err := ParseTarget(t.Target); err != nil {
+		if _, err := ssmwire.ParseTarget(t.Target); err != nil {
 			return nil, fmt.Errorf("%s: tunnel %q: %v", where(path, keyLine(src, name, "target")), name, err)
 		}
 		if len(t.Forwards) == 0 && t.Proxy == "" {

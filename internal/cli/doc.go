@@ -25,13 +25,14 @@
 //	          ├─▶ loadClients: config.LoadDefaultConfig with the profile, region, config files and static keys
 //	          │   taken from Main's env; SSM, ECS and KMS clients with --endpoint-url / AWS_ENDPOINT_URL*
 //	          │
-//	          ├─▶ ParseTarget + Resolve: i-/mi- ids as they are; a Name tag through SSM
-//	          │   DescribeInstanceInformation (filter tag:Name); ecs:CLUSTER/TASK[/CONTAINER] through ECS
-//	          │   ExecuteCommand for shell and exec (its session opened with ssmwire.Client.OpenSession), and
-//	          │   for forward, proxy, up and ssh-proxy turned into ecs:CLUSTER_TASKID_RUNTIMEID by ECSSessionTarget
-//	          │   (ECS DescribeTasks), since ExecuteCommand carries commands only
+//	          ├─▶ the library resolves TARGET: ssmwire.ParseTarget, then ssmwire.Resolve for a Name tag (SSM
+//	          │   DescribeInstanceInformation, filter tag:Name); ecs:CLUSTER/TASK[/CONTAINER] goes through
+//	          │   ssmwire.Client.ExecuteCommand (ECS Exec) for shell and exec, and through
+//	          │   ssmwire.ECSSessionTarget (ECS DescribeTasks: ecs:CLUSTER_TASKID_RUNTIMEID) for forward, proxy,
+//	          │   up and ssh-proxy, since ECS Exec carries commands only
 //	          │
-//	          └─▶ ssmwire.Client: Shell, Run (document SSMWire-RunCommand by default), Forward, StartSession
+//	          └─▶ ssmwire.Client: Shell, Run (document SSMWire-RunCommand by default), Forward, StartSession;
+//	              every session is an ssmwire.Session, ended by its Close/Terminate, its terminal package shell's
 //
 // Credentials are fetched lazily by the SDK, at the first API call. The first-run failures (no credentials,
 // an expired SSO login, access denied, a target that is not connected, throttling) are recognised by

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/ssmwire/ssmwire"
@@ -78,7 +76,7 @@ func runShell(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
 	}
 	// On a terminal, package shell owns it: raw mode, window sizes, the escapes ~. ~? ~~.
 	cfg := &shell.Config{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Terminal: true, Logger: a.log}
-	if t.Kind == TargetECS {
+	if t.Kind == ssmwire.TargetECS {
 		err = a.ecsRun(ctx, c, t, ecsShellCommand, cfg)
 	} else {
 		err = c.wire.Shell(ctx, t.ID, cfg)
@@ -95,11 +93,11 @@ func runExec(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	wrap, err := execWraps(o, t.Kind == TargetECS)
+	wrap, err := execWraps(o, t.Kind == ssmwire.TargetECS)
 	if err != nil {
 		return err
 	}
-	if t.Kind == TargetECS {
+	if t.Kind == ssmwire.TargetECS {
 		cfg := &shell.Config{Stdout: a.stdout, Stderr: a.stderr, Logger: a.log}
 		line := command
 		switch {
@@ -173,26 +171,9 @@ func (a *app) sessionResult(ctx context.Context, c *clients, err error) error {
 	}
 }
 
-// ecsRun runs command in an ECS container with ExecuteCommand and carries the session with cfg.
-func (a *app) ecsRun(ctx context.Context, c *clients, t Target, command string, cfg *shell.Config) error {
-	in := &ecs.ExecuteCommandInput{
-		Cluster:     aws.String(t.Cluster),
-		Task:        aws.String(t.Task),
-		Command:     aws.String(command),
-		Interactive: true,
-	}
-	if t.Container != "" {
-		in.Container = aws.String(t.Container)
-	}
-	out, err := c.ecs.ExecuteCommand(ctx, in)
-	if err != nil {
-		return fmt.Errorf("ECS ExecuteCommand on %s: %w", t.Raw, err)
-	}
-	if out.Session == nil {
-		return fmt.Errorf("ECS ExecuteCommand on %s: no session in the response", t.Raw)
-	}
-	info := ecsSessionInfo(out)
-	s, err := c.wire.Attach(ctx, info, t.Raw)
+// ecsRun runs command in an ECS container with ECS Exec and carries the session with cfg.
+func (a *app) ecsRun(ctx context.Context, c *clients, t ssmwire.Target, command string, cfg *shell.Config) error {
+	s, err := c.wire.ExecuteCommand(ctx, c.ecs, t, command)
 	if err != nil {
 		return err
 	}
@@ -201,8 +182,8 @@ func (a *app) ecsRun(ctx context.Context, c *clients, t Target, command string, 
 }
 
 // target parses and resolves a TARGET argument with the global flags' clients.
-func (a *app) target(ctx context.Context, arg string) (*clients, Target, error) {
-	t, err := ParseTarget(arg)
+func (a *app) target(ctx context.Context, arg string) (*clients, ssmwire.Target, error) {
+	t, err := ssmwire.ParseTarget(arg)
 	if err != nil {
 		return nil, t, &usageError{err.Error()}
 	}
@@ -210,6 +191,6 @@ func (a *app) target(ctx context.Context, arg string) (*clients, Target, error) 
 	if err != nil {
 		return nil, t, err
 	}
-	t, err = Resolve(ctx, c.ssm, t)
+	t, err = ssmwire.Resolve(ctx, c.ssm, t)
 	return c, t, c.explain(err)
 }

@@ -82,7 +82,7 @@ func runForward(ctx context.Context, a *app, o *cmdOptions, args []string) error
 	if len(args) < 2 {
 		return usagef("forward: want TARGET and at least one SPEC")
 	}
-	t, err := ParseTarget(args[0])
+	t, err := ssmwire.ParseTarget(args[0])
 	if err != nil {
 		return &usageError{err.Error()}
 	}
@@ -178,12 +178,12 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 			}
 			cache[key] = c
 		}
-		target, err := ParseTarget(tn.Target)
+		target, err := ssmwire.ParseTarget(tn.Target)
 		if err == nil {
-			target, err = Resolve(ctx, c.ssm, target)
+			target, err = ssmwire.Resolve(ctx, c.ssm, target)
 		}
 		if err == nil {
-			target, err = ECSSessionTarget(ctx, c.ecs, target)
+			target, err = ssmwire.ECSSessionTarget(ctx, c.ecs, target)
 		}
 		if err != nil {
 			stopAll()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/ssmwire/ssmwire"
 )
 
 func listCommand() *command {
@@ -103,7 +105,7 @@ func runTargets(ctx context.Context, a *app, _ *cmdOptions, args []string) error
 	if err != nil {
 		return err
 	}
-	insts, err := listInstances(ctx, c.ssm)
+	insts, err := ssmwire.ListInstances(ctx, c.ssm)
 	if err != nil {
 		return c.explain(fmt.Errorf("list managed instances: %w", err))
 	}

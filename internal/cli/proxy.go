@@ -59,7 +59,7 @@ func runProxy(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 	if len(args) < 1 || len(args) > 2 {
 		return usagef("proxy: want TARGET and at most one [bind_address:]port")
 	}
-	t, err := ParseTarget(args[0])
+	t, err := ssmwire.ParseTarget(args[0])
 	if err != nil {
 		return &usageError{err.Error()}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/portforward"
 )
 
@@ -46,7 +47,7 @@ func runSSHProxy(ctx context.Context, a *app, _ *cmdOptions, args []string) erro
 	if err != nil {
 		return err
 	}
-	if t, err = ECSSessionTarget(ctx, c.ecs, t); err != nil {
+	if t, err = ssmwire.ECSSessionTarget(ctx, c.ecs, t); err != nil {
 		return c.explain(err)
 	}
 	s, err := c.wire.StartSession(ctx, &ssm.StartSessionInput{

@@ -1,4 +1,4 @@
-package cli
+package ssmwire
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 )
 
-// TargetKind says how a TARGET argument is reached.
+// TargetKind says how a target string is reached.
 type TargetKind int
 
 const (
@@ -28,7 +28,7 @@ const (
 	TargetName
 )
 
-// Target is a parsed TARGET argument.
+// Target is a parsed target string: what users type to name where a session goes.
 type Target struct {
 	Raw  string
 	Kind TargetKind
@@ -44,12 +44,14 @@ var (
 	managedInstanceID = regexp.MustCompile(`^mi-[0-9a-f]{17}$`)
 )
 
-// ParseTarget classifies a TARGET argument without calling any API.
+// ParseTarget classifies a target string without calling any API: an instance id (i-…) or managed
+// instance id (mi-…), ecs:CLUSTER/TASK[/CONTAINER], the SSM form ecs:CLUSTER_TASK_RUNTIMEID, or else the
+// value of a Name tag. Malformed ecs: targets are errors.
 func ParseTarget(s string) (Target, error) {
 	t := Target{Raw: s}
 	switch {
 	case s == "":
-		return t, errors.New("empty target")
+		return t, errors.New("ssmwire: empty target")
 	case instanceID.MatchString(s), managedInstanceID.MatchString(s):
 		t.Kind, t.ID = TargetInstance, s
 	case strings.HasPrefix(s, "ecs:"):
@@ -77,13 +79,14 @@ func ParseTarget(s string) (Target, error) {
 	return t, nil
 }
 
-// instanceLister is the part of the SSM API target resolution and `ssmwire targets` use.
-type instanceLister interface {
+// InstanceLister is the part of the SSM API that resolves Name tags ([Resolve]) and lists managed instances
+// ([ListInstances]), with the exact method signatures of *ssm.Client.
+type InstanceLister interface {
 	DescribeInstanceInformation(ctx context.Context, params *ssm.DescribeInstanceInformationInput, optFns ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
 	ListTagsForResource(ctx context.Context, params *ssm.ListTagsForResourceInput, optFns ...func(*ssm.Options)) (*ssm.ListTagsForResourceOutput, error)
 }
 
-// NotFoundError reports that no managed instance has the Name tag.
+// NotFoundError reports that no managed instance (with a running agent) has the Name tag.
 type NotFoundError struct{ Name string }
 
 func (e *NotFoundError) Error() string {
@@ -105,14 +108,14 @@ func (e *AmbiguousError) Error() string {
 	return b.String()
 }
 
-// Instance is one managed instance as `ssmwire targets` shows it.
+// Instance is one managed instance, as DescribeInstanceInformation and its Name tag describe it.
 type Instance struct {
 	ID, Name, PingStatus, Platform, IPAddress, ComputerName, AgentVersion string
 }
 
 // Resolve turns a TargetName into an instance id through DescribeInstanceInformation with the filter
 // tag:Name. Other kinds are returned unchanged.
-func Resolve(ctx context.Context, api instanceLister, t Target) (Target, error) {
+func Resolve(ctx context.Context, api InstanceLister, t Target) (Target, error) {
 	if t.Kind != TargetName {
 		return t, nil
 	}
@@ -137,7 +140,7 @@ func Resolve(ctx context.Context, api instanceLister, t Target) (Target, error) 
 }
 
 // describe lists managed instances matching filters, all pages.
-func describe(ctx context.Context, api instanceLister, filters []ssmtypes.InstanceInformationStringFilter) ([]Instance, error) {
+func describe(ctx context.Context, api InstanceLister, filters []ssmtypes.InstanceInformationStringFilter) ([]Instance, error) {
 	var out []Instance
 	in := &ssm.DescribeInstanceInformationInput{Filters: filters}
 	for {
@@ -162,9 +165,9 @@ func describe(ctx context.Context, api instanceLister, filters []ssmtypes.Instan
 	}
 }
 
-// listInstances lists every managed instance with its Name tag (from ListTagsForResource; an instance whose
+// ListInstances lists every managed instance with its Name tag (from ListTagsForResource; an instance whose
 // tags cannot be read that way keeps an empty name).
-func listInstances(ctx context.Context, api instanceLister) ([]Instance, error) {
+func ListInstances(ctx context.Context, api InstanceLister) ([]Instance, error) {
 	insts, err := describe(ctx, api, nil)
 	if err != nil {
 		return nil, err

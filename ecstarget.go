@@ -1,4 +1,4 @@
-package cli
+package ssmwire
 
 import (
 	"context"
@@ -8,11 +8,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ssmwire/ssmwire/session"
 )
 
-// taskDescriber is the part of the ECS API that finds a container's SSM target, with the exact method
+// TaskDescriber is the part of the ECS API that finds a container's SSM target, with the exact method
 // signature of *ecs.Client.
-type taskDescriber interface {
+type TaskDescriber interface {
 	DescribeTasks(ctx context.Context, params *ecs.DescribeTasksInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
 }
 
@@ -20,7 +22,7 @@ type taskDescriber interface {
 // container, ecs:CLUSTER_TASKID_RUNTIMEID, with ECS DescribeTasks: what port forwarding and SSH to an ECS
 // task need, since ECS ExecuteCommand carries commands only. CONTAINER may be left out when the task has one
 // container. Targets of other kinds are returned unchanged.
-func ECSSessionTarget(ctx context.Context, api taskDescriber, t Target) (Target, error) {
+func ECSSessionTarget(ctx context.Context, api TaskDescriber, t Target) (Target, error) {
 	if t.Kind != TargetECS {
 		return t, nil
 	}
@@ -86,4 +88,44 @@ func lastARNSegment(arn, def string) string {
 		return def
 	}
 	return arn[strings.LastIndex(arn, "/")+1:]
+}
+
+// ECSExecutor is the part of the ECS API that starts ECS Exec sessions, with the exact method signature of
+// *ecs.Client.
+type ECSExecutor interface {
+	ExecuteCommand(ctx context.Context, params *ecs.ExecuteCommandInput, optFns ...func(*ecs.Options)) (*ecs.ExecuteCommandOutput, error)
+}
+
+// ExecuteCommand runs command in the container an ecs:CLUSTER/TASK[/CONTAINER] target names, with ECS Exec
+// (ExecuteCommand, interactive: the only mode ECS has), and attaches to its session, which carries the
+// command's terminal ([Session.Shell]). CONTAINER may be left out when the task has one container.
+func (c *Client) ExecuteCommand(ctx context.Context, api ECSExecutor, t Target, command string) (*Session, error) {
+	if t.Kind != TargetECS {
+		return nil, fmt.Errorf("ssmwire: ECS ExecuteCommand: %s is not an ecs:CLUSTER/TASK[/CONTAINER] target", t.Raw)
+	}
+	in := &ecs.ExecuteCommandInput{
+		Cluster:     aws.String(t.Cluster),
+		Task:        aws.String(t.Task),
+		Command:     aws.String(command),
+		Interactive: true,
+	}
+	if t.Container != "" {
+		in.Container = aws.String(t.Container)
+	}
+	out, err := api.ExecuteCommand(ctx, in)
+	if err != nil {
+		if ae, ok := classify(err, t.Raw); ok {
+			return nil, ae
+		}
+		return nil, fmt.Errorf("ssmwire: ECS ExecuteCommand on %s: %w", t.Raw, err)
+	}
+	if out.Session == nil {
+		return nil, fmt.Errorf("ssmwire: ECS ExecuteCommand on %s: no session in the response", t.Raw)
+	}
+	info := session.Info{
+		SessionID:  aws.ToString(out.Session.SessionId),
+		StreamURL:  aws.ToString(out.Session.StreamUrl),
+		TokenValue: aws.ToString(out.Session.TokenValue),
+	}
+	return c.Attach(ctx, info, t.Raw)
 }
