@@ -23,7 +23,9 @@ type testClient struct {
 	msgs chan *wire.Message
 	acks chan int64
 
-	noAck    atomic.Bool
+	noAck atomic.Bool
+
+	noResend atomic.Bool // the test sends each message once (resendLoop idles)
 	dropNext atomic.Bool // drop the next output frame as if lost on the way
 
 	mu      sync.Mutex // client sequence numbers, in Deliver order; unacknowledged frames
@@ -184,6 +186,9 @@ func (c *testClient) resendLoop() {
 		case <-c.stopped:
 			return
 		case <-t.C:
+		}
+		if c.noResend.Load() {
+			continue
 		}
 		c.mu.Lock()
 		for _, f := range c.unacked {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xtaci/smux"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
@@ -363,4 +364,52 @@ func TestPacingChunks(t *testing.T) {
 	if st := c.a.Stats(); st.MessagesIn < 2 || st.AcksIn < 5 || st.AcksOut < 2 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// TestSlowDestinationHoldsAcks: the agent acknowledges client data only once it is written to the
+// destination connection, on its one reader: while the destination does not read, acknowledgements stop
+// (the client must keep its data and resend), and they resume when it reads.
+func TestSlowDestinationHoldsAcks(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	c := startClient(t, Config{SessionType: Port, Properties: portProps("", port, "")})
+	c.handshake("1.2.677.0")
+	c.noResend.Store(true) // count each message once
+	dest := <-accepted
+	t.Cleanup(func() { dest.Close() })
+
+	const msgs = 20000 // 20 MB: more than the socket buffers between the agent and a destination that does not read
+	chunk := make([]byte, 1024)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for range msgs {
+			c.send(wire.PTOutput, chunk)
+		}
+	}()
+	// The reader blocks in the write: acknowledgements stop, and the input queue behind it fills up.
+	testkit.WaitFor(t, "acknowledgements stall behind the destination", func() bool {
+		st := c.a.Stats()
+		return st.MessagesIn >= st.AcksOut+inQueueLen
+	})
+	stalled := c.a.Stats().AcksOut
+	if stalled >= msgs {
+		t.Fatalf("all %d messages acknowledged although the destination read nothing", stalled)
+	}
+	go io.Copy(io.Discard, dest)
+	<-sent
+	testkit.WaitFor(t, "every message acknowledged once the destination reads", func() bool {
+		return c.a.Stats().AcksOut >= msgs+1 // + the handshake response
+	})
 }
