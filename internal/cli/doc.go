@@ -50,11 +50,11 @@
 //	                                   └──▶ Client.Forward (one at a time, under the keeper's lock)
 //
 // A watcher goroutine per session reports session_ended when the session's Done closes (idle timeout,
-// TerminateSession from elsewhere, agent restart) and drops it; the connections it carried are closed, which
+// a session ended from elsewhere, agent restart) and drops it; the connections it carried are closed, which
 // their clients see as an orderly end of stream. The next connection starts a new session. The first session
 // is started before the forward is reported up, so a wrong target, missing permissions or an expired login
 // fail the command at once. Cancelling Main's context closes the listeners and connections and closes every
-// Tunnel, which sends TerminateSession, before Main returns.
+// Tunnel, which ends its session properly, before Main returns.
 //
 // Reporting (status.go): on a terminal one status line per forward (listen address, destination, session id,
 // connections, bytes each way) is redrawn in place with events printed above it; --json prints one JSON object

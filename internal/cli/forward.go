@@ -30,11 +30,11 @@ is dialled by TARGET (AWS-StartPortForwardingSessionToRemoteHost). Port 0 picks 
 IPv6 addresses go in brackets: [::1]:8080:[fd00::5]:80.
 
 Each forward keeps its local listener while sessions come and go: when a session ends (idle
-timeout, TerminateSession elsewhere, an agent restart) the connections it carried are closed
+timeout, the session ended elsewhere, an agent restart) the connections it carried are closed
 and the next connection starts a new session. On a terminal a status line per forward shows
 its session, connections and bytes each way; --json prints one event per line instead
 (tunnel_up, session_started, connection, session_ended, error); --quiet only errors.
-Interrupting ssmwire ends every session with TerminateSession.
+Interrupting ssmwire ends every session properly.
 
 --sessions N spreads each forward's connections over up to N sessions (auto: up to 8, as
 many as there are concurrent connections): the agent paces every session to about

@@ -101,7 +101,7 @@ func commands() []*command {
 
 // Main runs the ssmwire command with args (without the program name) and returns its exit code. env is the
 // environment (os.Environ()); the standard streams are passed in. Cancelling ctx (the caller does it on
-// SIGINT/SIGTERM) ends every session with TerminateSession before Main returns.
+// SIGINT/SIGTERM) ends every session properly (ssmwire.Session.Terminate) before Main returns.
 func Main(ctx context.Context, args []string, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{env: Env(env), stdin: stdin, stdout: stdout, stderr: stderr}
 	err := a.main(ctx, args)

@@ -45,7 +45,7 @@ func runCommand() *command {
 		help: `
 Starts the named tunnels of the configuration file (see 'ssmwire help up'), waits until every
 local port listens and every first session is open, then runs COMMAND with the tunnels'
-addresses in its environment. When COMMAND exits, the sessions are ended (TerminateSession)
+addresses in its environment. When COMMAND exits, the sessions are ended properly
 and ssmwire exits with COMMAND's status (128+N if a signal N killed it, as shells report).
 SIGINT and SIGTERM received meanwhile are passed on to COMMAND, and the tunnels stay up until
 it exits.

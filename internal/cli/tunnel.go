@@ -24,7 +24,7 @@ type forwarder interface {
 
 // keeper keeps one forward up: it owns the local listener for as long as the command runs and a
 // port-forwarding session that it replaces whenever it ends. A session is started at once, and again by the
-// first connection after the previous one ended (idle timeout, TerminateSession from elsewhere, an agent
+// first connection after the previous one ended (idle timeout, ended from elsewhere, an agent
 // restart); connections still open when a session ends are closed, which their clients see as a normal
 // end of stream.
 type keeper struct {
@@ -121,7 +121,7 @@ func (k *keeper) watch(ctx context.Context, t *ssmwire.Tunnel) {
 		ended = true
 	default:
 	}
-	t.Close() // TerminateSession when ctx ended first; only cleanup otherwise
+	t.Close() // ends the session when ctx ended first; only cleanup otherwise
 	e := event{Event: evSessionEnded, SessionID: t.SessionID()}
 	if !ended {
 		e.Reason = "stopped"

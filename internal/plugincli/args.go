@@ -34,7 +34,7 @@ type invocation struct {
 	region   string
 	profile  string
 	target   string // the StartSession Target; "" in the legacy form
-	endpoint string // SSM endpoint for ResumeSession/TerminateSession; "" = the SDK's default for the region
+	endpoint string // SSM endpoint for the session's own SSM calls (resume, end); "" = the SDK's default for the region
 	legacy   bool   // three-argument form: refuse KMS
 	ecs      bool   // started by `aws ecs execute-command`
 

@@ -17,7 +17,7 @@ import (
 )
 
 // awsClients builds the SSM and KMS clients a session may need, on first use (ssmwire.LazySSM, LazyKMS): most sessions never call
-// ResumeSession, TerminateSession or GenerateDataKey, and a missing profile or credentials must only matter
+// the SSM API (resuming or ending the session) or GenerateDataKey, and a missing profile or credentials must only matter
 // when a call is made.
 type awsClients struct {
 	region, profile string

@@ -20,9 +20,13 @@
 //
 // # AWS clients
 //
-// ResumeSession and TerminateSession use an SSM client, GenerateDataKey a KMS client, both from
-// config.LoadDefaultConfig with the region and (when not empty) the profile; the SSM client's BaseEndpoint is
-// <endpoint>. They are built on first use, so a missing profile matters only when a call is made.
+// The session is attached with ssmwire.Client.Attach; the library resumes it and ends it. Its SSM client (for
+// resuming and ending) and KMS client (GenerateDataKey) come from config.LoadDefaultConfig with the region and
+// (when not empty) the profile, and a Nop logger, so that the SDK never writes to the terminal; the SSM
+// client's BaseEndpoint is <endpoint>. They are built on first use (ssmwire.LazySSM, LazyKMS), so a missing
+// profile matters only when a call is made. The legacy form passes a KMS client that refuses with the
+// official plugin's message. First-run failures (no credentials, expired SSO login, access denied,
+// throttling) are printed as the library's one line of advice (ssmwire.APIError.Advice).
 //
 // # Output
 //
@@ -44,17 +48,18 @@
 //
 // # Sessions
 //
-// Shell sessions ([shell.Run]): a terminal on stdin is put in full raw mode and restored on every way out;
-// sizes are sent at the start and on SIGWINCH. Without a terminal, SIGINT, SIGQUIT and SIGTSTP are sent as
-// 0x03, 0x1C and 0x1A as the official plugin does; SIGTERM and SIGHUP terminate the session. A lone "\n" is
+// Shell sessions (ssmwire.Session.Shell with shell.Config.Terminal): package shell owns the terminal on
+// stdin: full raw mode restored on every way out, sizes at the start and on SIGWINCH (polled on Windows),
+// the escapes "~." (end the session), "~?" and "~~" after a newline. Without a terminal, SIGINT, SIGQUIT and
+// SIGTSTP are sent as 0x03, 0x1C and 0x1A as the official plugin does; SIGTERM and SIGHUP end the session. A lone "\n" is
 // sent as it is, not rewritten to "\r" as the official plugin does (protocol.md §10.7). For
 // NonInteractiveCommands with a non-terminal stdin, stdin is not read: the agent discards it.
 //
 // Port sessions (package portforward): basic and mux mode listen locally and print the official lines;
-// SIGINT, SIGTERM, SIGQUIT or SIGTSTP (or ctx ending) print "Terminate signal received, exiting.", send Flag
-// TerminateSession (the TerminateSession API for basic mode on agents up to 2.3.722.0), print the Exiting
-// line and exit 0. Stream mode (AWS-StartSSHSession, ssh ProxyCommand) copies stdin and stdout; end of stdin
-// sends Flag TerminateSession and exits 0.
+// SIGINT, SIGTERM, SIGQUIT or SIGTSTP (or ctx ending) print "Terminate signal received, exiting.", end the
+// session (ssmwire.Session.Terminate: the flag, or the API for basic mode on agents up to 2.3.722.0), print the
+// Exiting line and exit 0. Stream mode (AWS-StartSSHSession, ssh ProxyCommand) copies stdin and stdout; end
+// of stdin ends the session the same way and exits 0.
 //
 // # Logging
 //

@@ -161,7 +161,7 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 }
 
 // ended reports how a session ended and returns the exit status: the channel_closed line when the service
-// closed the channel, the timeout line when ResumeSession said the session timed out, else the error.
+// closed the channel, the timeout line when the service said, on resuming, that the session timed out, else the error.
 func (r *runner) ended(s *ssmwire.Session, err error) int {
 	if out, ok := s.ChannelClosedOutput(); ok {
 		r.printClosed(s.ID(), out)

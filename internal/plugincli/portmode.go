@@ -20,8 +20,8 @@ const (
 	msgConnectFailed   = "\nConnection to destination port failed, check SSM Agent logs.\n"
 )
 
-// endWait bounds how long the plugin waits, after sending Flag TerminateSession, for the service to close the
-// channel. The flag must reach the agent before the websocket is closed.
+// endWait bounds how long the plugin waits for the service to close the channel after the local end of a
+// stream-mode connection went away.
 const endWait = 3 * time.Second
 
 // runPort runs a Port session: a local listener (basic and mux mode) or stdin/stdout (stream mode,
@@ -94,7 +94,7 @@ func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *session.Ha
 		return 1
 	}
 
-	// Stop as the official plugin does: say so, end the session (Flag TerminateSession; the API for basic
+	// Stop as the official plugin does: say so, end the session (ssmwire.Session.Terminate: the flag, the API for basic
 	// mode on agents too old for the flag), say goodbye, exit 0.
 	r.printf(msgTerminateSignal)
 	r.terminate(s)
@@ -107,7 +107,7 @@ func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *session.Ha
 // runStream carries stdin and stdout over a stream-mode session (ssh ProxyCommand). The official plugin
 // prints only the Starting line (and the Exiting line when the service closes the channel) on stdout; ssh
 // skips lines before the server's version string, so that does not disturb the SSH stream. End of stdin
-// (ssh went away) ends the session with Flag TerminateSession and exit status 0.
+// (ssh went away) ends the session (ssmwire.Session.Terminate) with exit status 0.
 func (r *runner) runStream(ctx context.Context, s *ssmwire.Session, f *portforward.Forwarder, hs *session.Handshake) int {
 	conn, err := f.Dial(ctx)
 	if err != nil {
