@@ -3,7 +3,6 @@ package ssmwire
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -68,7 +67,7 @@ func (c *dialedConn) Read(p []byte) (int, error) {
 	var cpe *ConnectToPortError
 	if err != nil && errors.As(err, &cpe) {
 		c.d.setGood(c.dst.key, false)
-		err = fmt.Errorf("%w: %w", proxy.ErrRefused, err)
+		err = classifyDialError(c.dst.remote, err)
 	}
 	return n, err
 }
@@ -113,7 +112,23 @@ func (c *prefixConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
-// classifyDialError wraps err with the proxy sentinel that says how the destination failed:
+// DestinationError is a [Dialer]'s failure to reach a destination that says how it failed, for a proxy to
+// answer precisely: Kind is proxy.ErrForbidden, proxy.ErrRefused or proxy.ErrUnreachable (errors.Is matches
+// it), Reason says it in one line, and Err is the underlying error (errors.As finds an *APIError, a
+// *ConnectToPortError or a *session.ChannelClosedError there).
+type DestinationError struct {
+	Remote Remote
+	Kind   error
+	Reason string
+	Err    error
+}
+
+func (e *DestinationError) Error() string { return "ssmwire: " + e.Remote.String() + ": " + e.Reason }
+
+// Unwrap returns the kind and the underlying error.
+func (e *DestinationError) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+// classifyDialError turns the errors that say how a destination failed into a [*DestinationError]:
 //
 //   - StartSession refused by IAM (AccessDeniedException: the target, the document or its host parameter not
 //     allowed), or the agent refusing the host ("Forwarding to IP address … is forbidden.") → ErrForbidden;
@@ -122,26 +137,34 @@ func (c *prefixConn) ReadFrom(r io.Reader) (int64, error) {
 //
 // Anything else is returned as it is.
 func classifyDialError(r Remote, err error) error {
+	var de *DestinationError
 	var api smithy.APIError
 	var cpe *ConnectToPortError
 	var cc *session.ChannelClosedError
+	derr := func(kind error, reason string) error {
+		return &DestinationError{Remote: r, Kind: kind, Reason: reason, Err: err}
+	}
 	switch {
-	case errors.Is(err, ErrAccessDenied), errors.As(err, &api) && api.ErrorCode() == "AccessDeniedException":
-		return fmt.Errorf("ssmwire: %s: %w: %w", r, proxy.ErrForbidden, err)
+	case errors.As(err, &de):
+		return err
+	case errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "AccessDenied"):
+		return derr(proxy.ErrForbidden, "StartSession refused: "+api.ErrorCode()+": "+api.ErrorMessage())
+	case errors.Is(err, ErrAccessDenied):
+		return derr(proxy.ErrForbidden, "StartSession refused: access denied")
 	case errors.As(err, &cpe):
-		return fmt.Errorf("ssmwire: %s: the agent could not connect (refused, or unreachable from the target): %w: %w",
-			r, proxy.ErrRefused, err)
+		return derr(proxy.ErrRefused, "the agent could not connect (connection refused, or the host is unreachable "+
+			"from the target; the SSM Agent's log says which)")
 	case errors.As(err, &cc):
 		out := strings.ToLower(cc.Output)
 		switch {
 		case strings.Contains(out, "forbidden"), strings.Contains(out, "not allowed"), strings.Contains(out, "denied"):
-			return fmt.Errorf("ssmwire: %s: %w: %w", r, proxy.ErrForbidden, err)
+			return derr(proxy.ErrForbidden, "refused by the agent: "+cc.Output)
 		case strings.Contains(out, "connection refused"):
-			return fmt.Errorf("ssmwire: %s: %w: %w", r, proxy.ErrRefused, err)
+			return derr(proxy.ErrRefused, "the agent could not connect: "+cc.Output)
 		case strings.Contains(out, "no route to host"), strings.Contains(out, "unreachable"),
 			strings.Contains(out, "i/o timeout"), strings.Contains(out, "no such host"),
 			strings.Contains(out, "missing address"):
-			return fmt.Errorf("ssmwire: %s: %w: %w", r, proxy.ErrUnreachable, err)
+			return derr(proxy.ErrUnreachable, "unreachable from the target: "+cc.Output)
 		}
 	}
 	return err

@@ -45,6 +45,11 @@ type DialerConfig struct {
 	// failed one (Flag ConnectToPortError) about one round trip after the stream opened. A connection that
 	// received data, or heard nothing for ConfirmWait, counts as accepted, and later connections to the same
 	// destination do not wait. Default [DefaultConfirmWait]; negative: never wait.
+	//
+	// The agent's silence is ambiguous: a destination that waits for its client to speak first and one the
+	// agent is still dialing (an unreachable host costs the agent its operating system's connect timeout,
+	// minutes) look alike. Such a connection counts as accepted; if the agent then reports the failure, its
+	// Read returns the [*DestinationError].
 	ConfirmWait time.Duration
 	// OnSession, if set, is told when a destination's conduit opens and when it ends.
 	OnSession func(SessionEvent)
@@ -126,9 +131,11 @@ func (c *Client) NewDialer(target string, cfg *DialerConfig) *Dialer {
 var ErrDialerClosed = errors.New("ssmwire: dialer closed")
 
 // Dial connects to port on host as the target sees them; host may be a name for the target to resolve. It
-// has the signature of proxy.DialFunc. Its errors wrap proxy.ErrForbidden when IAM or the agent refused the
-// destination, proxy.ErrRefused when the agent could not connect to it, and proxy.ErrUnreachable when the
-// agent reported it unreachable, so that a proxy answers precisely.
+// has the signature of proxy.DialFunc. When the destination itself failed the error is a
+// [*DestinationError] wrapping proxy.ErrForbidden (IAM or the agent refused the destination),
+// proxy.ErrRefused (the agent could not connect to it) or proxy.ErrUnreachable (the agent reported it
+// unreachable), so that a proxy answers precisely; a Read on the connection reports a connection the agent
+// failed after all (see ConfirmWait) the same way.
 func (d *Dialer) Dial(ctx context.Context, host string, port int) (net.Conn, error) {
 	r := Remote{Host: host, Port: port}
 	if port <= 0 || port > 65535 {
@@ -252,7 +259,7 @@ func (d *Dialer) watch(dst *destination) {
 	d.mu.Unlock()
 	if reason == "" {
 		if d.ctx.Err() != nil {
-			reason = "closed"
+			reason = "stopped"
 		} else {
 			reason = conduitEnd(dst.c)
 		}

@@ -24,9 +24,7 @@ type httpError struct {
 	msg    string
 }
 
-func (e *httpError) Error() string {
-	return fmt.Sprintf("http: %d %s: %s", e.status, http.StatusText(e.status), e.msg)
-}
+func (e *httpError) Error() string { return e.msg }
 
 // readConnectRequest reads a request head. A method other than CONNECT yields a 405 *httpError; a CONNECT
 // whose target is not host:port a 400; a head that does not parse a 400 as well (the client may not even
