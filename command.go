@@ -1,6 +1,7 @@
 package ssmwire
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -52,8 +53,8 @@ type Command struct {
 
 // Run starts cmd on target and waits until it has finished and its output is written. It returns nil when the
 // command succeeded (or its document reports no exit status and cmd.ExitCode is ExitCodeAgent), an
-// [*ExitError] for a non-zero exit code, an error wrapping [ErrNoExitCode] when ExitCodeWrap got none, a [*session.ChannelClosedError] when the service ended the session with a message, or
-// another error. When ctx ends first the session is terminated and ctx's error returned.
+// [*ExitError] for a non-zero exit code, an error wrapping [ErrNoExitCode] when ExitCodeWrap got none, a
+// [*session.ChannelClosedError] when the service ended the session with a message, or another error. When ctx ends first the session is terminated and ctx's error returned.
 func (c *Client) Run(ctx context.Context, target string, cmd Command) error {
 	doc := cmd.Document
 	if doc == "" {
@@ -95,10 +96,19 @@ func (c *Client) Run(ctx context.Context, target string, cmd Command) error {
 	return err
 }
 
+// Output runs cmd as [Client.Run] does and returns what it wrote to standard output (cmd.Stdout is ignored),
+// like x/crypto/ssh's Session.Output.
+func (c *Client) Output(ctx context.Context, target string, cmd Command) ([]byte, error) {
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	err := c.Run(ctx, target, cmd)
+	return out.Bytes(), err
+}
+
 // Shell starts an interactive shell on target with the account's default shell document
 // (SSM-SessionManagerRunShell) and runs it with cfg until the remote shell exits or ctx ends (the session is
-// then terminated). The caller owns the terminal: put it in raw mode and feed cfg.Resize from SIGWINCH, as
-// the package documentation shows. A nil cfg runs the shell with no input and discarded output.
+// then terminated). With cfg.Terminal, package shell owns the local terminal (raw mode, window size, the
+// escapes ~. ~? ~~). A nil cfg runs the shell with no input and discarded output.
 func (c *Client) Shell(ctx context.Context, target string, cfg *shell.Config) error {
 	s, err := c.StartSession(ctx, &ssm.StartSessionInput{Target: &target})
 	if err != nil {

@@ -104,6 +104,33 @@ func (s *Session) result() error {
 	return fmt.Errorf("ssmwire: session %s: %w", s.ch.ID(), err)
 }
 
+// WindowChange tells the agent the terminal's new size, for pty sessions (Standard_Stream,
+// InteractiveCommands); like x/crypto/ssh's Session.WindowChange. [Session.Shell] with shell.Config.Terminal
+// does this itself.
+func (s *Session) WindowChange(ctx context.Context, cols, rows uint32) error {
+	return s.ch.SendSize(ctx, cols, rows)
+}
+
+// Signal is a signal the remote side can be sent. Session Manager carries no signals, only bytes: the agent
+// turns 0x03 and 0x1C into SIGINT and SIGQUIT on a NonInteractiveCommands command, and a pty's line
+// discipline does the same for pty sessions (protocol.md §6.1).
+type Signal byte
+
+// Signals, as the control bytes the official plugin sends for them.
+const (
+	SIGINT  Signal = 0x03 // Ctrl-C
+	SIGQUIT Signal = 0x1C // Ctrl-\
+	SIGTSTP Signal = 0x1A // Ctrl-Z: pty sessions only
+)
+
+// Signal sends sig to the remote command or shell, like x/crypto/ssh's Session.Signal.
+func (s *Session) Signal(ctx context.Context, sig Signal) error {
+	if _, err := s.ch.WriteContext(ctx, []byte{byte(sig)}); err != nil {
+		return fmt.Errorf("ssmwire: session %s: signal: %w", s.ch.ID(), err)
+	}
+	return nil
+}
+
 // Shell carries a shell or command session (Standard_Stream, InteractiveCommands, NonInteractiveCommands)
 // with cfg until it ends, as [shell.Run] does, and returns Wait's result. With cfg.Terminal the local
 // terminal is Run's (raw mode, sizes, escapes); "~." ends the session with [Session.Terminate]. When ctx ends first the session is

@@ -3,6 +3,7 @@ package ssmwire_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -11,6 +12,8 @@ import (
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
+	"github.com/ssmwire/ssmwire/session"
+	"github.com/ssmwire/ssmwire/shell"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -89,5 +92,60 @@ func TestWaitExitError(t *testing.T) {
 	var ee *ssmwire.ExitError
 	if err := s.Wait(testkit.Context(t)); !errors.As(err, &ee) || ee.Code != 7 {
 		t.Fatalf("Wait = %v, want *ExitError{7}", err)
+	}
+}
+
+// TestSignalAndOutput sends SIGINT to a running command through the Session, and reads a command's output with
+// Client.Output.
+func TestSignalAndOutput(t *testing.T) {
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	ctx := testkit.Context(t)
+	s := startCommand(t, c, "echo started; exec sleep 30")
+	buf := make([]byte, 64)
+	if n, err := s.Channel().ReadContext(ctx, buf); err != nil || string(buf[:n]) != "started\n" {
+		t.Fatalf("first output %q, %v", buf[:n], err)
+	}
+	if err := s.Signal(ctx, ssmwire.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var ee *ssmwire.ExitError
+	// The agent reports a command killed by a signal as EXIT_CODE: -1 (Go's ExitCode()).
+	if err := s.Wait(ctx); !errors.As(err, &ee) || ee.Code != -1 {
+		t.Fatalf("Wait after SIGINT = %v, want exit status -1", err)
+	}
+
+	out, err := c.Output(ctx, target, ssmwire.Command{Document: ssmtest.DocRunCommand, Command: "echo one; echo two"})
+	if err != nil || string(out) != "one\ntwo\n" {
+		t.Errorf("Output = %q, %v", out, err)
+	}
+}
+
+// TestAttachWithoutSSM attaches to a session started elsewhere with a client that has no SSM client: the
+// session runs, and Close still ends it (nothing to call; the data channel is closed).
+func TestAttachWithoutSSM(t *testing.T) {
+	srv := newServer(t, nil)
+	api := ssm.NewFromConfig(srv.AWSConfig())
+	ctx := testkit.Context(t)
+	doc := ssmtest.DocRunCommand
+	out, err := api.StartSession(ctx, &ssm.StartSessionInput{Target: aws.String(target), DocumentName: &doc,
+		Parameters: map[string][]string{"command": {"echo attached"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ssmwire.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Attach(ctx, session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue}, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	if err := s.Shell(ctx, &shell.Config{Stdout: &stdout}); err != nil || stdout.String() != "attached\n" {
+		t.Errorf("Shell = %v, output %q", err, stdout.String())
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close = %v", err)
 	}
 }

@@ -38,9 +38,10 @@ type Config struct {
 	Terminal bool
 	// NoEscapes turns the escape sequences off.
 	NoEscapes bool
-	// ControlSignals makes Run catch SIGINT, SIGQUIT and SIGTSTP while Stdin is not a terminal and send them
-	// as the bytes 0x03, 0x1C and 0x1A, as the official plugin does, and end the session on SIGTERM and
-	// SIGHUP. Without it those signals keep their usual effect on the process.
+	// ControlSignals makes Run catch SIGINT, SIGQUIT and SIGTSTP and send them as the bytes 0x03, 0x1C and
+	// 0x1A, as the official plugin does (on a raw terminal the keys send those bytes themselves; this covers
+	// pipes and signals from elsewhere), and end the session on SIGTERM and SIGHUP. Without it those signals
+	// keep their usual effect on the process.
 	ControlSignals bool
 	// End ends the session for "~." and for the signals that end it. Nil: the data channel is closed.
 	// [ssmwire.Session.Shell] sets it to the session's Terminate.
@@ -178,7 +179,7 @@ func Run(ctx context.Context, s *session.Session, cfg *Config) error {
 
 	// One channel for the signals Run catches: control signals become bytes, the others end the session.
 	var caught []os.Signal
-	forward := tty == nil && c.ControlSignals
+	forward := c.ControlSignals
 	if forward {
 		caught = append(caught, controlSignals...)
 	}

@@ -94,8 +94,8 @@ func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *session.Ha
 		return 1
 	}
 
-	// Stop as the official plugin does: say so, end the session (ssmwire.Session.Terminate: the flag, the API for basic
-	// mode on agents too old for the flag), say goodbye, exit 0.
+	// Stop as the official plugin does: say so, end the session (ssmwire.Session.Terminate: the flag, the API
+	// for basic mode on agents too old for the flag), say goodbye, exit 0.
 	r.printf(msgTerminateSignal)
 	r.terminate(s)
 	r.printf(msgExiting, id)
