@@ -29,7 +29,7 @@ func (r *runner) runShell(ctx context.Context, s *ssmwire.Session, hs *session.H
 	}
 	cfg := &shell.Config{
 		Stdin:          stdin,
-		Stdout:         r.stdout,
+		Stdout:         r.stdout.w, // nothing else writes during the session; shell reads the size from it
 		Stderr:         r.stderr,
 		Terminal:       true,
 		ControlSignals: true,
