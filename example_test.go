@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/shell"
@@ -193,4 +194,39 @@ func ExampleClient_Shell() {
 	if err != nil {
 		fmt.Println(err)
 	}
+}
+
+// Start a session yourself and wait for its end: Wait reports the remote exit status as an *ExitError, and
+// Close (deferred) ends a session that is still running the one proper way.
+func ExampleSession_Wait() {
+	c, srv := exampleClient()
+	defer srv.Close()
+	ctx := context.Background()
+
+	doc, target := "SSMWire-RunCommand", "i-0123456789abcdef0"
+	s, err := c.StartSession(ctx, &ssm.StartSessionInput{Target: &target, DocumentName: &doc,
+		Parameters: map[string][]string{"command": {"sh -c 'exit 5'"}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	var exit *ssmwire.ExitError
+	if err := s.Wait(ctx); errors.As(err, &exit) {
+		fmt.Println("exit status", exit.Code)
+	}
+	// Output: exit status 5
+}
+
+// Errors a user can act on come back as an *APIError: print its advice, one line that says what to do.
+func ExampleAPIError_Advice() {
+	c, srv := exampleClient()
+	defer srv.Close()
+
+	err := c.Run(context.Background(), "i-00000000000000000", ssmwire.Command{Command: "true"})
+	var ae *ssmwire.APIError
+	if errors.As(err, &ae) {
+		fmt.Println(ae.Advice("default"))
+	}
+	// Output: Target i-00000000000000000 is not connected to Session Manager: its SSM Agent is not running, or cannot reach the Systems Manager service (check the instance's role, network and agent)
 }
