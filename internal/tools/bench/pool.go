@@ -14,6 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -29,6 +33,7 @@ func PoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	size := sizeFlag(2 << 20)
 	fs.Var(&size, "size", "bytes per download (each of the N)")
 	pacing := fs.Bool("pacing", true, "agent paces like the real one (1 KiB per message, 1 ms sleep)")
+	endpoint := fs.String("endpoint", "", "`URL` of an ssmtest running in another process (started without -no-pacing), instead of an emulator in this one")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client and emulator) to `FILE`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -58,8 +63,12 @@ func PoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(stdout, "ssmbench pool -n %s -size %d -pacing=%v: N downloads of %s over a pool of N sessions, mux mode\n",
-		*ns, int64(size), *pacing, mibText(int64(size)))
+	where := "an emulator in this process"
+	if *endpoint != "" {
+		where = "the ssmtest process at " + *endpoint
+	}
+	fmt.Fprintf(stdout, "ssmbench pool -n %s -size %d -pacing=%v: N downloads of %s over a pool of N sessions, mux mode, against %s\n",
+		*ns, int64(size), *pacing, mibText(int64(size)), where)
 	fmt.Fprintf(stdout, "machine: %s\n", machineLine())
 	start := time.Now()
 	la0 := loadAverage()
@@ -67,7 +76,7 @@ func PoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var one float64
 	failed := false
 	for _, n := range sizes {
-		r, err := poolRun(ctx, n, int64(size), *pacing)
+		r, err := poolRun(ctx, n, int64(size), *pacing, *endpoint)
 		if err != nil {
 			fmt.Fprintf(stderr, "ssmbench pool: N=%d: %v\n", n, err)
 			return 1
@@ -110,15 +119,25 @@ type poolResult struct {
 
 // poolRun opens n connections through a pool of n sessions (so their start is not timed), then triggers n
 // downloads at once and times them until the last byte of the last one.
-func poolRun(ctx context.Context, n int, size int64, pacing bool) (poolResult, error) {
-	e := newEmulator(ModeMux, pacing)
-	defer e.close()
+func poolRun(ctx context.Context, n int, size int64, pacing bool, endpoint string) (poolResult, error) {
+	var api ssmwire.SSMAPI
+	if endpoint != "" {
+		api = ssm.NewFromConfig(aws.Config{
+			Region:       region,
+			Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
+			BaseEndpoint: aws.String(endpoint),
+		})
+	} else {
+		e := newEmulator(ModeMux, pacing)
+		defer e.close()
+		api = e.ssm
+	}
 	d, err := newDest(destSource, size)
 	if err != nil {
 		return poolResult{}, err
 	}
 	defer d.close()
-	client, err := ssmwire.New(&ssmwire.Config{SSM: e.ssm})
+	client, err := ssmwire.New(&ssmwire.Config{SSM: api})
 	if err != nil {
 		return poolResult{}, err
 	}
