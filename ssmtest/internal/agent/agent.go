@@ -75,6 +75,7 @@ const (
 var (
 	errNotReady   = errors.New("agent: plugin not ready")
 	errTerminated = errors.New("agent: session terminated")
+	errInactive   = errors.New("Data Channel not in active status")
 )
 
 // Agent is one running emulated agent session.

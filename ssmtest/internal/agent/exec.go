@@ -63,7 +63,9 @@ func isBlank(s string) bool {
 //
 // With separateOutputStream, stdout (Output) and stderr (StdErr) are read by two independent pumps, so
 // stderr can overtake stdout, and "EXIT_CODE: n" (ExitCode) follows once both reached EOF and the command
-// was reaped (-1 for a command killed by a signal, like Go's ExitCode). Without it, stdout and stderr go to a
+// was reaped (-1 for a command killed by a signal, like Go's ExitCode). Those pumps stop for good when they
+// find publication paused (a client away from the session), and the exit code is not sent while paused:
+// the real agent's output then never resumes. Without it, stdout and stderr go to a
 // file and the file is sent only after the command exited, as the agent does.
 //
 // A command that cannot start: with separated streams EXIT_CODE: 1 at once; in both modes, 1 s later, the
@@ -159,7 +161,7 @@ func (p *execPlugin) startSeparate() error {
 		go func() {
 			defer pumps.Done()
 			defer s.r.Close()
-			_ = p.a.pumpText(s.r, s.pt, 0)
+			_ = p.a.pumpText(s.r, s.pt, 0, true)
 		}()
 	}
 	go func() {
@@ -167,7 +169,8 @@ func (p *execPlugin) startSeparate() error {
 		pumps.Wait()
 		code := exitCode(p.cmd.Wait())
 		close(p.exited)
-		if p.a.ctx.Err() == nil {
+		// The agent sends the exit code only while the data channel is active.
+		if p.a.ctx.Err() == nil && !p.a.ch.paused.Load() {
 			if serr := p.a.sendStream(wire.PTExitCode, wire.ExitCodePayload(code)); serr != nil {
 				p.exitErr = serr
 			}
@@ -200,7 +203,7 @@ func (p *execPlugin) startCombined() error {
 			p.exitErr = err
 			return
 		}
-		_ = p.a.pumpText(f, wire.PTOutput, 0)
+		_ = p.a.pumpText(f, wire.PTOutput, 0, false)
 	}()
 	return nil
 }

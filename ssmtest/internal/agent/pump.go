@@ -54,13 +54,20 @@ func (a *Agent) chunkSize() int {
 // back from the previous read, holding back in turn an incomplete UTF-8 character at the end (so a message
 // carries up to 1027 bytes). Bytes still held back at EOF are never sent. With pacing it sleeps 1 ms per
 // read, as the agent's writePump does.
-func (a *Agent) pumpText(r io.Reader, payloadType uint32, initialWait time.Duration) error {
+//
+// While publication is paused the pump waits, except with stopOnPause (the separated stdout/stderr pumps of
+// NonInteractiveCommands): the agent's pipeline reader then gives up for good ("Data Channel not in active
+// status"), leaving the command's pipe unread.
+func (a *Agent) pumpText(r io.Reader, payloadType uint32, initialWait time.Duration, stopOnPause bool) error {
 	if err := a.sleep(initialWait); err != nil {
 		return err
 	}
 	buf := make([]byte, a.chunkSize())
 	var held []byte
 	for {
+		if stopOnPause && a.ch.paused.Load() {
+			return errInactive
+		}
 		for a.ch.paused.Load() {
 			if err := a.sleep(pacingSleep); err != nil {
 				return err

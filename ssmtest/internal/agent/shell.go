@@ -58,7 +58,7 @@ func (p *ptyPlugin) start(ctx context.Context) error {
 	p.ptmx = ptmx
 	go func() {
 		defer close(p.pumpDone)
-		err := p.a.pumpText(ptmx, wire.PTOutput, ptyOutputDelay)
+		err := p.a.pumpText(ptmx, wire.PTOutput, ptyOutputDelay, false)
 		p.a.log.Debug("pty pump ended", "err", err)
 	}()
 	go func() {

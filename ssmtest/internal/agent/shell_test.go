@@ -201,3 +201,27 @@ func TestContainerModeInteractive(t *testing.T) {
 		t.Fatalf("Err = %v", err)
 	}
 }
+
+// TestSeparatedOutputStopsWhenPaused: the agent's separated stdout/stderr readers give up when they find
+// the data channel paused (MGS pauses it while the client is away), and the exit code is not sent while
+// paused: a command that ends during the pause ends the session without an exit code.
+func TestSeparatedOutputStopsWhenPaused(t *testing.T) {
+	flag := t.TempDir() + "/go"
+	c := startClient(t, Config{SessionType: NonInteractiveCommands, Properties: map[string]any{
+		"commands":             "sh -c 'echo first; while [ ! -e " + flag + " ]; do sleep 0.01; done; echo second; exit 2'",
+		"separateOutputStream": true}})
+	c.handshake("1.2.677.0")
+	c.readOutput("first")
+	c.control(wire.PausePublication)
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("Err = %v", err)
+	}
+	for _, m := range c.rawMessages() {
+		if m.PayloadType == wire.PTExitCode {
+			t.Fatalf("exit code %q sent while the channel was paused", m.Payload)
+		}
+	}
+}
