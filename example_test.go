@@ -78,6 +78,31 @@ func ExampleClient_Run() {
 	// exit status 3
 }
 
+// AWS's own command document reports no exit code; ExitCodeWrap gets it anyway, from a wrapper shell that
+// prints it on a sentinel line Run removes from the output.
+func ExampleClient_Run_exitCodeWrap() {
+	c, srv := exampleClient()
+	defer srv.Close()
+	ctx := context.Background()
+
+	err := c.Run(ctx, "i-0123456789abcdef0", ssmwire.Command{
+		Document: "AWS-StartNonInteractiveCommand",
+		Command:  "echo hello from the instance; exit 3",
+		ExitCode: ssmwire.ExitCodeWrap,
+		Stdout:   os.Stdout,
+	})
+	var exit *ssmwire.ExitError
+	switch {
+	case errors.As(err, &exit):
+		fmt.Println("exit status", exit.Code)
+	case err != nil:
+		fmt.Println("error:", err)
+	}
+	// Output:
+	// hello from the instance
+	// exit status 3
+}
+
 // Dial a database port through an instance, as net.Dial would through a bastion host. The connection has its
 // own session; closing it ends the session.
 func ExampleClient_Dial() {
