@@ -3,8 +3,10 @@
 package ssmwire_test
 
 import (
+	"errors"
 	"io"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -86,4 +88,59 @@ func ttyState(t testing.TB, f *os.File) *unix.Termios {
 		t.Fatal(err)
 	}
 	return tio
+}
+
+// TestSignalRestoresTerminal delivers SIGTERM during a shell session on a pseudo-terminal: the terminal is
+// restored, the session ended on the service, and Shell reports the signal.
+func TestSignalRestoresTerminal(t *testing.T) {
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	ctx := testkit.Context(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	before := ttyState(t, tty)
+	screen := new(testkit.Buffer)
+	go io.Copy(screen, ptmx)
+
+	s, err := c.StartSession(ctx, &ssm.StartSessionInput{Target: aws.String(target)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	caught := make(chan chan<- os.Signal, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Shell(ctx, &shell.Config{Stdin: tty, Stdout: tty, Terminal: true,
+			Notify: func(c chan<- os.Signal, sig ...os.Signal) {
+				for _, sg := range sig {
+					if sg == syscall.SIGTERM {
+						caught <- c
+					}
+				}
+			},
+			StopNotify: func(chan<- os.Signal) {},
+		})
+	}()
+	io.WriteString(ptmx, "echo ready-$((20+1))\r")
+	screen.WaitFor(t, "ready-21")
+	(<-caught) <- syscall.SIGTERM
+	select {
+	case err := <-done:
+		if !errors.Is(err, shell.ErrSignal) {
+			t.Errorf("Shell = %v, want shell.ErrSignal", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("SIGTERM did not end the session")
+	}
+	if after := ttyState(t, tty); after.Lflag != before.Lflag || after.Iflag != before.Iflag {
+		t.Errorf("terminal not restored: before %+v, after %+v", before, after)
+	}
+	select {
+	case <-srv.Session(s.ID()).Done:
+	case <-ctx.Done():
+		t.Fatal("the service never ended the session")
+	}
 }
