@@ -210,6 +210,7 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 				return tunnelErr(tn, err)
 			}
 			proxies = append(proxies, p)
+			rep.addLine(p.statusLine)
 			p.emit(event{Event: evTunnelUp, Remote: proxyRemote}, "")
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ssmwire/ssmwire"
 	proxylib "github.com/ssmwire/ssmwire/proxy"
@@ -134,6 +135,25 @@ type proxyRunner struct {
 	log      *slog.Logger
 	l        net.Listener
 	d        *ssmwire.Dialer
+
+	// Counters for the status line.
+	sessionsOpen, conns, open atomic.Int64
+	bytesUp, bytesDn          atomic.Int64 // of connections that ended
+}
+
+// statusLine is the proxy's current state: where it listens, its sessions, connections and bytes each way.
+func (p *proxyRunner) statusLine() string {
+	name := "proxy"
+	if p.tunnel != "" {
+		name = p.tunnel + " proxy"
+	}
+	listen := p.pl.Address()
+	if p.l != nil {
+		listen = p.l.Addr().String()
+	}
+	return fmt.Sprintf("%-16s %s → any host via %s  sessions %d  conns %d (%d open)  ↑%s ↓%s",
+		name, listen, p.target, p.sessionsOpen.Load(), p.conns.Load(), p.open.Load(),
+		byteCount(p.bytesUp.Load()), byteCount(p.bytesDn.Load()))
 }
 
 // proxyRemote is the Remote of a proxy's tunnel_up event.
@@ -189,9 +209,11 @@ func (p *proxyRunner) serve(ctx context.Context) {
 
 func (p *proxyRunner) onSession(e ssmwire.SessionEvent) {
 	if !e.Ended {
+		p.sessionsOpen.Add(1)
 		p.emit(event{Event: evSessionStarted, SessionID: e.SessionID}, e.Remote.String())
 		return
 	}
+	p.sessionsOpen.Add(-1)
 	p.emit(event{Event: evSessionEnded, SessionID: e.SessionID, Reason: e.Reason}, e.Remote.String())
 }
 
@@ -199,8 +221,13 @@ func (p *proxyRunner) onEvent(e proxylib.Event) {
 	dest := e.Destination()
 	switch e.Type {
 	case proxylib.EventOpen:
+		p.conns.Add(1)
+		p.open.Add(1)
 		p.emit(event{Event: evConnection, State: "open", Conn: int64(e.Conn), Protocol: e.Protocol}, dest)
 	case proxylib.EventClosed:
+		p.open.Add(-1)
+		p.bytesUp.Add(e.BytesUp)
+		p.bytesDn.Add(e.BytesDown)
 		ev := event{Event: evConnection, State: "closed", Conn: int64(e.Conn), Protocol: e.Protocol,
 			BytesUp: e.BytesUp, BytesDown: e.BytesDown, DurationMS: e.Duration.Milliseconds()}
 		if e.Err != nil {

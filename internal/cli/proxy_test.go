@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -275,5 +276,27 @@ func TestProxySessions(t *testing.T) {
 	}
 	if r := h.run(t, nil, "proxy", "--sessions", "0", "i-0123456789abcdef0"); r.code != ExitUsage {
 		t.Errorf("--sessions 0: exit %d", r.code)
+	}
+}
+
+// TestProxyStatusLine: on a terminal a proxy has a status line after the forwards', redrawn with its counts.
+func TestProxyStatusLine(t *testing.T) {
+	pl, _ := ParseProxyListen("1080")
+	p := &proxyRunner{tunnel: "staging", pl: pl, target: "i-0123456789abcdef0"}
+	p.sessionsOpen.Store(2)
+	p.conns.Store(3)
+	p.open.Store(1)
+	p.bytesUp.Store(1500)
+	p.bytesDn.Store(42)
+	var out bytes.Buffer
+	r := &reporter{mode: reportTerminal, out: &out, errw: &out, now: time.Now}
+	r.addLine(p.statusLine)
+	r.mu.Lock()
+	r.drawLocked()
+	r.clearLocked()
+	r.mu.Unlock()
+	want := "staging proxy    127.0.0.1:1080 → any host via i-0123456789abcdef0  sessions 2  conns 3 (1 open)  ↑1.5 kB ↓42 B\n\x1b[1A\x1b[J"
+	if out.String() != want {
+		t.Errorf("drawn %q\nwant  %q", out.String(), want)
 	}
 }

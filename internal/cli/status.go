@@ -63,7 +63,8 @@ type reporter struct {
 
 	mu      sync.Mutex
 	keepers []*keeper
-	drawn   int // status lines currently on the terminal
+	lines   []func() string // further status lines (proxies), after the keepers'
+	drawn   int             // status lines currently on the terminal
 }
 
 func newReporter(a *app) *reporter {
@@ -185,15 +186,26 @@ func (r *reporter) clearLocked() {
 	r.drawn = 0
 }
 
-// drawLocked writes one status line per forward.
+// addLine registers a further status line, drawn by line.
+func (r *reporter) addLine(line func() string) {
+	r.mu.Lock()
+	r.lines = append(r.lines, line)
+	r.mu.Unlock()
+}
+
+// drawLocked writes one status line per forward, then the further lines.
 func (r *reporter) drawLocked() {
 	var b strings.Builder
 	for _, k := range r.keepers {
 		b.WriteString(statusLine(k))
 		b.WriteByte('\n')
 	}
+	for _, line := range r.lines {
+		b.WriteString(line())
+		b.WriteByte('\n')
+	}
 	io.WriteString(r.out, b.String())
-	r.drawn = len(r.keepers)
+	r.drawn = len(r.keepers) + len(r.lines)
 }
 
 // statusLine is a forward's current state: where it listens, its session, connections and bytes each way.
