@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -53,10 +52,6 @@ type Client struct {
 
 // ErrNoSSM is returned by [Client.StartSession] (and what calls it) on a client built without an SSM client.
 var ErrNoSSM = errors.New("ssmwire: Config.SSM is required to start sessions")
-
-// terminateTimeout bounds the end of a session made while cleaning up after a failure or cancellation, when
-// the caller's context may already be done.
-const terminateTimeout = 10 * time.Second
 
 // New returns a Client for cfg (nil: no SSM client, see [Config]). The session settings are checked here,
 // so that a mistake shows at construction rather than at the first session.

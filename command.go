@@ -17,11 +17,6 @@ import (
 // exit code.
 const DefaultCommandDocument = "AWS-StartNonInteractiveCommand"
 
-// ExitError reports that a remote command exited with a non-zero status. Only documents of session type
-// NonInteractiveCommands with separateOutputStream set report an exit status (AWS's documents do not);
-// other sessions end with a nil error whatever the command's status.
-type ExitError = shell.ExitError
-
 // Command describes a command for [Client.Run].
 type Command struct {
 	// Document is the Session Manager document to start. Default [DefaultCommandDocument].

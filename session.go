@@ -21,6 +21,15 @@ import (
 // the websocket is closed, and a session whose agent never answers must still end.
 const TerminateWait = 3 * time.Second
 
+// terminateTimeout bounds the end of a session made while cleaning up after a failure or cancellation, when
+// the caller's context may already be done.
+const terminateTimeout = 10 * time.Second
+
+// ExitError reports that a remote command exited with a non-zero status. Only documents of session type
+// NonInteractiveCommands with separateOutputStream set report an exit status (AWS's documents do not);
+// other sessions end with a nil error whatever the command's status.
+type ExitError = shell.ExitError
+
 // Session is one started Session Manager session, from [Client.StartSession] or [Client.Attach]. It owns
 // the data channel and its whole life: waiting for the end ([Session.Wait], [Session.Done], [Session.Err]),
 // the remote exit status ([*ExitError]), and ending it properly from this side ([Session.Terminate],
