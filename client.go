@@ -35,7 +35,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Session holds the base data-channel settings of every session the client opens (window, payload size,
 	// resume policy, a custom Dial...). It is copied by New; SSM, KMS, TargetID and, when unset, Logger are
-	// filled in per session. Nil means session defaults.
+	// filled in per session. When SSM is an *ssm.Client, unset Credentials and Region are taken from its
+	// options, so the data channel is signed as ResumeSession is. Nil means session defaults.
 	Session *session.Config
 }
 
@@ -67,6 +68,7 @@ func New(cfg *Config) (*Client, error) {
 	if c.Session != nil {
 		cl.base = *c.Session
 	}
+	cl.base = withSSMAuth(cl.base, c.SSM)
 	if err := cl.base.Validate(); err != nil {
 		return nil, fmt.Errorf("ssmwire: %w", err)
 	}
@@ -82,6 +84,12 @@ func NewFromAWSConfig(awsCfg aws.Config, opts ...func(*Config)) *Client {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	base := session.Config{}
+	if cfg.Session != nil {
+		base = *cfg.Session
+	}
+	base = withAWSAuth(base, awsCfg.Credentials, awsCfg.Region)
+	cfg.Session = &base
 	c, err := New(&cfg)
 	if err != nil {
 		return &Client{ssm: cfg.SSM, log: slog.New(slog.DiscardHandler), err: err}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
+	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -31,7 +32,9 @@ func newServer(t testing.TB, opts *ssmtest.Options) *ssmtest.Server {
 // newClient returns a library client for srv; edit, when non-nil, adjusts its Config.
 func newClient(t testing.TB, srv *ssmtest.Server, edit func(*ssmwire.Config)) *ssmwire.Client {
 	t.Helper()
-	cfg := ssmwire.Config{SSM: ssm.NewFromConfig(srv.AWSConfig()), KMS: kms.NewFromConfig(srv.AWSConfig())}
+	a := srv.AWSConfig()
+	cfg := ssmwire.Config{SSM: ssm.NewFromConfig(a), KMS: kms.NewFromConfig(a),
+		Session: &session.Config{Credentials: a.Credentials, Region: a.Region}} // kept when a test wraps SSM
 	if edit != nil {
 		edit(&cfg)
 	}

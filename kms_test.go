@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -200,8 +201,8 @@ func (d *tamperDial) flipped() bool {
 	return d.done
 }
 
-func (d *tamperDial) dial(ctx context.Context, url string) (session.Transport, error) {
-	tr, err := session.DialWebsocket(ctx, url)
+func (d *tamperDial) dial(ctx context.Context, url string, header http.Header) (session.Transport, error) {
+	tr, err := session.DialWebsocket(ctx, url, header)
 	if err != nil {
 		return nil, err
 	}

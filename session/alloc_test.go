@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"io"
+	"net/http"
 	"sync"
 	"testing"
 
@@ -38,7 +39,7 @@ func openSink(tb testing.TB) *Session {
 	tb.Helper()
 	sink := newSink()
 	s, err := Open(context.Background(), Info{SessionID: "s", StreamURL: "wss://x/y", TokenValue: "t"},
-		&Config{Dial: func(context.Context, string) (Transport, error) { return sink, nil }})
+		&Config{Dial: func(context.Context, string, http.Header) (Transport, error) { return sink, nil }})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -60,7 +61,7 @@ func TestAgentThatStopsAcknowledgingEndsTheSession(t *testing.T) {
 		client, agentEnd := newMemPipe()
 		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
 			SSM: fake, AckTimeout: 300 * time.Millisecond, MaxPayload: 1024, Window: 8192,
-			Dial: func(context.Context, string) (Transport, error) { return client, nil }})
+			Dial: func(context.Context, string, http.Header) (Transport, error) { return client, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +104,7 @@ func TestTokenNeverInLogsOrErrors(t *testing.T) {
 	client, agentEnd := newMemPipe()
 	s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "token-0"}, &Config{
 		Logger: logger, SSM: fake, ResumeBackoff: time.Millisecond,
-		Dial: func(context.Context, string) (Transport, error) {
+		Dial: func(context.Context, string, http.Header) (Transport, error) {
 			dials++
 			return client, nil
 		}})

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -117,8 +119,20 @@ type Config struct {
 	// protocol.FlagConnectToPortError). It must not block.
 	OnFlag func(protocol.PayloadFlag)
 
-	// Dial opens the websocket. Default: gorilla/websocket with proxy settings from the environment.
-	Dial func(ctx context.Context, url string) (Transport, error)
+	// Credentials sign the websocket upgrade with SigV4 (service [SigningService], Region), as the official
+	// plugin does since 1.2.764.0, which AWS names the minimum supported version (protocol.md §3.5). They
+	// are retrieved at every dial, the first and each one after ResumeSession, so pass the provider the SSM
+	// client uses (aws.Config.Credentials: an aws.CredentialsCache, which refreshes expiring credentials).
+	// A presigned stream URL is dialled as it is, unsigned. Nil, or credentials that cannot be retrieved:
+	// the upgrade goes out unsigned (logged once, at debug level) and only the token authenticates it.
+	Credentials aws.CredentialsProvider
+	// Region is the session's region, the signature's credential scope. Default: the region in the stream
+	// URL's host when it is an AWS Session Manager endpoint.
+	Region string
+
+	// Dial opens the websocket with the given extra request headers (the SigV4 signature; nil when the
+	// upgrade is not signed). Default: [DialWebsocket].
+	Dial func(ctx context.Context, url string, header http.Header) (Transport, error)
 }
 
 // Validate reports a setting out of range, as [Open] would. Callers that build configurations early (the

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire/protocol"
@@ -121,7 +122,8 @@ func (s *Session) resume(cause error) {
 			return
 		}
 		token := *out.TokenValue
-		t, err := s.dial(ctx, token)
+		streamURL := s.resumeURL(aws.ToString(out.StreamUrl))
+		t, err := s.dial(ctx, streamURL, token)
 		cancel()
 		if err != nil {
 			if s.isDone() {
@@ -133,6 +135,7 @@ func (s *Session) resume(cause error) {
 		}
 		s.mu.Lock()
 		s.token = token
+		s.url = streamURL
 		s.mu.Unlock()
 		s.stats.resumes.Add(1)
 		s.startConn(t)

@@ -24,6 +24,17 @@
 // Sequence state belongs to the Session, not to the websocket: when the websocket drops, the session calls
 // ResumeSession through [Config.SSM], dials again with the new token and retransmits whatever is unacknowledged.
 //
+// # Authentication of the websocket
+//
+// The OpenDataChannel frame carries the session's token, and since plugin 1.2.764.0, which AWS names the
+// minimum supported version, the websocket upgrade itself is SigV4-signed too (protocol.md §3.1, §3.5):
+// with [Config.Credentials] set, every dial (the first and each one after ResumeSession) signs GET <stream
+// URL> with an empty payload for service [SigningService] and [Config.Region], with credentials retrieved
+// for that dial, and sends Authorization, X-Amz-Date and, for temporary credentials, X-Amz-Security-Token
+// on the upgrade request. A presigned stream URL (X-Amz-* query parameters, see [IsPresigned]) is dialled as
+// it is. Without credentials the upgrade goes out unsigned, which is logged once at debug level and left for
+// the service to judge; signing never fails a session by itself. Credentials and signatures are never logged.
+//
 // # Handshake
 //
 // Port and NonInteractiveCommands sessions (and every KMS-encrypted session) begin with a handshake: the agent

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -206,7 +207,7 @@ func openPipe(t testing.TB, cfg *Config) (*Session, *fakeAgent) {
 	if cfg != nil {
 		c = *cfg
 	}
-	c.Dial = func(ctx context.Context, url string) (Transport, error) { return client, nil }
+	c.Dial = func(ctx context.Context, url string, _ http.Header) (Transport, error) { return client, nil }
 	s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://example.invalid/v1/data-channel/s-1", TokenValue: "secret-token"}, &c)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ type fakeSSM struct {
 	terminates int
 	err        error
 	noToken    bool
+	streamURL  string // returned by ResumeSession when set
 }
 
 func (f *fakeSSM) ResumeSession(ctx context.Context, in *ssm.ResumeSessionInput, _ ...func(*ssm.Options)) (*ssm.ResumeSessionOutput, error) {
@@ -34,7 +36,11 @@ func (f *fakeSSM) ResumeSession(ctx context.Context, in *ssm.ResumeSessionInput,
 		return &ssm.ResumeSessionOutput{SessionId: in.SessionId}, nil
 	}
 	tok := "token-" + strings.Repeat("r", f.resumes)
-	return &ssm.ResumeSessionOutput{SessionId: in.SessionId, TokenValue: &tok}, nil
+	out := &ssm.ResumeSessionOutput{SessionId: in.SessionId, TokenValue: &tok}
+	if f.streamURL != "" {
+		out.StreamUrl = &f.streamURL
+	}
+	return out, nil
 }
 
 func (f *fakeSSM) TerminateSession(ctx context.Context, in *ssm.TerminateSessionInput, _ ...func(*ssm.Options)) (*ssm.TerminateSessionOutput, error) {
@@ -49,7 +55,7 @@ func openResumable(t *testing.T, fake *fakeSSM) (*Session, chan *fakeAgent) {
 	t.Helper()
 	agents := make(chan *fakeAgent, 8)
 	cfg := &Config{SSM: fake, ResumeBackoff: time.Millisecond, ResendTick: 10 * time.Millisecond,
-		Dial: func(ctx context.Context, url string) (Transport, error) {
+		Dial: func(ctx context.Context, url string, _ http.Header) (Transport, error) {
 			c, a := newMemPipe()
 			agents <- &fakeAgent{t: t, tr: a}
 			return c, nil

@@ -19,9 +19,11 @@ import (
 
 // Session is one Session Manager data channel. Its methods are safe for concurrent use.
 type Session struct {
-	cfg Config
-	id  string
-	url string
+	cfg          Config
+	id           string
+	url          string    // under mu after Open: ResumeSession may replace a presigned one
+	region       string    // the signature's credential scope
+	unsignedOnce sync.Once // the upgrade goes out unsigned: said once
 
 	done     chan struct{} // closed once when the session ends, for any reason
 	doneOnce sync.Once
@@ -94,6 +96,7 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 		cfg:      c,
 		id:       info.SessionID,
 		url:      info.StreamURL,
+		region:   c.Region,
 		token:    info.TokenValue,
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
@@ -101,6 +104,9 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 		ooo:      make(map[int64][]byte),
 		rto:      max(defaultRTO, c.MinRTO),
 		srtt:     float64(defaultRTT),
+	}
+	if s.region == "" {
+		s.region = regionOf(u.Hostname())
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.stdout = newRecvBuffer(c.RecvBuffer)
@@ -110,7 +116,7 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 	if c.OnFlag != nil {
 		s.SetFlagHandler(c.OnFlag)
 	}
-	t, err := s.dial(ctx, info.TokenValue)
+	t, err := s.dial(ctx, s.url, info.TokenValue)
 	if err != nil {
 		s.cancel()
 		return nil, fmt.Errorf("session: open %s: %w", s.id, err)
@@ -119,9 +125,10 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 	return s, nil
 }
 
-// dial opens a websocket and sends the OpenDataChannel frame with a new request id (protocol.md §3.2).
-func (s *Session) dial(ctx context.Context, token string) (Transport, error) {
-	t, err := s.cfg.Dial(ctx, s.url)
+// dial opens a websocket to streamURL, signed unless presigned (protocol.md §3.5), and sends the
+// OpenDataChannel frame with a new request id (protocol.md §3.2).
+func (s *Session) dial(ctx context.Context, streamURL, token string) (Transport, error) {
+	t, err := s.cfg.Dial(ctx, streamURL, s.upgradeHeader(ctx, streamURL))
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func startWith(t *testing.T, api *ssm.Client, doc string, params map[string][]st
 		t.Fatal(err)
 	}
 	s, err := session.Open(ctx, session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue},
-		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID})
+		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID, Credentials: api.Options().Credentials, Region: api.Options().Region})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,8 @@ func TestWrongTokenIsAClearError(t *testing.T) {
 		t.Fatal(err)
 	}
 	const wrong = "not-the-token-0123456789"
-	s, err := session.Open(context.Background(), session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: wrong}, nil)
+	s, err := session.Open(context.Background(), session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: wrong},
+		&session.Config{Credentials: api.Options().Credentials, Region: api.Options().Region})
 	if err != nil {
 		t.Fatal(err) // the websocket opens; the service refuses the OpenDataChannel frame
 	}

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -40,7 +41,7 @@ func TestResumeBackoffDoubles(t *testing.T) {
 		client, agentEnd := newMemPipe()
 		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
 			SSM: fake, ResumeAttempts: 9, PingInterval: time.Hour,
-			Dial: func(context.Context, string) (Transport, error) { return client, nil }})
+			Dial: func(context.Context, string, http.Header) (Transport, error) { return client, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func TestAckTimeoutEndsTheSession(t *testing.T) {
 		client, agentEnd := newMemPipe()
 		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
 			SSM: fake, PingInterval: time.Hour,
-			Dial: func(context.Context, string) (Transport, error) { return client, nil }})
+			Dial: func(context.Context, string, http.Header) (Transport, error) { return client, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +159,7 @@ func TestKeepalivePings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		client, _ := newMemPipe()
 		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
-			Dial: func(context.Context, string) (Transport, error) { return client, nil }})
+			Dial: func(context.Context, string, http.Header) (Transport, error) { return client, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}

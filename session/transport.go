@@ -32,8 +32,9 @@ type Transport interface {
 }
 
 // DialWebsocket dials url verbatim with gorilla/websocket, as the official plugin does: proxy from the
-// environment, no subprotocol, no extra headers. Frames larger than protocol.MaxMessageSize are refused.
-func DialWebsocket(ctx context.Context, url string) (Transport, error) {
+// environment, no subprotocol, and header (the upgrade's SigV4 signature, or nil) on the upgrade request.
+// Frames larger than protocol.MaxMessageSize are refused.
+func DialWebsocket(ctx context.Context, url string, header http.Header) (Transport, error) {
 	d := websocket.Dialer{
 		Proxy:            http.ProxyFromEnvironment,
 		HandshakeTimeout: DefaultDialTimeout,
@@ -41,7 +42,7 @@ func DialWebsocket(ctx context.Context, url string) (Transport, error) {
 		WriteBufferSize:  64 << 10,
 		WriteBufferPool:  &wsWritePool,
 	}
-	c, resp, err := d.DialContext(ctx, url, nil)
+	c, resp, err := d.DialContext(ctx, url, header)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("session: dial data channel: %w (HTTP %s)", err, resp.Status)

@@ -83,9 +83,20 @@ func reject(ws *websocket.Conn, reason string) {
 	ws.Close()
 }
 
-// serveDataChannel upgrades GET /v1/data-channel/<id>, checks the OpenDataChannel frame
-// and relays client frames to the session until the websocket ends.
+// serveDataChannel authenticates GET /v1/data-channel/<id> (SigV4 or a presigned URL),
+// upgrades it, checks the OpenDataChannel frame and relays client frames to the session
+// until the websocket ends.
 func (s *Server) serveDataChannel(w http.ResponseWriter, r *http.Request, id string) {
+	region := ""
+	if ss := s.lookup(id); ss != nil {
+		region = ss.region
+	}
+	if err := s.authenticateUpgrade(r, region); err != nil {
+		s.stats.wsRejected.Add(1)
+		s.log.Info("ssmtest: websocket upgrade refused", "session", id, "reason", err)
+		http.Error(w, "ssmtest: data channel upgrade refused: "+err.Error(), http.StatusForbidden)
+		return
+	}
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		s.stats.wsRejected.Add(1)

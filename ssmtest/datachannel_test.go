@@ -43,7 +43,7 @@ func TestDataChannelTokenChecks(t *testing.T) {
 		})
 	}
 	t.Run("binary first frame", func(t *testing.T) {
-		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		ws, _, err := websocket.DefaultDialer.Dial(url, upgradeHeader(t, url))
 		if err != nil {
 			t.Fatal(err)
 		}

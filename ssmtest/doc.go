@@ -21,7 +21,11 @@
 // # How a session flows
 //
 // StartSession (or ExecuteCommand) records a session with a token. The client dials the
-// StreamUrl and sends the OpenDataChannel text frame; a valid token attaches the
+// StreamUrl with a SigV4-signed upgrade (service ssmmessages, the session's region; or
+// a presigned URL with [Options.PresignedStreamURLs]), which is verified and refused
+// with HTTP 403 when missing or wrong, as AWS does since plugin 1.2.764.0 (see
+// [Options.AllowUnsignedUpgrade] for older clients). It then sends the OpenDataChannel
+// text frame; a valid token attaches the
 // websocket, and the first attach starts the session's emulated SSM Agent
 // (ssmtest/internal/agent, an independent implementation of the agent's side of the
 // protocol, running shells, commands and port forwarding on this machine). From then on

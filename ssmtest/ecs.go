@@ -47,7 +47,7 @@ func (s *Server) executeCommand(r *apiRequest) (any, error) {
 	runtimeID, containerID := ecsContainerIDs(cluster, taskID, container)
 	s.noteECSContainer(cluster, taskID, container)
 	target := "ecs:" + cluster + "_" + taskID + "_" + runtimeID
-	ss, err := s.newSession(target, "", SessionTypeInteractiveCommands,
+	ss, err := s.newSession(region, target, "", SessionTypeInteractiveCommands,
 		map[string]any{"commands": in.Command})
 	if err != nil {
 		return nil, err

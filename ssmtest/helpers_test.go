@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -70,10 +72,35 @@ func startShell(t testing.TB, s *Server) (id, url, token string) {
 	return *out.SessionId, *out.StreamUrl, *out.TokenValue
 }
 
-// dial opens the data channel and sends OpenDataChannel with token.
+// upgradeHeader SigV4-signs the data-channel upgrade GET url with the tests' key for
+// ssmmessages in us-east-1, as a client since plugin 1.2.764.0 does (with the SDK's signer).
+func upgradeHeader(t testing.TB, url string) http.Header {
+	t.Helper()
+	return signedUpgrade(t, url, aws.Credentials{AccessKeyID: testAccessKey, SecretAccessKey: testSecretKey}, "ssmmessages", "us-east-1")
+}
+
+func signedUpgrade(t testing.TB, url string, creds aws.Credentials, service, region string) http.Header {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, emptySHA256, service, region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return req.Header
+}
+
+// dial opens the data channel with a signed upgrade and sends OpenDataChannel with token.
 func dial(t testing.TB, url, token string) *websocket.Conn {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	return dialWith(t, url, upgradeHeader(t, url), token)
+}
+
+// dialWith opens the data channel with the upgrade headers hdr and sends OpenDataChannel with token.
+func dialWith(t testing.TB, url string, hdr http.Header, token string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(url, hdr)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}

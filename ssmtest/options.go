@@ -63,6 +63,20 @@ type Options struct {
 	// Authorization header, since the server cannot know its secret.
 	Credentials map[string]string
 
+	// AllowUnsignedUpgrade lets a data-channel websocket upgrade without any SigV4
+	// authentication through, as the service did before plugin 1.2.764.0; it is for
+	// tests of older clients. By default such an upgrade is refused with HTTP 403, as is
+	// one whose signature is malformed, made with an unknown key (see Credentials), for
+	// another service than ssmmessages or another region than the session's, or that
+	// does not verify. Stats.Upgrades counts how each upgrade was authenticated.
+	AllowUnsignedUpgrade bool
+
+	// PresignedStreamURLs makes StartSession, ResumeSession and ExecuteCommand hand out
+	// stream URLs presigned by the server (SigV4 query parameters X-Amz-*, valid for 5
+	// minutes). The upgrade of such a URL is verified against that signature, and is
+	// refused if the client signs it again (an Authorization header as well).
+	PresignedStreamURLs bool
+
 	// Instances adds managed instances to the default one ([DefaultInstanceID], Name tag
 	// [DefaultInstanceName]). An entry with the default ID replaces it.
 	Instances []Instance

@@ -2,6 +2,7 @@ package ssmtest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,6 +50,7 @@ type Server struct {
 	tasks       taskSet        // names of those goroutines, for Close's report
 	stats       serverCounters
 	closeReport io.Writer // where Close reports what is stuck; os.Stderr
+	mgsSecret   string    // the secret of the key stream URLs are presigned with
 }
 
 // NewServer starts and returns a new Server on 127.0.0.1 with a random port. The
@@ -75,6 +77,7 @@ func NewUnstartedServer(opts *Options) *Server {
 		conns:    make(map[*clientConn]struct{}),
 
 		closeReport: os.Stderr,
+		mgsSecret:   rand.Text(),
 	}
 	s.ops = s.operations()
 	s.faults = newFaults(s, o.FaultSeed)
@@ -248,8 +251,14 @@ func (s *Server) Stats() Stats {
 		SessionsStarted:    s.stats.sessionsStarted.Load(),
 		WebsocketsAccepted: s.stats.wsAccepted.Load(),
 		WebsocketsRejected: s.stats.wsRejected.Load(),
-		DataKeys:           s.stats.dataKeys.Load(),
-		Decrypts:           s.kms.decrypts.Load(),
+		Upgrades: UpgradeStats{
+			Signed:          s.stats.upgradesSigned.Load(),
+			Presigned:       s.stats.upgradesPresigned.Load(),
+			UnsignedAllowed: s.stats.upgradesUnsigned.Load(),
+			Refused:         s.stats.upgradesRefused.Load(),
+		},
+		DataKeys: s.stats.dataKeys.Load(),
+		Decrypts: s.kms.decrypts.Load(),
 	}
 	s.mu.Lock()
 	sessions := slices.Clone(s.order)

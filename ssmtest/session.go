@@ -19,6 +19,7 @@ import (
 type session struct {
 	srv         *Server
 	id          string
+	region      string // from the signature of the call that started it; the upgrade must be signed for it
 	target      string
 	docName     string
 	sessionType string
@@ -41,9 +42,13 @@ type session struct {
 }
 
 // newSession registers a session; the error is an *apiError when the server is closed.
-func (s *Server) newSession(target, docName, sessionType string, props map[string]any) (*session, error) {
+func (s *Server) newSession(region, target, docName, sessionType string, props map[string]any) (*session, error) {
+	if region == "" {
+		region = DefaultRegion
+	}
 	ss := &session{
 		srv:         s,
+		region:      region,
 		id:          newSessionID(),
 		target:      target,
 		docName:     docName,
@@ -72,9 +77,14 @@ func (s *Server) lookup(id string) *session {
 	return s.sessions[id]
 }
 
-// streamURL is what StartSession returns and the client dials verbatim.
+// streamURL is what StartSession returns and the client dials verbatim: presigned with
+// Options.PresignedStreamURLs.
 func (ss *session) streamURL() string {
-	return "ws" + ss.srv.URL[len("http"):] + dataChannelPath + ss.id + "?stream=input"
+	u := "ws" + ss.srv.URL[len("http"):] + dataChannelPath + ss.id + "?stream=input"
+	if ss.srv.opts.PresignedStreamURLs {
+		u = ss.srv.presign(u, ss.region)
+	}
+	return u
 }
 
 // tokenOK reports whether tok is the session's current token.

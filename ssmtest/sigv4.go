@@ -87,16 +87,18 @@ func (s *Server) authenticate(r *apiRequest) error {
 	if !verify {
 		return nil
 	}
-	want, err := resign(r.http, r.body, a, secret, t)
+	want, err := resign(r.http, "http", r.body, a, secret, t)
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(a.Signature)) != 1 {
 		return &apiError{Code: "InvalidSignatureException", Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."}
 	}
 	return nil
 }
 
-// resign recomputes the signature of r over exactly the headers the client signed.
-func resign(r *http.Request, body []byte, a sigV4, secret string, t time.Time) (string, error) {
-	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+// resign recomputes the signature of r over exactly the headers the client signed. scheme is
+// the one the client signed with ("http" for API calls, "ws" for a data-channel upgrade): the
+// signer drops only that scheme's default port from the host.
+func resign(r *http.Request, scheme string, body []byte, a sigV4, secret string, t time.Time) (string, error) {
+	u := &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	c, err := http.NewRequest(r.Method, u.String(), nil)
 	if err != nil {
 		return "", err

@@ -45,7 +45,7 @@ func (s *Server) startSession(r *apiRequest) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ss, err := s.newSession(in.Target, name, doc.SessionType, props)
+	ss, err := s.newSession(r.region, in.Target, name, doc.SessionType, props)
 	if err != nil {
 		return nil, err
 	}

@@ -15,12 +15,23 @@ type Stats struct {
 	SessionsActive  int    // sessions not yet ended
 
 	WebsocketsAccepted uint64 // data-channel websockets attached to a session
-	WebsocketsRejected uint64 // bad first frame, wrong or stale token, unknown or ended session
+	WebsocketsRejected uint64 // refused upgrade, bad first frame, wrong or stale token, unknown or ended session
+
+	Upgrades UpgradeStats // how data-channel websocket upgrades were authenticated
 
 	DataKeys uint64 // GenerateDataKey successes
 	Decrypts uint64 // Decrypt successes, from clients and agents
 
 	SessionStats // totals across all sessions
+}
+
+// UpgradeStats count data-channel websocket upgrade requests by how they were
+// authenticated (protocol.md §3.5). Every upgrade request counts exactly once.
+type UpgradeStats struct {
+	Signed          uint64 // SigV4 headers for ssmmessages (verified when the key's secret is known)
+	Presigned       uint64 // a presigned stream URL (Options.PresignedStreamURLs), verified
+	UnsignedAllowed uint64 // no authentication, let through by Options.AllowUnsignedUpgrade
+	Refused         uint64 // answered with HTTP 403 before upgrading
 }
 
 // SessionStats are the counters of one session. Frames and bytes are counted as they
@@ -190,5 +201,7 @@ func (l *LinkFaultStats) add(o LinkFaultStats) {
 type serverCounters struct {
 	apiRequests, apiErrors, sessionsStarted atomic.Uint64
 	wsAccepted, wsRejected                  atomic.Uint64
+	upgradesSigned, upgradesPresigned       atomic.Uint64
+	upgradesUnsigned, upgradesRefused       atomic.Uint64
 	dataKeys                                atomic.Uint64
 }

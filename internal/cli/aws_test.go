@@ -97,6 +97,10 @@ func TestProfileFromEnvironment(t *testing.T) {
 	if r.code != 0 || r.stdout != "via-profile\n" {
 		t.Fatalf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
+	// The data channel's upgrade was signed with the profile's key for its region, and verified.
+	if got := h.srv.Stats().Upgrades; got != (ssmtest.UpgradeStats{Signed: 1}) {
+		t.Errorf("Upgrades %+v, want one signed", got)
+	}
 	r = h.run(t, nil, "--profile", "missing", "targets")
 	if r.code != 1 || !strings.Contains(r.stderr, `AWS profile "missing" not found`) {
 		t.Errorf("code %d stderr %q", r.code, r.stderr)

@@ -78,3 +78,18 @@ type refuseKMS struct{}
 func (refuseKMS) GenerateDataKey(context.Context, *kms.GenerateDataKeyInput, ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error) {
 	return nil, errors.New(kmsRefusal)
 }
+
+// credentials returns the credentials of the profile the AWS CLI passed (else the default chain), retrieved
+// on use: they sign the data channel's upgrade as they sign ResumeSession (protocol.md §3.5).
+func (c *awsClients) credentials() aws.CredentialsProvider {
+	return aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		cfg, err := c.config(ctx)
+		if err != nil {
+			return aws.Credentials{}, err
+		}
+		if cfg.Credentials == nil {
+			return aws.Credentials{}, errors.New("no credentials in the AWS configuration")
+		}
+		return cfg.Credentials.Retrieve(ctx)
+	})
+}

@@ -127,7 +127,7 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 	if inv.legacy {
 		km = refuseKMS{}
 	}
-	base := &session.Config{}
+	base := &session.Config{Credentials: clients.credentials(), Region: inv.region}
 	if r.sessionConfig != nil {
 		r.sessionConfig(base)
 	}

@@ -144,8 +144,7 @@ func TestMuxPortForwarding(t *testing.T) {
 }
 
 func TestBasicPortForwardingSignal(t *testing.T) {
-	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true, AgentVersion: "3.0.0.0"}) // ≤ 3.0.196.0: basic mode
-	t.Cleanup(srv.Close)
+	srv := newServerWith(t, &ssmtest.Options{AgentVersion: "3.0.0.0"}) // ≤ 3.0.196.0: basic mode
 	echo := strconv.Itoa(testkit.EchoServer(t))
 	id, resp := startSession(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo}})
 	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/gorilla/websocket"
 	"github.com/xtaci/smux"
 
@@ -50,7 +53,17 @@ type relay struct {
 
 // dialRelay attaches to the session's stream URL and completes the port session's handshake.
 func dialRelay(ctx context.Context, s *started, chunk int, clientVersion string) (*relay, error) {
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, s.StreamURL, nil)
+	// Sign the upgrade as plugins since 1.2.764.0 do (protocol.md §3.5), with the SDK's signer.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.StreamURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: %w", err)
+	}
+	creds := aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey}
+	const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptySHA256, "ssmmessages", region, time.Now()); err != nil {
+		return nil, fmt.Errorf("ceiling: sign: %w", err)
+	}
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, s.StreamURL, req.Header)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: dial: %w", err)
 	}

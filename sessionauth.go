@@ -1,0 +1,31 @@
+package ssmwire
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ssmwire/ssmwire/session"
+)
+
+// withSSMAuth fills in the session settings that follow from the SSM client, when the caller left them
+// unset: a data channel is signed with the credentials and region ResumeSession and TerminateSession use
+// (protocol.md §3.5). Only an *ssm.Client says what those are; a fake SSMAPI leaves them unset.
+func withSSMAuth(base session.Config, api SSMAPI) session.Config {
+	c, ok := api.(*ssm.Client)
+	if !ok {
+		return base
+	}
+	o := c.Options()
+	return withAWSAuth(base, o.Credentials, o.Region)
+}
+
+// withAWSAuth sets the session's signing credentials and region unless they are set.
+func withAWSAuth(base session.Config, creds aws.CredentialsProvider, region string) session.Config {
+	if base.Credentials == nil {
+		base.Credentials = creds
+	}
+	if base.Region == "" {
+		base.Region = region
+	}
+	return base
+}
