@@ -128,8 +128,13 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 // dial opens a websocket to streamURL, signed unless presigned (protocol.md §3.5), and sends the
 // OpenDataChannel frame with a new request id (protocol.md §3.2).
 func (s *Session) dial(ctx context.Context, streamURL, token string) (Transport, error) {
-	t, err := s.cfg.Dial(ctx, streamURL, s.upgradeHeader(ctx, streamURL))
+	h, unsigned := s.upgradeHeader(ctx, streamURL)
+	t, err := s.cfg.Dial(ctx, streamURL, h)
 	if err != nil {
+		if ue := (*UpgradeError)(nil); unsigned != nil && errors.As(err, &ue) && ue.refused() {
+			// The service refused the unsigned upgrade: say why it was not signed.
+			return nil, fmt.Errorf("%w (the upgrade was not signed: %w)", err, unsigned)
+		}
 		return nil, err
 	}
 	open, err := json.Marshal(protocol.OpenDataChannelInput{

@@ -77,22 +77,22 @@ func SignUpgrade(ctx context.Context, creds aws.Credentials, streamURL, region s
 // upgradeHeader returns the headers for the next websocket dial: none for a presigned stream URL or without
 // credentials, else a fresh signature. The credentials are retrieved for every dial, so a refreshed set is
 // used after a reconnect; a signature is only valid for minutes anyway. Failing to sign is not fatal (the
-// service decides, as with the official plugin); it is logged once per session, at debug level.
-func (s *Session) upgradeHeader(ctx context.Context, streamURL string) http.Header {
+// service decides, as with the official plugin); it is logged once per session, at debug level, and
+// returned as unsigned so that a refused dial can tell why it went out unsigned.
+func (s *Session) upgradeHeader(ctx context.Context, streamURL string) (h http.Header, unsigned error) {
 	if IsPresigned(streamURL) {
-		return nil
+		return nil, nil
 	}
 	if s.cfg.Credentials == nil {
 		s.unsignedOnce.Do(func() {
 			s.cfg.Logger.Debug("data channel upgrade not signed: no credentials configured", "session", s.id)
 		})
-		return nil
+		return nil, nil
 	}
 	creds, err := s.cfg.Credentials.Retrieve(ctx)
 	if err == nil && !creds.HasKeys() {
 		err = errNoCredentials
 	}
-	var h http.Header
 	if err == nil {
 		h, err = SignUpgrade(ctx, creds, streamURL, s.region, time.Now())
 	}
@@ -100,9 +100,9 @@ func (s *Session) upgradeHeader(ctx context.Context, streamURL string) http.Head
 		s.unsignedOnce.Do(func() {
 			s.cfg.Logger.Debug("data channel upgrade not signed; dialling unsigned", "session", s.id, "err", err)
 		})
-		return nil
+		return nil, err
 	}
-	return h
+	return h, nil
 }
 
 // resumeURL returns the stream URL to dial after a ResumeSession that answered resumed. The official plugin

@@ -289,3 +289,26 @@ func (a *fakeAgent) openFrame() {
 		a.t.Fatal("no OpenDataChannel frame")
 	}
 }
+
+// A dial that fails after the upgrade went out unsigned for want of credentials says why it was unsigned,
+// wrapped, so that callers can give advice about the credentials.
+func TestRefusedUnsignedDialNamesTheCredentialError(t *testing.T) {
+	errNoCreds := errors.New("failed to retrieve credentials: nothing found")
+	refused := &UpgradeError{StatusCode: 403, Status: "403 Forbidden", Err: errors.New("websocket: bad handshake")}
+	_, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: awsStreamURL, TokenValue: "token-0"}, &Config{
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{}, errNoCreds }),
+		Dial:        func(context.Context, string, http.Header) (Transport, error) { return nil, refused },
+	})
+	if !errors.Is(err, refused) || !errors.Is(err, errNoCreds) || !strings.Contains(err.Error(), "not signed") {
+		t.Fatalf("Open: %v; want the refusal and the credential error", err)
+	}
+	// A dial that failed otherwise (the network) is not blamed on the credentials.
+	unreachable := errors.New("connection refused")
+	_, err = Open(context.Background(), Info{SessionID: "s-1", StreamURL: awsStreamURL, TokenValue: "token-0"}, &Config{
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{}, errNoCreds }),
+		Dial:        func(context.Context, string, http.Header) (Transport, error) { return nil, unreachable },
+	})
+	if !errors.Is(err, unreachable) || errors.Is(err, errNoCreds) {
+		t.Fatalf("Open: %v; want the network error alone", err)
+	}
+}

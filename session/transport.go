@@ -45,7 +45,7 @@ func DialWebsocket(ctx context.Context, url string, header http.Header) (Transpo
 	c, resp, err := d.DialContext(ctx, url, header)
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("session: dial data channel: %w (HTTP %s)", err, resp.Status)
+			return nil, &UpgradeError{StatusCode: resp.StatusCode, Status: resp.Status, Err: err}
 		}
 		return nil, fmt.Errorf("session: dial data channel: %w", err)
 	}
@@ -60,6 +60,25 @@ func DialWebsocket(ctx context.Context, url string, header http.Header) (Transpo
 var wsWritePool sync.Pool
 
 const wsReadBuffer = 16 << 10
+
+// UpgradeError is a websocket upgrade the service answered with an HTTP status instead of switching
+// protocols: 403 when it refused the upgrade's authentication (protocol.md §3.5).
+type UpgradeError struct {
+	StatusCode int
+	Status     string // e.g. "403 Forbidden"
+	Err        error
+}
+
+func (e *UpgradeError) Error() string {
+	return fmt.Sprintf("session: dial data channel: %v (HTTP %s)", e.Err, e.Status)
+}
+
+func (e *UpgradeError) Unwrap() error { return e.Err }
+
+// refused reports whether the service refused the upgrade's authentication.
+func (e *UpgradeError) refused() bool {
+	return e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized
+}
 
 type wsTransport struct {
 	c    *websocket.Conn
