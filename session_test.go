@@ -133,7 +133,8 @@ func TestAttachWithoutSSM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ssmwire.New(nil)
+	// No SSM client; only the credentials that sign the data channel's upgrade.
+	c, err := ssmwire.New(&ssmwire.Config{Session: &session.Config{Credentials: srv.AWSConfig().Credentials, Region: ssmtest.DefaultRegion}})
 	if err != nil {
 		t.Fatal(err)
 	}
