@@ -39,7 +39,8 @@ Interrupting ssmwire ends every session properly.
 --sessions N spreads each forward's connections over up to N sessions (auto: up to 8, as
 many as there are concurrent connections): the agent paces every session to about
 0.8 MiB/s, so parallel transfers go faster on sessions of their own. A new session starts
-only when every open one carries a connection; extra sessions idle for a minute end.`,
+only when every open one carries a connection, at most 2 per second (4 at once), retried
+with backoff when AWS throttles StartSession; extra sessions idle for a minute end.`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
 			fs.StringVar(&o.sessions, "sessions", "1", "sessions per forward: `N` (1-64) or auto; connections are spread over them")
 		},
