@@ -149,7 +149,10 @@ func Run(ctx context.Context, s *session.Session, cfg *Config) error {
 	}
 	resize := c.Resize
 	if c.Terminal && c.InitialSize == nil && resize == nil {
-		if _, ok := sizeOf(c.Stdout, c.Stdin); ok {
+		if size, ok := sizeOf(c.Stdout, c.Stdin); ok {
+			// The first size goes before any input: a remote shell that reads typed-ahead input (the agent
+			// starts reading a pty 1 s after the start, so there often is some) must know its size already.
+			sz.send(ctx, size)
 			resize = sizes(ctx, sig, c.Stdout, c.Stdin)
 		}
 	}
