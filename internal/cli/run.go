@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // evReady is the event `up --wait` prints once every tunnel listens and every first session is open.
@@ -107,6 +108,9 @@ func runRun(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
 	return nil
 }
 
+// signalGrace is how long run waits, after its context ended, for the signal that ended it.
+const signalGrace = 200 * time.Millisecond
+
 // signalNotify is signal.Notify; tests deliver signals through it.
 var signalNotify = signal.Notify
 
@@ -135,20 +139,32 @@ func (a *app) runChild(ctx context.Context, argv []string, env []string) (int, e
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	ctxDone := ctx.Done()
+	forwarded := false
 	for {
 		select {
 		case sig := <-sigs:
 			cmd.Process.Signal(sig)
+			forwarded = true
 			continue
 		case <-ctxDone:
 			ctxDone = nil
-			// A signal that ended ctx (the program's NotifyContext) is already in sigs: pass that one on.
+			if forwarded {
+				continue // the signal that ended ctx has been passed on
+			}
+			// When a signal ended ctx (the program's NotifyContext), the same signal reaches sigs too, maybe a
+			// moment later (the signal package serves its channels in no particular order): pass that one on.
+			// Only without one does the command get SIGTERM.
+			t := time.NewTimer(signalGrace)
 			select {
 			case sig := <-sigs:
 				cmd.Process.Signal(sig)
-			default:
+			case <-t.C:
 				cmd.Process.Signal(syscall.SIGTERM)
+			case err := <-waited:
+				t.Stop()
+				return exitStatus(cmd, err)
 			}
+			t.Stop()
 			continue
 		case err := <-waited:
 			return exitStatus(cmd, err)

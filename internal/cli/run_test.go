@@ -195,10 +195,17 @@ func TestRunUsage(t *testing.T) {
 // SIGINT and SIGTERM that reach ssmwire are passed on to the command, and the tunnels stay up until it exits.
 func TestRunForwardsSignals(t *testing.T) {
 	for _, tc := range []struct {
-		sig  os.Signal
-		want int
-	}{{os.Interrupt, 3}, {syscall.SIGTERM, 4}} {
-		t.Run(tc.sig.String(), func(t *testing.T) {
+		name        string
+		sig         os.Signal // nil: ctx ends without a signal
+		cancelFirst bool      // ctx ends before the signal reaches run's channel
+		want        int
+	}{
+		{"SIGINT", os.Interrupt, false, 3},
+		{"SIGTERM", syscall.SIGTERM, false, 4},
+		{"SIGINT after ctx", os.Interrupt, true, 3},
+		{"ctx only", nil, false, 4}, // the command gets SIGTERM
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			chans := make(chan chan<- os.Signal, 1)
 			signalNotify = func(c chan<- os.Signal, _ ...os.Signal) { chans <- c }
 			t.Cleanup(func() { signalNotify = signal.Notify })
@@ -209,7 +216,12 @@ func TestRunForwardsSignals(t *testing.T) {
 			r.stdout.WaitFor(t, "waiting")
 			// The program's NotifyContext ends ctx and the signal arrives on run's channel too.
 			c := <-chans
-			c <- tc.sig
+			if tc.cancelFirst {
+				r.cancel()
+			}
+			if tc.sig != nil {
+				c <- tc.sig
+			}
 			r.cancel()
 			select {
 			case code := <-r.done:
