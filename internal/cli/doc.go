@@ -7,10 +7,11 @@
 //
 //	ssmwire shell TARGET                 interactive shell (raw terminal, window size) or piped input
 //	ssmwire exec TARGET -- COMMAND...    stdout and stderr apart, the remote exit code as ours
-//	ssmwire forward TARGET SPEC...       OpenSSH -L forwards, one session each, kept up
+//	ssmwire forward TARGET SPEC...       OpenSSH -L forwards, one session each (--sessions N: a pool), kept up
 //	ssmwire proxy TARGET [[addr:]port]   SOCKS5 + HTTP CONNECT proxy, one session per destination (proxy.go)
 //	ssmwire ssh-proxy TARGET PORT        stdin/stdout for ssh's ProxyCommand (AWS-StartSSHSession)
-//	ssmwire up [NAME...]                 named tunnels from the configuration file
+//	ssmwire up [--wait] [NAME...]        named tunnels from the configuration file (--wait: a ready line)
+//	ssmwire run NAME[,NAME...] -- CMD    CMD with the tunnels up and their addresses in its environment (run.go)
 //	ssmwire list                         the configuration file's tunnels
 //	ssmwire targets                      managed instances, Name tags, ping status
 //
@@ -48,6 +49,9 @@
 //	listener ─Accept─▶ handle ─▶ keeper.session() ── live? ──▶ Tunnel.Dial ─▶ pipe (bytes counted)
 //	                                   │ ended or none
 //	                                   └──▶ Client.Forward (one at a time, under the keeper's lock)
+//
+// With --sessions N or auto (sessions = in a named tunnel) the keeper serves through an ssmwire.Pool instead
+// (pooled.go): the pool starts, spreads and ends the sessions, and reports them through its callbacks.
 //
 // A watcher goroutine per session reports session_ended when the session's Done closes (idle timeout,
 // a session ended from elsewhere, agent restart) and drops it; the connections it carried are closed, which
