@@ -79,7 +79,7 @@ func (p *proxyEvents) failures() []proxy.Event {
 // through AWS-StartPortForwardingSession, and every kind of failure answered with its reply.
 func TestProxyThroughTarget(t *testing.T) {
 	checkGoroutines(t)
-	srv := newServerWithHosts(t, map[string]string{"db.internal": "127.0.0.1", "secret.internal": "127.0.0.1"})
+	srv := newServerWithHosts(t, map[string]string{"db.internal": "127.0.0.1", "secret.internal": "127.0.0.1", "fd00::5": "127.0.0.1"})
 	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.SSM = denySSM{SSMAPI: cfg.SSM, host: "secret.internal"} })
 	d := c.NewDialer(target, &ssmwire.DialerConfig{ConfirmWait: testkit.Timeout / 3})
 	evs := &proxyEvents{}
@@ -112,8 +112,15 @@ func TestProxyThroughTarget(t *testing.T) {
 		expectBanner(t, conn, fmt.Sprintf("connection %d", i))
 		conn.Close()
 	}
-	// A loopback address and the HTTP side.
+	// An IPv6 address of the target's VPC, in the SOCKS5 request's IPv6 form.
 	conn := proxyConn(t, addr)
+	if rep := socks5Connect(t, conn, "fd00::5", port); rep != 0 {
+		t.Fatalf("SOCKS5 to fd00::5: reply %d (%v)", rep, evs.failures())
+	}
+	expectBanner(t, conn, "fd00::5")
+	conn.Close()
+	// A loopback address and the HTTP side.
+	conn = proxyConn(t, addr)
 	if rep := socks5Connect(t, conn, "127.0.0.1", port); rep != 0 {
 		t.Fatalf("SOCKS5 to 127.0.0.1: reply %d (%v)", rep, evs.failures())
 	}
@@ -136,6 +143,7 @@ func TestProxyThroughTarget(t *testing.T) {
 		switch {
 		case s.DocumentName == ssmwire.PortForwardingRemoteHostDocument && s.Properties["host"] == "db.internal":
 			remote++
+		case s.DocumentName == ssmwire.PortForwardingRemoteHostDocument && s.Properties["host"] == "fd00::5":
 		case s.DocumentName == ssmwire.PortForwardingDocument && s.Properties["host"] == nil:
 			local++
 		default:
