@@ -186,6 +186,9 @@ func (p *Pool) Dial(ctx context.Context) (net.Conn, error) {
 		}
 		if m == nil {
 			if m, err = p.grow(ctx); err != nil {
+				if errors.Is(err, ErrPoolClosed) || ctx.Err() != nil {
+					return nil, err
+				}
 				if m = p.share(); m == nil {
 					return nil, err
 				}
@@ -236,6 +239,9 @@ func (p *Pool) pick() (*member, <-chan struct{}, error) {
 func (p *Pool) share() *member {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
 	m := p.leastLoadedLocked()
 	if m != nil {
 		p.reserveLocked(m)

@@ -8,36 +8,37 @@ import (
 )
 
 // watch removes m from the pool when its session ends, when it stays idle long enough, or when the pool
-// closes, and closes the session.
+// closes, and closes the session. The idle check and the removal happen under one lock, so that a Dial
+// cannot pick a session that is being closed, and two sessions expiring together do not both go as each
+// other's "other session".
 func (p *Pool) watch(m *member) {
 	defer p.wg.Done()
 	var err error
-	for {
+	for gone := false; !gone; {
 		select {
 		case <-m.s.Done():
 			err = m.s.Err()
+			gone = true
 		case <-p.done:
+			gone = true
 		case <-m.expire:
-			if !p.expired(m) {
-				continue
-			}
 		}
-		break
+		p.mu.Lock()
+		if gone || p.expiredLocked(m) {
+			p.removeLocked(m)
+			gone = true
+		}
+		p.mu.Unlock()
 	}
-	p.mu.Lock()
-	p.removeLocked(m)
-	p.mu.Unlock()
 	m.s.Close()
 	if cb := p.cfg.OnSessionEnd; cb != nil {
 		cb(m.s.SessionID(), err)
 	}
 }
 
-// expired reports whether m has been idle for IdleTimeout and may go (it is not the last session, unless
-// CloseLastWhenIdle).
-func (p *Pool) expired(m *member) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// expiredLocked reports whether m has been idle for IdleTimeout and may go (it is not the last session,
+// unless CloseLastWhenIdle). Called with mu held.
+func (p *Pool) expiredLocked(m *member) bool {
 	if m.conns > 0 || time.Since(m.idleSince) < p.cfg.IdleTimeout {
 		return false
 	}
