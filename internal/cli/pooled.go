@@ -54,9 +54,12 @@ func (k *keeper) start(ctx context.Context, c *ssmwire.Client) error {
 			k.rep.emit(event{Event: evSessionStarted, SessionID: id}, k)
 		},
 		OnSessionEnd: func(id string, err error) {
-			reason := "closed by ssmwire: idle, or stopping"
-			if err != nil {
+			reason := "idle: closed by ssmwire"
+			switch {
+			case err != nil:
 				reason = err.Error()
+			case ctx.Err() != nil:
+				reason = "stopped"
 			}
 			k.rep.emit(event{Event: evSessionEnded, SessionID: id, Reason: reason}, k)
 		},
