@@ -21,7 +21,9 @@ import (
 // messages of MaxOutputPayload bytes. Bytes wait in the buffer only while the pump is still handing earlier
 // ones to the session (whose window may be full): an idle pump sends a write at once, partial message or
 // not, so a lone small write costs no latency, and a busy path gathers whatever the callers wrote into full
-// messages. The number of messages is therefore a property of the path, not of the caller's write sizes.
+// messages. (Only right after a full message, in a bulk stream, does a partial one wait, up to packLinger,
+// for a copy loop's next read.) The number of messages is therefore a property of the path, not of the
+// caller's write sizes.
 type packer struct {
 	s    *session.Session
 	ctx  context.Context // the transport's: canceled by Close
