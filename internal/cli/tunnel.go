@@ -125,7 +125,7 @@ func (k *keeper) watch(ctx context.Context, t *ssmwire.Tunnel) {
 	e := event{Event: evSessionEnded, SessionID: t.SessionID()}
 	if !ended {
 		e.Reason = "stopped"
-	} else if err := t.Forwarder().Session().Err(); err != nil {
+	} else if err := t.Session().Err(); err != nil {
 		e.Reason = err.Error()
 	} else {
 		e.Reason = "closed by the service"
