@@ -300,3 +300,50 @@ func TestDialerPool(t *testing.T) {
 	d.Close()
 	waitGoroutines(t, false)
 }
+
+// stallSSM never answers StartSession for one host parameter, as a service that does not respond.
+type stallSSM struct {
+	ssmwire.SSMAPI
+	host string
+}
+
+func (s stallSSM) StartSession(ctx context.Context, in *ssm.StartSessionInput, opts ...func(*ssm.Options)) (*ssm.StartSessionOutput, error) {
+	if slices.Contains(in.Parameters["host"], s.host) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return s.SSMAPI.StartSession(ctx, in, opts...)
+}
+
+// TestProxyDialTimeout: a session that cannot be started in time is SOCKS5 reply 4 and HTTP 504, not a hang;
+// the start still in progress ends with the Dialer.
+func TestProxyDialTimeout(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServerWithHosts(t, map[string]string{"slow.internal": "127.0.0.1"})
+	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.SSM = stallSSM{SSMAPI: cfg.SSM, host: "slow.internal"} })
+	d := c.NewDialer(target, nil)
+	ps, err := proxy.New(&proxy.Config{Dial: d.Dial, DialTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- ps.Serve(ctx, l) }()
+	conn := proxyConn(t, l.Addr().String())
+	if rep := socks5Connect(t, conn, "slow.internal", 5432); rep != 4 {
+		t.Errorf("SOCKS5 reply %d, want 4", rep)
+	}
+	conn = proxyConn(t, l.Addr().String())
+	resp, _ := httpConnect(t, conn, "slow.internal:5432")
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 504 || !strings.Contains(string(body), "no connection to slow.internal:5432 after 500ms") {
+		t.Errorf("HTTP %s %q, want 504 saying why", resp.Status, body)
+	}
+	cancel()
+	<-served
+	d.Close()
+	waitGoroutines(t, false)
+}
