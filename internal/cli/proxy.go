@@ -37,7 +37,10 @@ Each destination host:port gets one port-forwarding session through TARGET
 and 127.0.0.0/8 or ::1, which are TARGET itself), shared by later connections to it and
 closed after two idle minutes. A destination the agent cannot connect to gets SOCKS5 reply 5
 or HTTP 502; one that IAM or the agent refuses reply 2 or 403; no answer in 30 s reply 4 or
-504; the reason is printed on standard error (and in --json events).
+504; the reason is printed on standard error (and in --json events). Sessions confirm no
+connect, only report a failed one, so the first connection to a destination waits up to a
+second for that verdict; a host the agent is still trying to reach after it looks like a
+server that waits for its client, and the connection ends when the agent gives up.
 
 --sessions N (or auto) gives each destination up to N sessions, as for forward: busy
 destinations get parallel sessions, each paced by the agent on its own.
