@@ -4,9 +4,15 @@ package shell
 
 import (
 	"io"
+	"os"
+	"syscall"
 
 	"golang.org/x/sys/windows"
 )
+
+// endSignals end the session while Run owns the terminal: Go delivers closing the console window, logging
+// off and shutting down as SIGTERM.
+var endSignals = []os.Signal{syscall.SIGTERM}
 
 // enableVirtualTerminal makes a Windows console interpret the VT escape sequences the remote shell sends
 // (colours, cursor movement) and returns a function that restores the console's mode; nil when out is not

@@ -12,9 +12,6 @@ import (
 // official plugin does on Windows (protocol.md §6.1): Ctrl-C as 0x03.
 var controlSignals = []os.Signal{os.Interrupt}
 
-// endSignals end the session while Run owns the terminal.
-var endSignals = []os.Signal{}
-
 func controlByte(sig os.Signal) (byte, bool) {
 	if sig == os.Interrupt {
 		return 0x03, true
