@@ -52,8 +52,16 @@
 //
 // [Client.Run] starts a command and waits for it; its output goes to the writers in [Command]. An
 // [*ExitError] reports a non-zero exit status, which only NonInteractiveCommands documents with
-// separateOutputStream report. [Client.Shell] runs an interactive shell with a [shell.Config]; the caller
-// owns the terminal (raw mode, SIGWINCH).
+// separateOutputStream report. [Client.Shell] runs an interactive shell with a [shell.Config]; with
+// Config.Terminal, package shell owns the local terminal: raw mode, the window size (SIGWINCH, or polled on
+// Windows), and OpenSSH's escapes after a newline ("~." ends the session with [Session.Terminate]).
+//
+// # Targets
+//
+// [ParseTarget] reads what users type: an instance ID (i-…), a managed instance ID (mi-…),
+// ecs:CLUSTER/TASK[/CONTAINER], or the value of a Name tag, which [Resolve] turns into an instance ID (a
+// [*NotFoundError] or [*AmbiguousError] otherwise). An ECS container runs commands through
+// [Client.ExecuteCommand] (ECS Exec) and forwards ports through [ECSSessionTarget].
 //
 // # Port forwarding
 //
