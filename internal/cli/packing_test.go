@@ -204,12 +204,13 @@ func TestMessagesPerByteDoNotDependOnTheWriter(t *testing.T) {
 			if hi-lo > 2+slack {
 				t.Errorf("data messages range from %d to %d across the ways of writing; want within %d", lo, hi, 2+slack)
 			}
-			// Through a local TCP connection a message also ends early when the program's read finds the
-			// socket drained for over a millisecond (the sender was descheduled, as happens on a loaded
-			// machine) — as it would for any TCP relay; allow for a few of those.
+			// Through a local TCP connection a message also ends early when the program's next read comes more
+			// than a millisecond after the last (its goroutine or the sender was descheduled, as happens on a
+			// loaded machine; under the whole test suite on two cores up to one message in seven did) — as it
+			// would for any TCP relay. Allow for those; a caller-dependent packing would cost twice the messages.
 			for way, n := range viaTCP {
 				t.Logf("%-40s %d data messages (ideal %d + handshake)", way, n, ideal)
-				if limit := hi + 2 + slack + ideal/25; n > limit {
+				if limit := hi + 2 + slack + ideal/5; n > limit {
 					t.Errorf("%s: %d data messages for %d bytes, want at most %d (the library's ways: %d to %d)", way, n, size, limit, lo, hi)
 				}
 			}
