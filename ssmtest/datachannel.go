@@ -136,6 +136,10 @@ func (s *Server) serveDataChannel(w http.ResponseWriter, r *http.Request, id str
 		reject(ws, err.Error())
 		return
 	}
+	ws.SetPongHandler(func(data string) error {
+		ss.backlogPong(c, data)
+		return nil
+	})
 	s.stats.wsAccepted.Add(1)
 	s.log.Info("ssmtest: client attached", "session", id, "clientVersion", open.ClientVersion)
 	defer ss.detach(c)
@@ -194,6 +198,7 @@ func (ss *session) attach(c *clientConn, open wire.OpenDataChannel) error {
 	start := ss.agent == nil && !ss.starting
 	ss.starting = ss.starting || start
 	agent := ss.agent
+	ss.backlog.attached(c)
 	ss.mu.Unlock()
 	ss.counters.attaches.Add(1)
 	if old != nil {
@@ -302,6 +307,9 @@ func (ss *session) fromClient(c *clientConn, frame []byte) {
 		st.acksToAgent.Add(1)
 	case wire.InputStreamData:
 		st.noteClientMessage(len(frame) - wire.HeaderSize)
+		if !ss.backlogData(c, frame) {
+			return
+		}
 		if ss.srv.faults.StopAcking.Load() {
 			st.withheldAcks.Add(1)
 		}
@@ -318,6 +326,9 @@ func (ss *session) fromAgent(frame []byte) {
 	switch messageType(frame) {
 	case wire.Acknowledge:
 		st.acksToClient.Add(1)
+		if len(frame) > wire.HeaderSize {
+			ss.backlogAck(frame[wire.HeaderSize:])
+		}
 	case wire.OutputStreamData:
 		ss.countKill(len(frame) - wire.HeaderSize)
 	}

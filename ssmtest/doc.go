@@ -49,6 +49,16 @@
 // way, duplicates seen by the agent, resumes, the largest client message and every
 // injected fault.
 //
+// # Back-pressure
+//
+// MGS pushes back on a client that sends faster than the agent consumes. The server models it (a model: the
+// service's limits are not published; see [Backlog] for the rules): client data counts as backlog from when
+// it is relayed until the agent acknowledges it, and the agent acknowledges only after writing to its
+// destination. Above a high-water mark the client gets pause_publication, at a low-water mark
+// start_publication, and past a hard limit channel_closed. [SessionStats] counts the pauses, the data
+// messages a client sent after it had read a pause (SentWhilePaused), overflows, the largest backlog and the
+// client's resends.
+//
 // The agent paces itself like the real one (1024-byte reads, 1 ms after each send)
 // unless [Options.NoPacing] is set, and reports [DefaultAgentVersion] unless
 // [Options.AgentVersion] says otherwise. The command cmd/ssmtest runs a Server as a

@@ -34,6 +34,10 @@ type Options struct {
 	// [DefaultMaxMessageSize].
 	MaxMessageSize int
 
+	// Backlog sets the marks of MGS's back-pressure model (pause_publication, start_publication and
+	// channel_closed for client data waiting for the agent). Zero fields take the defaults.
+	Backlog Backlog
+
 	// KMSKeyID, when non-empty, makes every non-Port session require KMS encryption with
 	// this key, as a session preference of the account would.
 	KMSKeyID string
@@ -180,6 +184,7 @@ func (o *Options) withDefaults() Options {
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
+	c.Backlog = c.Backlog.withDefaults()
 	if c.Shell == "" {
 		c.Shell = "/bin/sh"
 	}

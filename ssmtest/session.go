@@ -27,6 +27,7 @@ type session struct {
 	startedAt   time.Time
 	counters    sessionCounters
 	killBytes   atomic.Int64 // bytes relayed since the last KillEvery kill
+	backlog     *backlog     // the back-pressure model's state (backlog.go)
 	done        chan struct{}
 	agentReady  chan struct{} // closed once the agent is stored (or failed to start)
 
@@ -58,6 +59,7 @@ func (s *Server) newSession(region, target, docName, sessionType string, props m
 		token:       newToken(),
 		done:        make(chan struct{}),
 		agentReady:  make(chan struct{}),
+		backlog:     newBacklog(s.opts.Backlog),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -54,6 +54,14 @@ type SessionStats struct {
 	// client sent in one message.
 	MaxClientMessage int
 
+	// The back-pressure model (see [Backlog]).
+	BacklogPauses   uint64 // pause_publication sent because the backlog passed HighWater
+	BacklogStarts   uint64 // start_publication sent because it fell to LowWater
+	SentWhilePaused uint64 // data messages the client sent after it had read such a pause
+	Overflows       uint64 // sessions closed with channel_closed because the backlog passed Limit
+	MaxBacklog      int    // the largest backlog, in payload bytes
+	ClientResends   uint64 // data messages with a sequence number the client had sent before
+
 	Faults FaultStats
 }
 
@@ -125,7 +133,9 @@ type sessionCounters struct {
 	framesToAgent, bytesToAgent, framesToClient, bytesToClient atomic.Uint64
 	acksToAgent, acksToClient, lostToClient                    atomic.Uint64
 	attaches, resumes                                          atomic.Uint64
-	maxClientMessage                                           atomic.Int64
+	maxClientMessage, maxBacklog                               atomic.Int64
+	backlogPauses, backlogStarts, sentWhilePaused              atomic.Uint64
+	overflows, clientResends                                   atomic.Uint64
 
 	link                                                                [2]linkCounters // by Direction
 	kills, normalCloses, refusedResumes, pauses, withheldAcks, tooLarge atomic.Uint64
@@ -152,6 +162,12 @@ func (c *sessionCounters) snapshot() SessionStats {
 		Attaches:         c.attaches.Load(),
 		Resumes:          c.resumes.Load(),
 		MaxClientMessage: int(c.maxClientMessage.Load()),
+		BacklogPauses:    c.backlogPauses.Load(),
+		BacklogStarts:    c.backlogStarts.Load(),
+		SentWhilePaused:  c.sentWhilePaused.Load(),
+		Overflows:        c.overflows.Load(),
+		MaxBacklog:       int(c.maxBacklog.Load()),
+		ClientResends:    c.clientResends.Load(),
 		Faults: FaultStats{
 			ToAgent:        c.link[ToAgent].snapshot(),
 			ToClient:       c.link[ToClient].snapshot(),
@@ -178,6 +194,12 @@ func (s *SessionStats) add(o SessionStats) {
 	s.Attaches += o.Attaches
 	s.Resumes += o.Resumes
 	s.MaxClientMessage = max(s.MaxClientMessage, o.MaxClientMessage)
+	s.BacklogPauses += o.BacklogPauses
+	s.BacklogStarts += o.BacklogStarts
+	s.SentWhilePaused += o.SentWhilePaused
+	s.Overflows += o.Overflows
+	s.MaxBacklog = max(s.MaxBacklog, o.MaxBacklog)
+	s.ClientResends += o.ClientResends
 	f, g := &s.Faults, o.Faults
 	f.ToAgent.add(g.ToAgent)
 	f.ToClient.add(g.ToClient)
