@@ -57,7 +57,8 @@ type Config struct {
 	// MuxKeepAlive overrides the smux keepalive choice of mux mode. Default [KeepAliveAuto].
 	MuxKeepAlive KeepAlive
 	// MaxFrameSize is the largest smux frame payload. Data messages do not follow frames (the transport packs
-	// the byte stream into full messages), so it only sets smux's write granularity. Default session.DefaultMaxPayload-8 (less 64 in KMS-encrypted sessions).
+	// the byte stream into full messages), so it only sets smux's write granularity. Default the session's
+	// MaxPayload less 8 (less 64 more in KMS-encrypted sessions).
 	MaxFrameSize int
 	// MuxReceiveBuffer and MuxStreamBuffer bound smux's receive buffers. Defaults 1 MiB and 256 KiB.
 	MuxReceiveBuffer int
@@ -77,7 +78,7 @@ type Config struct {
 	OnConnectToPortError func(*ConnectToPortError)
 }
 
-func (c *Config) withDefaults(encrypted bool) Config {
+func (c *Config) withDefaults(maxPayload int, encrypted bool) Config {
 	var out Config
 	if c != nil {
 		out = *c
@@ -86,7 +87,7 @@ func (c *Config) withDefaults(encrypted bool) Config {
 		out.Logger = slog.New(slog.DiscardHandler)
 	}
 	if out.MaxFrameSize <= 0 {
-		out.MaxFrameSize = session.DefaultMaxPayload - 8
+		out.MaxFrameSize = maxPayload - 8
 		if encrypted {
 			out.MaxFrameSize -= 64
 		}
@@ -153,7 +154,7 @@ func New(ctx context.Context, s *session.Session, cfg *Config) (*Forwarder, erro
 	if err != nil {
 		return nil, err
 	}
-	c := cfg.withDefaults(hs.Encrypted)
+	c := cfg.withDefaults(s.MaxPayload(), hs.Encrypted)
 	f := &Forwarder{
 		s:       s,
 		cfg:     c,

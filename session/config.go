@@ -37,13 +37,16 @@ type KMSClient interface {
 	GenerateDataKey(ctx context.Context, params *kms.GenerateDataKeyInput, optFns ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
 }
 
-// Defaults for [Config]. MaxPayload is far above the 1 KiB the official plugin sends (protocol.md §8.1: the
-// agent accepts any size and the service documents no limit for data messages); [CompatMaxPayload] restores
-// AWS's chunking should a service limit ever appear.
+// Defaults for [Config]: the pacing the real service is known to accept (protocol.md §8.1). AWS's own
+// clients send data messages of at most 1 KiB, and the only field report of larger payloads (8 KiB with
+// 256 KiB unacknowledged) ended in pause_publication and then channel_closed, while 1 KiB with the same bound
+// succeeded. Larger values are an explicit opt-in ([Config.MaxPayload], [Config.Window]).
 const (
-	DefaultMaxPayload   = 32 << 10
-	CompatMaxPayload    = 1024
-	DefaultWindow       = 1 << 20
+	DefaultMaxPayload = 1024
+	// CompatMaxPayload is the official plugin's message size; it is now also the default.
+	CompatMaxPayload = 1024
+	// DefaultWindow is the initial, and largest, bound on unacknowledged bytes.
+	DefaultWindow       = 256 << 10
 	DefaultRecvBuffer   = 1 << 20
 	DefaultPingInterval = 54 * time.Second
 	DefaultDialTimeout  = 45 * time.Second
@@ -78,9 +81,13 @@ type Config struct {
 	// TargetID is the StartSession target; it goes into the KMS encryption context.
 	TargetID string
 
-	// MaxPayload is the largest payload of one outgoing data message, in bytes. Default [DefaultMaxPayload].
+	// MaxPayload is the largest payload of one outgoing data message, in bytes. Default [DefaultMaxPayload]
+	// (1 KiB, as AWS's clients send). Larger messages cost less per byte but are not proven on the service.
 	MaxPayload int
-	// Window bounds the bytes sent but not yet acknowledged; writers block beyond it. Default [DefaultWindow].
+	// Window is the initial and largest bound on the bytes sent but not yet acknowledged; writers block
+	// beyond the current bound. The service's pause_publication is taken as congestion: sending stops at
+	// once (resends too), the bound halves (down to 4 messages), and it grows back by Window/32 per
+	// round trip without a pause, up to Window again. Default [DefaultWindow] (256 KiB).
 	Window int
 	// RecvBuffer bounds the received bytes waiting for [Session.Read] (and, separately, for Stderr).
 	// Default [DefaultRecvBuffer].

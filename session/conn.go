@@ -199,6 +199,7 @@ func (s *Session) writeLoop(c *conn) {
 		case <-s.wake:
 		case <-resend.C:
 			armed = false
+			s.pauseExpired(time.Now())
 			if s.ackOverdue() {
 				s.ackTimedOut()
 				return
@@ -294,9 +295,9 @@ func (w *writer) transmit(e *outMsg) error {
 	return err
 }
 
-// resendOverdue retransmits every message whose retransmission timeout has passed, not only the oldest,
-// then backs the timeout off once for this expiry. All are judged by the timeout in force when the pass
-// began, so one expiry doubles it once.
+// resendOverdue retransmits the messages whose retransmission timeout has passed and that look lost (see
+// nextOverdue), then backs the timeout off once for this expiry. All are judged by the timeout in force when
+// the pass began, so one expiry doubles it once.
 func (w *writer) resendOverdue() error {
 	rto := w.s.currentRTO()
 	resent := false

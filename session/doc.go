@@ -11,10 +11,16 @@
 //	application ◀── Read/Stderr ◀── receive buffers ◀── reader goroutine (parse, verify, ack, reorder) ◀── websocket
 //
 // Outgoing messages get sequence numbers from 0 and stay in the outgoing list until the agent acknowledges
-// them. Writers block (honouring their context and the session's end) while the unacknowledged bytes reach
-// [Config.Window]: back-pressure instead of dropped data. Every overdue message is retransmitted with an RFC
-// 6298 retransmission timeout using the constants of the official implementation. pause_publication stops
-// transmission until start_publication, an acknowledgement or incoming data resumes it.
+// them. Messages carry at most 1 KiB by default, as AWS's own clients send (the only size proven on the
+// service). Writers block (honouring their context and the session's end) while the unacknowledged bytes reach
+// the current bound: back-pressure instead of dropped data. The bound starts at [Config.Window] (256 KiB by
+// default); pause_publication is taken as congestion: transmission and resends stop at once, the bound halves,
+// and it grows back by a step per round trip without a pause. start_publication resumes; if none comes, the
+// first acknowledgement or output a second or more after the pause does, or a further second of silence.
+// Every overdue message is retransmitted with an RFC 6298 retransmission timeout (the official constants,
+// a 200 ms floor), doubled on every expiry up to 60 s; resent messages give no RTT sample (Karn's rule). The
+// bound, not the timer, carries the flow control: a slow destination delays acknowledgements without losing
+// anything.
 //
 // The reader acknowledges every data message (duplicates again, so a lost acknowledgement cannot wedge the
 // agent), keeps out-of-order messages until the gap fills, and delivers each payload exactly once and in order.

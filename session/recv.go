@@ -2,6 +2,7 @@ package session
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/ssmwire/ssmwire/protocol"
 )
@@ -17,7 +18,7 @@ func (s *Session) handleFrame(frame []byte) {
 	}
 	switch m.MessageType {
 	case protocol.TypeOutputStreamData:
-		s.setPaused(false)
+		s.heard(time.Now())
 		s.onStreamData(&m, frame)
 	case protocol.TypeAcknowledge:
 		ack, err := protocol.ParseAcknowledge(m.Payload)
@@ -30,21 +31,11 @@ func (s *Session) handleFrame(frame []byte) {
 	case protocol.TypeChannelClosed:
 		s.onChannelClosed(m.Payload)
 	case protocol.TypePausePublication:
-		s.setPaused(true)
+		s.onPause(time.Now())
 	case protocol.TypeStartPublication:
-		s.setPaused(false)
+		s.onStart(time.Now())
 	default:
 		s.cfg.Logger.Debug("ignoring message", "session", s.id, "type", m.MessageType)
-	}
-}
-
-func (s *Session) setPaused(p bool) {
-	s.mu.Lock()
-	changed := s.paused != p
-	s.paused = p
-	s.mu.Unlock()
-	if changed && !p {
-		s.kick()
 	}
 }
 

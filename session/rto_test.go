@@ -6,7 +6,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
@@ -77,7 +76,10 @@ func TestKarnsRule(t *testing.T) {
 		// A long-delayed acknowledgement of the resent message must not be taken as an RTT of 10 s.
 		time.Sleep(100 * time.Millisecond)
 		a.ack(m)
-		testkit.WaitFor(t, "ack", func() bool { return !s.outstanding() })
+		synctest.Wait()
+		if s.outstanding() {
+			t.Fatal("acknowledgement not processed")
+		}
 		if got := s.currentRTO(); got != 800*time.Millisecond {
 			t.Fatalf("RTO after acknowledging a resent message = %v, want 800ms kept (Karn's rule)", got)
 		}
@@ -87,13 +89,58 @@ func TestKarnsRule(t *testing.T) {
 		m, _ = a.nextDataIn(time.Second)
 		time.Sleep(50 * time.Millisecond)
 		a.ack(m)
-		testkit.WaitFor(t, "ack", func() bool { return !s.outstanding() })
+		synctest.Wait()
+		if s.outstanding() {
+			t.Fatal("acknowledgement not processed")
+		}
 		// srtt 100 ms, rttvar 0 → R = 50 ms: rttvar 12.5 ms, srtt 93.75 ms, RTO 143.75 ms → MinRTO.
 		if got := s.currentRTO(); got != 200*time.Millisecond {
 			t.Fatalf("RTO after a fresh sample = %v, want 200ms", got)
 		}
 		if got := s.Stats().Resent; got != 2 {
 			t.Fatalf("Resent = %d, want 2", got)
+		}
+	})
+}
+
+// TestLateAcknowledgementsResendOnlyTheOldest: with nothing acknowledged the acknowledgements are late, not
+// lost (a slow destination), so an expiry resends only the oldest message. Once a later message is
+// acknowledged, every overdue message before it is lost and goes out again at once.
+func TestLateAcknowledgementsResendOnlyTheOldest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, a := openPipe(t, &Config{MinRTO: 200 * time.Millisecond, ResendTick: 10 * time.Millisecond,
+			AckTimeout: time.Hour, PingInterval: time.Hour})
+		for _, p := range []string{"a", "b", "c", "d"} {
+			if err := s.Send(context.Background(), protocol.PayloadOutput, []byte(p)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var sent []protocol.Message
+		for range 4 {
+			m, _ := a.nextDataIn(time.Second)
+			sent = append(sent, m)
+		}
+		start := time.Now()
+		m, at := a.nextDataIn(time.Minute)
+		if m.SequenceNumber != 0 || at.Sub(start) > 220*time.Millisecond {
+			t.Fatalf("first resend: seq %d after %v, want seq 0 after 200 ms", m.SequenceNumber, at.Sub(start))
+		}
+		// The next expiry (400 ms later) resends seq 0 again, nothing else.
+		m, _ = a.nextDataIn(time.Minute)
+		if m.SequenceNumber != 0 {
+			t.Fatalf("second resend: seq %d, want 0 only", m.SequenceNumber)
+		}
+		a.ack(sent[3])
+		got := map[int64]bool{}
+		for len(got) < 3 {
+			m, _ := a.nextDataIn(time.Minute)
+			got[m.SequenceNumber] = true
+		}
+		if !got[0] || !got[1] || !got[2] {
+			t.Fatalf("after seq 3 was acknowledged, resent %v; want 0, 1 and 2", got)
+		}
+		if r := s.Stats().Resent; r != 5 {
+			t.Fatalf("Resent = %d, want 5", r)
 		}
 	})
 }

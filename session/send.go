@@ -51,6 +51,9 @@ func (s *Session) WriteContext(ctx context.Context, p []byte) (int, error) {
 	return n, nil
 }
 
+// MaxPayload returns the largest payload of one outgoing data message (Config.MaxPayload after defaults).
+func (s *Session) MaxPayload() int { return s.cfg.MaxPayload }
+
 // maxPlain is the largest Output payload that still fits MaxPayload once encrypted.
 func (s *Session) maxPlain() int {
 	if s.hs.cipher() != nil {
@@ -97,7 +100,7 @@ func (s *Session) enqueue(ctx context.Context, pt protocol.PayloadType, payload 
 		return fmt.Errorf("session: send: payload of %d bytes exceeds MaxPayload %d", len(payload), s.cfg.MaxPayload)
 	}
 	s.mu.Lock()
-	for block && s.inflight > 0 && (s.inflight+len(payload) > s.cfg.Window || len(s.out) >= maxOutstandingMsgs) {
+	for block && s.inflight > 0 && (s.inflight+len(payload) > s.bound || len(s.out) >= maxOutstandingMsgs) {
 		s.mu.Unlock()
 		select {
 		case <-s.windowCh:
@@ -137,7 +140,7 @@ func (s *Session) enqueue(ctx context.Context, pt protocol.PayloadType, payload 
 	s.nextSeq++
 	s.out = append(s.out, e)
 	s.inflight += e.size
-	room := s.inflight < s.cfg.Window
+	room := s.inflight < s.bound
 	s.mu.Unlock()
 	s.stats.sent.Add(1)
 	s.stats.bytesSent.Add(uint64(len(payload)))
@@ -183,7 +186,12 @@ func (s *Session) nextToSend() *outMsg {
 	return nil
 }
 
-// nextOverdue returns an unacknowledged, already sent message that has waited longer than rto, or nil.
+// nextOverdue returns an unacknowledged, already sent message that has waited longer than rto and looks
+// lost, or nil. The agent acknowledges in sequence order (out-of-order arrivals included), so a message is
+// taken for lost when a later one was acknowledged. Otherwise only the oldest is resent: the acknowledgements
+// are merely late (a slow destination: the agent acknowledges after writing), and resending the whole window
+// would only add to the far end's backlog; the bound on unacknowledged bytes paces the sender, not the timer.
+// After a reconnect everything unacknowledged goes out again anyway (startConn).
 func (s *Session) nextOverdue(rto time.Duration) *outMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -192,9 +200,17 @@ func (s *Session) nextOverdue(rto time.Duration) *outMsg {
 	}
 	now := time.Now()
 	limit := s.sentUpTo - s.out[0].seq
+	head := true
 	for i := int64(0); i < limit && i < int64(len(s.out)); i++ {
 		e := s.out[i]
-		if !e.acked && !e.writing && now.Sub(e.lastSent) > rto {
+		if e.acked {
+			continue
+		}
+		if !head && e.seq > s.highAcked {
+			return nil
+		}
+		head = false
+		if !e.writing && now.Sub(e.lastSent) > rto {
 			s.markSending(e)
 			return e
 		}
@@ -242,8 +258,9 @@ func (s *Session) resendInterval() time.Duration {
 // onAck processes an acknowledgement of our message seq: RTT sample (RFC 6298, protocol.md §4.3; samples
 // from retransmitted messages are skipped, Karn's rule), window release, and removal from the list.
 func (s *Session) onAck(seq int64) {
+	now := time.Now()
 	s.mu.Lock()
-	s.paused = false
+	s.heardLocked(now)
 	if len(s.out) == 0 {
 		s.mu.Unlock()
 		return
@@ -255,9 +272,11 @@ func (s *Session) onAck(seq int64) {
 	}
 	e := s.out[idx]
 	e.acked = true
+	s.highAcked = max(s.highAcked, seq)
 	s.inflight -= e.size
+	s.growLocked(e.size)
 	if e.sends == 1 {
-		s.updateRTO(float64(time.Since(e.lastSent)))
+		s.updateRTO(float64(now.Sub(e.lastSent)))
 	}
 	s.maybeFree(e)
 	n := 0

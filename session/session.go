@@ -43,8 +43,13 @@ type Session struct {
 	out         []*outMsg // sent or queued, not yet popped; contiguous seqs from out[0].seq
 	inflight    int       // payload bytes not yet acknowledged
 	sentUpTo    int64     // every seq below this went out on the current conn
+	highAcked   int64     // highest seq acknowledged; -1 before the first
 	paused      bool
-	srtt        float64 // nanoseconds
+	pausedAt    time.Time // when the current pause began
+	heardAt     time.Time // when the service last sent an acknowledgement, output or control message
+	bound       int       // current bound on inflight: Window, halved per pause, grown back (pacing.go)
+	growAcc     int       // bytes acknowledged towards the bound's next step
+	srtt        float64   // nanoseconds
 	rttvar      float64
 	rto         time.Duration
 	pendingAcks []ackReq
@@ -93,17 +98,19 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 		return nil, fmt.Errorf("session: open: stream URL %q is not a websocket URL", info.StreamURL)
 	}
 	s := &Session{
-		cfg:      c,
-		id:       info.SessionID,
-		url:      info.StreamURL,
-		region:   c.Region,
-		token:    info.TokenValue,
-		done:     make(chan struct{}),
-		wake:     make(chan struct{}, 1),
-		windowCh: make(chan struct{}, 1),
-		ooo:      make(map[int64][]byte),
-		rto:      max(defaultRTO, c.MinRTO),
-		srtt:     float64(defaultRTT),
+		cfg:       c,
+		id:        info.SessionID,
+		url:       info.StreamURL,
+		region:    c.Region,
+		token:     info.TokenValue,
+		done:      make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		windowCh:  make(chan struct{}, 1),
+		ooo:       make(map[int64][]byte),
+		rto:       max(defaultRTO, c.MinRTO),
+		srtt:      float64(defaultRTT),
+		bound:     c.Window,
+		highAcked: -1,
 	}
 	if s.region == "" {
 		s.region = regionOf(u.Hostname())

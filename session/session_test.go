@@ -189,29 +189,6 @@ func TestWindowBackPressureAndAck(t *testing.T) {
 	}
 }
 
-func TestRetransmitsEveryOverdueMessage(t *testing.T) {
-	s, a := openPipe(t, &Config{ResendTick: 10 * time.Millisecond})
-	for i := range 3 {
-		if err := s.Send(context.Background(), protocol.PayloadOutput, []byte{byte('a' + i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 3 {
-		a.nextData() // first transmissions, "lost"
-	}
-	seen := map[int64]bool{}
-	for len(seen) < 3 {
-		m := a.nextData()
-		seen[m.SequenceNumber] = true
-		if string(m.Payload) != string(rune('a'+m.SequenceNumber)) {
-			t.Fatalf("resent payload %q for seq %d", m.Payload, m.SequenceNumber)
-		}
-	}
-	if s.Stats().Resent < 3 {
-		t.Fatalf("resent = %d", s.Stats().Resent)
-	}
-}
-
 func TestPausePublicationStopsTransmission(t *testing.T) {
 	s, a := openPipe(t, nil)
 	a.control(protocol.TypePausePublication, nil)

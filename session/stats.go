@@ -16,13 +16,17 @@ type Stats struct {
 	Rejected           uint64 // frames dropped as invalid (bad digest, malformed)
 	Deferred           uint64 // in-order messages left unacknowledged because the receive buffers were full
 	ConnectionDrops    uint64 // websockets lost
+	Pauses             uint64 // pause_publication messages received
 	Resumes            uint64 // successful ResumeSession reconnects
+
+	// Bound is the current bound on unacknowledged bytes: Window, halved by each pause, grown back.
+	Bound int
 }
 
 type stats struct {
 	sent, bytesSent, resent, acksSent, acksReceived atomic.Uint64
 	received, bytesReceived, duplicates, outOfOrder atomic.Uint64
-	rejected, deferred, connDrops, resumes          atomic.Uint64
+	rejected, deferred, connDrops, resumes, pauses  atomic.Uint64
 }
 
 // Stats returns a snapshot of the session's counters.
@@ -41,5 +45,13 @@ func (s *Session) Stats() Stats {
 		Deferred:           s.stats.deferred.Load(),
 		ConnectionDrops:    s.stats.connDrops.Load(),
 		Resumes:            s.stats.resumes.Load(),
+		Pauses:             s.stats.pauses.Load(),
+		Bound:              s.currentBound(),
 	}
+}
+
+func (s *Session) currentBound() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bound
 }
