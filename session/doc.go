@@ -16,7 +16,8 @@
 // the current bound: back-pressure instead of dropped data. The bound starts at [Config.Window] (256 KiB by
 // default); pause_publication is taken as congestion: transmission and resends stop at once, the bound halves,
 // and it grows back by a step per round trip without a pause. start_publication resumes; if none comes, the
-// first acknowledgement or output a second or more after the pause does, or a further second of silence.
+// first acknowledgement or output a second or more after the pause does (or, with nothing awaiting
+// acknowledgement, the second alone).
 // Every overdue message is retransmitted with an RFC 6298 retransmission timeout (the official constants,
 // a 200 ms floor), doubled on every expiry up to 60 s; resent messages give no RTT sample (Karn's rule). The
 // bound, not the timer, carries the flow control: a slow destination delays acknowledgements without losing

@@ -9,8 +9,11 @@ import "time"
 //
 // The official agent ends a pause on any acknowledgement or input, but the acknowledgements of data already in
 // flight arrive right after a pause and would undo it. The session therefore waits for start_publication;
-// only if none comes, the first acknowledgement or output at least pauseHold after the pause ends it, or
-// pauseHold of silence after that, so a lost or never-sent start_publication cannot stall the session.
+// only if none comes, the first acknowledgement or output at least pauseHold after the pause ends it. When
+// nothing sent awaits acknowledgement no such message can come, so then pauseHold alone ends the pause: a
+// lost or never-sent start_publication cannot stall the session. While something awaits acknowledgement the
+// pause holds until the far end answers: MGS also pauses while the agent is away (reconnecting), and data sent
+// then would only pile up.
 const (
 	pauseHold    = time.Second
 	minBoundMsgs = 4  // the bound never shrinks below this many full messages
@@ -29,7 +32,6 @@ func (s *Session) onPause(now time.Time) {
 		s.bound = max(s.bound/2, s.minBound())
 		s.growAcc = 0
 	}
-	s.heardAt = now
 	s.mu.Unlock()
 	s.stats.pauses.Add(1)
 }
@@ -37,7 +39,6 @@ func (s *Session) onPause(now time.Time) {
 // onStart handles start_publication: the service asks for data again.
 func (s *Session) onStart(now time.Time) {
 	s.mu.Lock()
-	s.heardAt = now
 	was := s.unpauseLocked(now)
 	s.mu.Unlock()
 	if was {
@@ -66,7 +67,6 @@ func (s *Session) unpauseLocked(now time.Time) bool {
 // heardLocked notes an acknowledgement or output arriving at now and ends a pause that has held for
 // pauseHold. It reports whether it ended one. Called with mu held.
 func (s *Session) heardLocked(now time.Time) bool {
-	s.heardAt = now
 	if s.paused && now.Sub(s.pausedAt) >= pauseHold {
 		return s.unpauseLocked(now)
 	}
@@ -83,15 +83,20 @@ func (s *Session) heard(now time.Time) {
 	}
 }
 
-// pauseExpired ends a pause that has held for pauseHold with pauseHold of silence since the last message
-// from the service; the writer checks it on its timer. It reports whether it ended the pause.
+// pauseExpired ends a pause that has held for pauseHold when nothing sent awaits acknowledgement; the writer
+// checks it on its timer. It reports whether it ended the pause.
 func (s *Session) pauseExpired(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.paused && now.Sub(s.pausedAt) >= pauseHold && now.Sub(s.heardAt) >= pauseHold {
-		return s.unpauseLocked(now)
+	if !s.paused || now.Sub(s.pausedAt) < pauseHold {
+		return false
 	}
-	return false
+	for _, e := range s.out {
+		if e.sends > 0 && !e.acked {
+			return false
+		}
+	}
+	return s.unpauseLocked(now)
 }
 
 // growLocked counts n acknowledged bytes towards the next additive step of the bound: one step for every

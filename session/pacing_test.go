@@ -101,9 +101,10 @@ func TestStartPublicationResumesAtOnce(t *testing.T) {
 	})
 }
 
-// TestPauseEndsAfterSilence: with nothing in flight no acknowledgement can come; a pause without
-// start_publication must not stall the session for ever.
-func TestPauseEndsAfterSilence(t *testing.T) {
+// TestPauseEndsWhenNothingAwaitsAcknowledgement: with nothing in flight no acknowledgement can come; a pause
+// without start_publication must not stall the session for ever. (With something in flight the pause holds
+// until the far end answers: TestAckTimeoutWaitsWhilePaused.)
+func TestPauseEndsWhenNothingAwaitsAcknowledgement(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, a := openPipe(t, pacingConfig())
 		a.control(protocol.TypePausePublication, nil)

@@ -46,7 +46,6 @@ type Session struct {
 	highAcked   int64     // highest seq acknowledged; -1 before the first
 	paused      bool
 	pausedAt    time.Time // when the current pause began
-	heardAt     time.Time // when the service last sent an acknowledgement, output or control message
 	bound       int       // current bound on inflight: Window, halved per pause, grown back (pacing.go)
 	growAcc     int       // bytes acknowledged towards the bound's next step
 	srtt        float64   // nanoseconds
