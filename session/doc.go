@@ -18,10 +18,11 @@
 // and it grows back by a step per round trip without a pause. start_publication resumes; if none comes, the
 // first acknowledgement or output a second or more after the pause does (or, with nothing awaiting
 // acknowledgement, the second alone).
-// Every overdue message is retransmitted with an RFC 6298 retransmission timeout (the official constants,
-// a 200 ms floor), doubled on every expiry up to 60 s; resent messages give no RTT sample (Karn's rule). The
-// bound, not the timer, carries the flow control: a slow destination delays acknowledgements without losing
-// anything.
+// Messages are retransmitted after an RFC 6298 retransmission timeout (the official constants, a 200 ms
+// floor), doubled on every expiry up to 60 s; resent messages give no RTT sample (Karn's rule). An expiry
+// resends every overdue message before the highest one acknowledged (the agent acknowledges in order, so
+// those were lost), otherwise only the oldest: the bound, not the timer, carries the flow control, and a slow
+// destination delays acknowledgements without losing anything.
 //
 // The reader acknowledges every data message (duplicates again, so a lost acknowledgement cannot wedge the
 // agent), keeps out-of-order messages until the gap fills, and delivers each payload exactly once and in order.
