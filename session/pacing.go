@@ -83,8 +83,8 @@ func (s *Session) heard(now time.Time) {
 	}
 }
 
-// pauseExpired ends a pause that has held for pauseHold when nothing sent awaits acknowledgement; the writer
-// checks it on its timer. It reports whether it ended the pause.
+// pauseExpired ends a pause that has held for pauseHold when nothing sent awaits an acknowledgement that
+// can still come; the writer checks it on its timer. It reports whether it ended the pause.
 func (s *Session) pauseExpired(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -92,7 +92,8 @@ func (s *Session) pauseExpired(now time.Time) bool {
 		return false
 	}
 	for _, e := range s.out {
-		if e.sends > 0 && !e.acked {
+		// A message below the highest acknowledged one is lost (nextOverdue): no acknowledgement will come.
+		if e.sends > 0 && !e.acked && e.seq > s.highAcked {
 			return false
 		}
 	}

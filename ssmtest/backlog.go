@@ -28,7 +28,7 @@ const (
 // channel_closed; 1 KiB messages with at most 256 KiB unacknowledged, pausing when told, came through.
 //
 // The model: each input_stream_data message the server relays to the agent joins the session's backlog when
-// MGS reads it and leaves it when the agent's acknowledgement of its sequence number passes back through.
+// MGS hands it on and leaves it when the agent's acknowledgement of its sequence number passes back through.
 // The emulated agent, like the real one, acknowledges only after it has written the payload to its
 // destination, so a slow destination makes the backlog grow. Counting until the acknowledgement (rather than
 // until a socket towards the agent accepts the bytes) leaves the model no hidden buffer, which makes it at
@@ -94,9 +94,28 @@ func (b *backlog) attached(c *clientConn) {
 	b.mu.Unlock()
 }
 
-// backlogData accounts for a client data message. It reports false when the message overflows the backlog:
-// the session is then closed and the message is not relayed.
-func (ss *session) backlogData(c *clientConn, frame []byte) bool {
+// backlogRead counts a client data message as MGS reads it: a resend, or sent after the client read a pause.
+func (ss *session) backlogRead(c *clientConn, frame []byte) {
+	b := ss.backlog
+	seq := int64(binary.BigEndian.Uint64(frame[48:56]))
+	st := &ss.counters
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if seq <= b.maxSeq {
+		st.clientResends.Add(1)
+	} else {
+		b.maxSeq = seq
+	}
+	if b.paused && b.confirmed && b.client == c {
+		st.sentWhilePaused.Add(1)
+	}
+}
+
+// backlogAdd adds a client data message to the backlog as MGS hands it to the agent (a frame the fault
+// injector drops never joins: the model has no lost data), pausing the client above the high-water mark.
+// It reports false when the message overflows the backlog: the session is then closed and the message is
+// not delivered.
+func (ss *session) backlogAdd(frame []byte) bool {
 	b := ss.backlog
 	seq := int64(binary.BigEndian.Uint64(frame[48:56]))
 	n := len(frame) - wire.HeaderSize
@@ -105,14 +124,6 @@ func (ss *session) backlogData(c *clientConn, frame []byte) bool {
 	if b.over {
 		b.mu.Unlock()
 		return false
-	}
-	if seq <= b.maxSeq {
-		st.clientResends.Add(1)
-	} else {
-		b.maxSeq = seq
-	}
-	if b.paused && b.confirmed && b.client == c {
-		st.sentWhilePaused.Add(1)
 	}
 	if _, ok := b.pending[seq]; !ok {
 		b.pending[seq] = n
@@ -133,17 +144,13 @@ func (ss *session) backlogData(c *clientConn, frame []byte) bool {
 		ss.terminate()
 		return false
 	}
-	pause := !b.paused && b.bytes > b.marks.HighWater
-	var id uint64
-	if pause {
+	defer b.mu.Unlock()
+	if c := b.client; c != nil && !b.paused && b.bytes > b.marks.HighWater {
 		b.paused, b.confirmed = true, false
 		b.pauseID++
-		id = b.pauseID
-	}
-	b.mu.Unlock()
-	if pause {
 		st.backlogPauses.Add(1)
-		c.controlAndPing(control(wire.PausePublication, nil), []byte(pausePingPrefix+strconv.FormatUint(id, 10)))
+		// Written under mu, so a start_publication decided after this pause cannot overtake it.
+		c.controlAndPing(control(wire.PausePublication, nil), []byte(pausePingPrefix+strconv.FormatUint(b.pauseID, 10)))
 	}
 	return true
 }
@@ -173,15 +180,11 @@ func (ss *session) backlogAck(payload []byte) {
 		delete(b.pending, ack.AcknowledgedMessageSequenceNumber)
 		b.bytes -= n
 	}
-	var c *clientConn
+	defer b.mu.Unlock()
 	if b.paused && b.bytes <= b.marks.LowWater {
 		b.paused, b.confirmed = false, false
-		c = b.client
-	}
-	b.mu.Unlock()
-	if c != nil {
 		ss.counters.backlogStarts.Add(1)
-		c.write(control(wire.StartPublication, nil))
+		b.client.write(control(wire.StartPublication, nil))
 	}
 }
 

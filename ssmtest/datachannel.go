@@ -197,8 +197,12 @@ func (ss *session) attach(c *clientConn, open wire.OpenDataChannel) error {
 	}
 	start := ss.agent == nil && !ss.starting
 	ss.starting = ss.starting || start
-	agent := ss.agent
 	ss.backlog.attached(c)
+	if ss.agent != nil && old == nil {
+		// The client's data channel is active again: let the agent publish (protocol.md §4.6). Under mu, in
+		// order with detach's pause_publication.
+		ss.agent.Deliver(control(wire.StartPublication, nil))
+	}
 	ss.mu.Unlock()
 	ss.counters.attaches.Add(1)
 	if old != nil {
@@ -206,9 +210,6 @@ func (ss *session) attach(c *clientConn, open wire.OpenDataChannel) error {
 	}
 	if start {
 		ss.startAgent(open.ClientVersion)
-	} else if agent != nil && old == nil {
-		// The client's data channel is active again: let the agent publish (protocol.md §4.6).
-		agent.Deliver(control(wire.StartPublication, nil))
 	}
 	return nil
 }
@@ -259,16 +260,14 @@ func (ss *session) startAgent(clientVersion string) {
 // but stops transmitting into a channel nobody reads, until the client attaches again.
 func (ss *session) detach(c *clientConn) {
 	ss.mu.Lock()
-	var agent sessionAgent
+	defer ss.mu.Unlock()
 	if ss.client == c {
 		ss.client = nil
-		if !ss.ended {
-			agent = ss.agent
+		if !ss.ended && ss.agent != nil {
+			// Under mu, so a new client's start_publication (attach) cannot overtake this pause and leave the
+			// agent paused with a client attached.
+			ss.agent.Deliver(control(wire.PausePublication, nil))
 		}
-	}
-	ss.mu.Unlock()
-	if agent != nil {
-		agent.Deliver(control(wire.PausePublication, nil))
 	}
 }
 
@@ -307,9 +306,7 @@ func (ss *session) fromClient(c *clientConn, frame []byte) {
 		st.acksToAgent.Add(1)
 	case wire.InputStreamData:
 		st.noteClientMessage(len(frame) - wire.HeaderSize)
-		if !ss.backlogData(c, frame) {
-			return
-		}
+		ss.backlogRead(c, frame)
 		if ss.srv.faults.StopAcking.Load() {
 			st.withheldAcks.Add(1)
 		}
@@ -343,6 +340,9 @@ func (ss *session) deliver(d Direction, frame []byte) {
 		select {
 		case <-ss.agentReady:
 		case <-ss.srv.ctx.Done():
+			return
+		}
+		if messageType(frame) == wire.InputStreamData && !ss.backlogAdd(frame) {
 			return
 		}
 		if a := ss.currentAgent(); a != nil {
