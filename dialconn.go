@@ -41,8 +41,14 @@ func (d *Dialer) confirm(ctx context.Context, dst *destination, conn net.Conn) (
 	case errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil:
 		d.setGood(dst.key, true)
 		return conn, nil
-	case err == io.EOF:
+	case err == io.EOF && !isDone(dst.c):
 		return &prefixConn{Conn: conn, err: io.EOF}, nil
+	case err == io.EOF:
+		// The session ended: in basic mode (no multiplexing) that is how a failed connect shows, the
+		// agent ending the session with the dial's error.
+		if cerr := conduitErr(dst.c); cerr != nil {
+			err = cerr
+		}
 	case err == nil:
 		return conn, nil
 	}

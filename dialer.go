@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/ssmwire/ssmwire/portforward"
 )
 
 // Conduit carries connections to one destination through a target: a [*Tunnel] (one port-forwarding
@@ -89,6 +91,11 @@ type destination struct {
 	active int         // connections open through c
 	idle   *time.Timer // closes c when it fires with active == 0
 	reason string      // set when the Dialer ends c itself
+	// single marks a conduit that carries one connection in its life: a session in basic mode (agents up to
+	// 3.0.196.0), whose agent dials the destination when the session starts and, after the first connection,
+	// only when the client sends, so that a destination that speaks first would never answer a second one.
+	// Its first user claims it; others open their own; it closes with that connection.
+	single, claimed bool
 }
 
 // maxGood bounds the memory of destinations seen to accept.
@@ -206,6 +213,19 @@ func (d *Dialer) conduit(ctx context.Context, r Remote) (*destination, bool, err
 		d.release(dst)
 		return nil, false, dst.err
 	}
+	if dst.single {
+		d.mu.Lock()
+		taken := dst.claimed
+		dst.claimed = true
+		if d.dests[dst.key] == dst {
+			delete(d.dests, dst.key) // later connections open their own
+		}
+		d.mu.Unlock()
+		if taken {
+			d.release(dst)
+			return d.conduit(ctx, r)
+		}
+	}
 	return dst, fresh, nil
 }
 
@@ -217,6 +237,9 @@ func (d *Dialer) open(dst *destination) {
 	c, err := d.cfg.Open(ctx, d.target, dst.remote)
 	d.mu.Lock()
 	dst.c, dst.err = c, err
+	if t, ok := c.(*Tunnel); ok && t.f.Mode() != portforward.ModeMux {
+		dst.single = true
+	}
 	if err != nil {
 		if d.dests[dst.key] == dst {
 			delete(d.dests, dst.key) // the next connection tries again
@@ -275,6 +298,11 @@ func (d *Dialer) release(dst *destination) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	dst.active--
+	if dst.single && dst.active == 0 && dst.c != nil && dst.reason == "" {
+		dst.reason = "its one connection ended (an agent without multiplexing)"
+		go dst.c.Close() // its watcher reports the end
+		return
+	}
 	if dst.active > 0 || dst.c == nil || d.dests[dst.key] != dst {
 		return
 	}

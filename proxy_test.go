@@ -347,3 +347,41 @@ func TestProxyDialTimeout(t *testing.T) {
 	d.Close()
 	waitGoroutines(t, false)
 }
+
+// TestProxyOldAgent: agents up to 3.0.196.0 forward one connection per session (basic mode) and dial the
+// destination when the session starts; a refused destination ends the session with the dial's error, which
+// is still SOCKS5 reply 5.
+func TestProxyOldAgent(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, &ssmtest.Options{AgentVersion: "3.0.196.0", Hosts: map[string]string{"db.internal": "127.0.0.1"}})
+	c := newClient(t, srv, nil)
+	d := c.NewDialer(target, nil)
+	ps, err := proxy.New(&proxy.Config{Dial: d.Dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- ps.Serve(ctx, l) }()
+	port := bannerServer(t)
+	for i := range 2 {
+		conn := proxyConn(t, l.Addr().String())
+		if rep := socks5Connect(t, conn, "db.internal", port); rep != 0 {
+			t.Fatalf("SOCKS5 reply %d", rep)
+		}
+		expectBanner(t, conn, fmt.Sprint("basic connection ", i))
+		conn.Close()
+	}
+	conn := proxyConn(t, l.Addr().String())
+	if rep := socks5Connect(t, conn, "db.internal", closedPort(t)); rep != 5 {
+		t.Errorf("SOCKS5 reply %d for a closed port, want 5", rep)
+	}
+	cancel()
+	<-served
+	d.Close()
+	waitGoroutines(t, false)
+}
