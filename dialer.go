@@ -67,7 +67,9 @@ type SessionEvent struct {
 
 // Dialer connects to any host and port the target can reach, as a proxy needs to: one conduit per
 // destination (host:port), opened by the first connection to it, shared by later ones, and closed when idle.
-// Concurrent first connections to one destination open one conduit. Its methods are safe for concurrent use.
+// Concurrent first connections to one destination open one conduit. A session without multiplexing (agents
+// up to 3.0.196.0) is not shared: it carries one connection and ends with it. Its methods are safe for
+// concurrent use.
 type Dialer struct {
 	target string
 	cfg    DialerConfig
