@@ -198,7 +198,7 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	switch {
 	case cfg.MaxPayload < 64 || cfg.MaxPayload > protocol.MaxMessageSize-protocol.HeaderSize:
-		return cfg, fmt.Errorf("session: MaxPayload %d out of range", cfg.MaxPayload)
+		return cfg, fmt.Errorf("session: MaxPayload %d out of range (64 to %d)", cfg.MaxPayload, protocol.MaxMessageSize-protocol.HeaderSize)
 	case cfg.Window < cfg.MaxPayload:
 		return cfg, fmt.Errorf("session: Window %d smaller than MaxPayload %d", cfg.Window, cfg.MaxPayload)
 	case cfg.RecvBuffer < 1 || cfg.OutOfOrderBuffer < 1:

@@ -25,6 +25,7 @@ type awsSettings struct {
 	Profile     string
 	Region      string
 	EndpointURL string
+	Pacing      pacing // message size and bound on unacknowledged bytes (pacing.go)
 }
 
 // clients is everything a command needs to talk to AWS for one profile and region.
@@ -96,7 +97,10 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 	c.ssm = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = endpoint(env, s, "SSM", o.BaseEndpoint) })
 	c.ecs = ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = endpoint(env, s, "ECS", o.BaseEndpoint) })
 	km := kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = endpoint(env, s, "KMS", o.BaseEndpoint) })
-	c.wire, err = ssmwire.New(&ssmwire.Config{SSM: c.ssm, KMS: km, Logger: log})
+	if err := s.Pacing.check(); err != nil {
+		return nil, err
+	}
+	c.wire, err = ssmwire.New(&ssmwire.Config{SSM: c.ssm, KMS: km, Logger: log, Session: s.Pacing.session()})
 	if err != nil {
 		return nil, err
 	}

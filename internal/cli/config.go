@@ -37,6 +37,7 @@ type Tunnel struct {
 	Forwards []Forward
 	Proxy    *ProxyListen // a SOCKS5 and HTTP CONNECT proxy through Target (`proxy = "127.0.0.1:1080"`), or nil
 	Sessions int          // sessions per forward: 0 or 1 one at a time, n > 1 a pool of up to n, SessionsAuto a pool
+	Pacing   pacing       // max_payload and window: opt-in message size and bound (0: defaults)
 	Line     int          // line of the tunnel's table header, for messages
 }
 
@@ -48,6 +49,9 @@ type tunnelTOML struct {
 	Forwards []string `toml:"forwards"`
 	Proxy    string   `toml:"proxy"`
 	Sessions any      `toml:"sessions"` // a number or "auto"
+	// MaxPayload and Window opt in to larger data messages and bound (pacing.go).
+	MaxPayload int `toml:"max_payload"`
+	Window     int `toml:"window"`
 }
 
 // DefaultConfigPath returns $XDG_CONFIG_HOME/ssmwire/config.toml, or ~/.config/ssmwire/config.toml when
@@ -110,7 +114,7 @@ func ParseFile(path string, b []byte) (*File, error) {
 		if len(k) >= 2 && k[0] == "tunnels" {
 			line = keyLine(src, k[1], k[len(k)-1])
 		}
-		return nil, fmt.Errorf("%s: unknown key %q (tunnels take profile, region, target, forwards, proxy and sessions)",
+		return nil, fmt.Errorf("%s: unknown key %q (tunnels take profile, region, target, forwards, proxy, sessions, max_payload and window)",
 			where(path, line), k.String())
 	}
 	f := &File{Path: path}
@@ -151,6 +155,18 @@ func ParseFile(path string, b []byte) (*File, error) {
 				return nil, fmt.Errorf("%s: tunnel %q: %v", where(path, keyLine(src, name, "sessions")), name, err)
 			}
 			tn.Sessions = n
+		}
+		tn.Pacing = pacing{MaxPayload: t.MaxPayload, Window: t.Window}
+		for _, k := range []struct {
+			key string
+			v   int
+		}{{"max_payload", t.MaxPayload}, {"window", t.Window}} {
+			if k.v < 0 {
+				return nil, fmt.Errorf("%s: tunnel %q: %s %d: want a positive number of bytes", where(path, keyLine(src, name, k.key)), name, k.key, k.v)
+			}
+		}
+		if err := tn.Pacing.check(); err != nil {
+			return nil, fmt.Errorf("%s: tunnel %q: %v", where(path, line), name, err)
 		}
 		for i, s := range t.Forwards {
 			fw, err := ParseForward(s)

@@ -64,6 +64,8 @@ The configuration file (--config, default $XDG_CONFIG_HOME/ssmwire/config.toml o
   forwards = ["5432:localhost:5432", "6379:redis.internal:6379"]
   sessions = 4                  # optional: sessions per forward, a number or "auto" (see forward)
   proxy    = "127.0.0.1:1080"   # optional: a SOCKS5 and HTTP CONNECT proxy through target (see proxy)
+  max_payload = 32768           # optional opt-in: data message size in bytes (default 1024)
+  window      = 1048576         # optional opt-in: bound on unacknowledged bytes (default 262144)
 
 Forwards take the syntax of 'ssmwire forward' and behave the same way. Every tunnel named
 runs in this one process.
@@ -167,13 +169,13 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 			k.stopPool()
 		}
 	}
-	cache := make(map[[2]string]*clients)
+	cache := make(map[tunnelKey]*clients)
 	for _, tn := range ts {
-		key := [2]string{tn.Profile, tn.Region}
+		key := tunnelKey{tn.Profile, tn.Region, tn.Pacing}
 		c := cache[key]
 		if c == nil {
 			var err error
-			if c, err = a.clients(ctx, tn.Profile, tn.Region); err != nil {
+			if c, err = a.tunnelClients(ctx, tn); err != nil {
 				stopAll()
 				return tunnelErr(tn, err)
 			}

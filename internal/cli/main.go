@@ -70,6 +70,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.json, "json", g.json, "print machine-readable JSON, one object per line")
 	fs.BoolVar(&g.quiet, "quiet", g.quiet, "print nothing but errors")
 	fs.BoolVar(&g.debug, "debug", g.debug, "log protocol details to standard error")
+	g.aws.Pacing.register(fs)
 	fs.StringVar(&g.config, "config", g.config, "tunnel configuration `file` (default $XDG_CONFIG_HOME/ssmwire/config.toml or ~/.config/ssmwire/config.toml)")
 }
 

@@ -128,6 +128,10 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 		km = refuseKMS{}
 	}
 	base := &session.Config{Credentials: clients.credentials(), Region: inv.region}
+	if err := pacing(r.env, base); err != nil {
+		r.cannot(err)
+		return 1
+	}
 	if r.sessionConfig != nil {
 		r.sessionConfig(base)
 	}
