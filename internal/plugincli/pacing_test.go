@@ -87,10 +87,11 @@ func portForward(t *testing.T, srv *ssmtest.Server, port int, env map[string]str
 	}
 }
 
-// TestPacingEnvTakesEffect: with the opt-in variables set the plugin sends larger messages.
+// TestPacingEnvTakesEffect: with the opt-in variables set the plugin sends larger messages. (The window stays
+// within the emulated service's back-pressure limit: a 1 MiB window can overflow it when the agent lags.)
 func TestPacingEnvTakesEffect(t *testing.T) {
 	srv := newServer(t)
-	id, local, stop := portForward(t, srv, testkit.EchoServer(t), map[string]string{envMaxPayload: "16384", envWindow: "1048576"})
+	id, local, stop := portForward(t, srv, testkit.EchoServer(t), map[string]string{envMaxPayload: "16384", envWindow: "262144"})
 	c, err := net.Dial("tcp", "localhost:"+local)
 	if err != nil {
 		t.Fatal(err)
