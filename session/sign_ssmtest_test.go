@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -16,18 +17,11 @@ import (
 // echoAfterDrop runs a shell session, drops its websocket once and checks that it resumes and still works.
 func echoAfterDrop(t *testing.T, srv *ssmtest.Server, s *session.Session) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := s.Ready(ctx); err != nil {
+	if _, err := s.Ready(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	srv.CloseClientConnections()
-	for s.Stats().Resumes == 0 && s.Err() == nil {
-		if ctx.Err() != nil {
-			t.Fatal("the session did not resume")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, "the session to resume", func() bool { return s.Stats().Resumes > 0 || s.Err() != nil })
 	if _, err := s.Write([]byte("echo $((6*7))\rexit\r")); err != nil {
 		t.Fatal(err)
 	}
