@@ -36,7 +36,8 @@ type Config struct {
 	// Session holds the base data-channel settings of every session the client opens (window, payload size,
 	// resume policy, a custom Dial...). It is copied by New; SSM, KMS, TargetID and, when unset, Logger are
 	// filled in per session. When SSM is an *ssm.Client, unset Credentials and Region are taken from its
-	// options, so the data channel is signed as ResumeSession is. Nil means session defaults.
+	// options, so the data channel is signed as ResumeSession is, and its endpoint is added to TrustedEndpoints
+	// (a stream URL on another host than AWS's Session Manager endpoints and the trusted ones is refused). Nil means session defaults.
 	Session *session.Config
 }
 
@@ -88,7 +89,7 @@ func NewFromAWSConfig(awsCfg aws.Config, opts ...func(*Config)) *Client {
 	if cfg.Session != nil {
 		base = *cfg.Session
 	}
-	base = withAWSAuth(base, awsCfg.Credentials, awsCfg.Region)
+	base = withAWSAuth(base, awsCfg.Credentials, awsCfg.Region, awsCfg.BaseEndpoint)
 	cfg.Session = &base
 	c, err := New(&cfg)
 	if err != nil {

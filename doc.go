@@ -43,6 +43,12 @@
 // the account's session preferences turn KMS encryption on. The session token is a secret: ssmwire never puts
 // it in a log record or an error.
 //
+// The same credentials SigV4-sign each data channel's websocket upgrade (service ssmmessages, the region), as
+// AWS requires of clients since plugin 1.2.764.0; [New] takes them, the region and the endpoint from an
+// *ssm.Client's options, [NewFromAWSConfig] from the aws.Config. A stream URL whose host is neither an AWS
+// Session Manager endpoint nor the endpoint the SSM client was pointed at (BaseEndpoint, AWS_ENDPOINT_URL_SSM)
+// is refused before anything is sent to it; see the session package and session.Config.TrustedEndpoints.
+//
 // To supply the API clients yourself (a fake in tests, a client with custom middleware, ECS ExecuteCommand
 // output), use [New] with a [Config], and [Client.Attach] for a session started elsewhere (it needs no SSM
 // client). Failures a newcomer meets first (no credentials, an expired SSO login, access denied, a target
@@ -90,15 +96,12 @@
 //
 // Package [github.com/ssmwire/ssmwire/ssmtest] emulates the AWS side on 127.0.0.1: the SSM, KMS and ECS APIs,
 // the ssmmessages service and an agent that runs shells and commands on the local machine and connects to
-// local ports. Point an aws.Config's BaseEndpoint at the server's URL and any credentials will do:
+// local ports. Its AWSConfig method returns an aws.Config aimed at it (BaseEndpoint = its URL, which makes
+// its stream URLs trusted) with credentials it accepts; it verifies every signature:
 //
 //	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
 //	t.Cleanup(srv.Close)
-//	c := ssmwire.NewFromAWSConfig(aws.Config{
-//		Region:       "us-east-1",
-//		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
-//		BaseEndpoint: aws.String(srv.URL),
-//	})
+//	c := ssmwire.NewFromAWSConfig(srv.AWSConfig())
 //	// ... call your code with c and ssmtest.DefaultInstanceID
 //
 // ssmtest.Options turn on KMS encryption (KMSKeyID), add instances and documents, and Server.Faults injects

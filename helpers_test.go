@@ -34,7 +34,7 @@ func newClient(t testing.TB, srv *ssmtest.Server, edit func(*ssmwire.Config)) *s
 	t.Helper()
 	a := srv.AWSConfig()
 	cfg := ssmwire.Config{SSM: ssm.NewFromConfig(a), KMS: kms.NewFromConfig(a),
-		Session: &session.Config{Credentials: a.Credentials, Region: a.Region}} // kept when a test wraps SSM
+		Session: &session.Config{Credentials: a.Credentials, Region: a.Region, TrustedEndpoints: []string{srv.URL}}} // kept when a test wraps SSM
 	if edit != nil {
 		edit(&cfg)
 	}

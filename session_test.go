@@ -134,7 +134,8 @@ func TestAttachWithoutSSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No SSM client; only the credentials that sign the data channel's upgrade.
-	c, err := ssmwire.New(&ssmwire.Config{Session: &session.Config{Credentials: srv.AWSConfig().Credentials, Region: ssmtest.DefaultRegion}})
+	c, err := ssmwire.New(&ssmwire.Config{Session: &session.Config{Credentials: srv.AWSConfig().Credentials, Region: ssmtest.DefaultRegion,
+		TrustedEndpoints: []string{srv.URL}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,25 +7,31 @@ import (
 	"github.com/ssmwire/ssmwire/session"
 )
 
-// withSSMAuth fills in the session settings that follow from the SSM client, when the caller left them
-// unset: a data channel is signed with the credentials and region ResumeSession and TerminateSession use
-// (protocol.md §3.5). Only an *ssm.Client says what those are; a fake SSMAPI leaves them unset.
+// withSSMAuth fills in the session settings that follow from the SSM client: a data channel is signed with
+// the credentials and region ResumeSession and TerminateSession use, when the caller left them unset, and the
+// endpoint the SSM client was pointed at (aws.Config.BaseEndpoint, AWS_ENDPOINT_URL_SSM, a profile's
+// endpoint_url) is trusted as a stream URL host (protocol.md §3.5). Only an *ssm.Client says what those are;
+// a fake SSMAPI leaves them unset.
 func withSSMAuth(base session.Config, api SSMAPI) session.Config {
 	c, ok := api.(*ssm.Client)
 	if !ok {
 		return base
 	}
 	o := c.Options()
-	return withAWSAuth(base, o.Credentials, o.Region)
+	return withAWSAuth(base, o.Credentials, o.Region, o.BaseEndpoint)
 }
 
-// withAWSAuth sets the session's signing credentials and region unless they are set.
-func withAWSAuth(base session.Config, creds aws.CredentialsProvider, region string) session.Config {
+// withAWSAuth sets the session's signing credentials and region unless they are set, and adds endpoint
+// (when not nil) to its trusted endpoints.
+func withAWSAuth(base session.Config, creds aws.CredentialsProvider, region string, endpoint *string) session.Config {
 	if base.Credentials == nil {
 		base.Credentials = creds
 	}
 	if base.Region == "" {
 		base.Region = region
+	}
+	if e := aws.ToString(endpoint); e != "" {
+		base.TrustedEndpoints = append(base.TrustedEndpoints[:len(base.TrustedEndpoints):len(base.TrustedEndpoints)], e)
 	}
 	return base
 }

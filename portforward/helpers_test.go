@@ -50,7 +50,8 @@ func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[stri
 		t.Fatalf("StartSession: %v", err)
 	}
 	s, err := session.Open(ctx, session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue},
-		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID, Credentials: api.Options().Credentials, Region: api.Options().Region})
+		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID, Credentials: api.Options().Credentials, Region: api.Options().Region,
+			TrustedEndpoints: []string{aws.ToString(api.Options().BaseEndpoint)}})
 	if err != nil {
 		t.Fatalf("session.Open: %v", err)
 	}

@@ -38,7 +38,7 @@ func (t *sinkTransport) Close() error           { t.once.Do(func() { close(t.clo
 func openSink(tb testing.TB) *Session {
 	tb.Helper()
 	sink := newSink()
-	s, err := Open(context.Background(), Info{SessionID: "s", StreamURL: "wss://x/y", TokenValue: "t"},
+	s, err := Open(context.Background(), Info{SessionID: "s", StreamURL: "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1", TokenValue: "t"},
 		&Config{Dial: func(context.Context, string, http.Header) (Transport, error) { return sink, nil }})
 	if err != nil {
 		tb.Fatal(err)

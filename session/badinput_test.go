@@ -59,7 +59,7 @@ func TestAgentThatStopsAcknowledgingEndsTheSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := &fakeSSM{}
 		client, agentEnd := newMemPipe()
-		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
+		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1", TokenValue: "t"}, &Config{
 			SSM: fake, AckTimeout: 300 * time.Millisecond, MaxPayload: 1024, Window: 8192,
 			Dial: func(context.Context, string, http.Header) (Transport, error) { return client, nil }})
 		if err != nil {
@@ -102,7 +102,7 @@ func TestTokenNeverInLogsOrErrors(t *testing.T) {
 	fake := &fakeSSM{err: errors.New("ResumeSession refused")}
 	dials := 0
 	client, agentEnd := newMemPipe()
-	s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "token-0"}, &Config{
+	s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1", TokenValue: "token-0"}, &Config{
 		Logger: logger, SSM: fake, ResumeBackoff: time.Millisecond,
 		Dial: func(context.Context, string, http.Header) (Transport, error) {
 			dials++

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -137,6 +138,13 @@ type Config struct {
 	// URL's host when it is an AWS Session Manager endpoint.
 	Region string
 
+	// TrustedEndpoints are endpoint URLs the user named on purpose (an --endpoint-url, AWS_ENDPOINT_URL_SSM,
+	// aws.Config.BaseEndpoint, the endpoint argument of the AWS CLI...). [Open] refuses, before connecting,
+	// a stream URL that is neither an AWS Session Manager endpoint nor on the host and port of one of these
+	// (see [CheckStreamURL]): a forged StartSession response must not get the token and the signature sent
+	// elsewhere. An emulator such as ssmtest is reached by naming its URL here.
+	TrustedEndpoints []string
+
 	// Dial opens the websocket with the given extra request headers (the SigV4 signature; nil when the
 	// upgrade is not signed). Default: [DialWebsocket].
 	Dial func(ctx context.Context, url string, header http.Header) (Transport, error)
@@ -154,6 +162,7 @@ func (c *Config) withDefaults() (Config, error) {
 	if c != nil {
 		cfg = *c
 	}
+	cfg.TrustedEndpoints = slices.Clone(cfg.TrustedEndpoints)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -43,6 +43,15 @@
 // it is. Without credentials the upgrade goes out unsigned, which is logged once at debug level and left for
 // the service to judge; signing never fails a session by itself. Credentials and signatures are never logged.
 //
+// # Which stream URLs are dialled
+//
+// Because the upgrade carries a signature and an access key id, and the first frame the token, [Open] checks
+// the stream URL before sending anything (protocol.md §3.5, as the official plugin does since 1.2.889.0): its
+// host must be an AWS Session Manager endpoint (ssmmessages[-fips].<region>.amazonaws.com and the other
+// partitions' and dual-stack names, or a VPC endpoint name), over wss, or the host and port of one of
+// [Config.TrustedEndpoints], the endpoints the user named on purpose, such as an emulator's URL. Anything
+// else fails with [ErrUntrustedStreamURL] and nothing is dialled. [CheckStreamURL] is the check itself.
+//
 // # Handshake
 //
 // Port and NonInteractiveCommands sessions (and every KMS-encrypted session) begin with a handshake: the agent

@@ -208,7 +208,7 @@ func openPipe(t testing.TB, cfg *Config) (*Session, *fakeAgent) {
 		c = *cfg
 	}
 	c.Dial = func(ctx context.Context, url string, _ http.Header) (Transport, error) { return client, nil }
-	s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://example.invalid/v1/data-channel/s-1", TokenValue: "secret-token"}, &c)
+	s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1", TokenValue: "secret-token"}, &c)
 	if err != nil {
 		t.Fatal(err)
 	}

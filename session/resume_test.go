@@ -60,7 +60,7 @@ func openResumable(t *testing.T, fake *fakeSSM) (*Session, chan *fakeAgent) {
 			agents <- &fakeAgent{t: t, tr: a}
 			return c, nil
 		}}
-	s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://example.invalid/x", TokenValue: "token-0"}, cfg)
+	s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1", TokenValue: "token-0"}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,10 +92,12 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 	if info.SessionID == "" || info.StreamURL == "" || info.TokenValue == "" {
 		return nil, errors.New("session: open: SessionId, StreamUrl and TokenValue are all required")
 	}
-	u, err := url.Parse(info.StreamURL)
-	if err != nil || (u.Scheme != "wss" && u.Scheme != "ws") || u.Host == "" {
-		return nil, fmt.Errorf("session: open: stream URL %q is not a websocket URL", info.StreamURL)
+	// Nothing is sent anywhere before the stream URL is known to be a Session Manager endpoint, or one the
+	// user named (protocol.md §3.5).
+	if err := CheckStreamURL(info.StreamURL, c.TrustedEndpoints...); err != nil {
+		return nil, fmt.Errorf("session: open %s: %w", info.SessionID, err)
 	}
+	u, _ := url.Parse(info.StreamURL) // CheckStreamURL parsed it
 	s := &Session{
 		cfg:       c,
 		id:        info.SessionID,

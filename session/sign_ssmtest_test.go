@@ -63,7 +63,8 @@ func TestUnsignedUpgradeRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := session.Open(context.Background(), session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue}, nil)
+		s, err := session.Open(context.Background(), session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue},
+			&session.Config{TrustedEndpoints: []string{srv.URL}})
 		if allow {
 			if err != nil {
 				t.Fatalf("AllowUnsignedUpgrade: %v", err)

@@ -44,7 +44,8 @@ func startWith(t *testing.T, api *ssm.Client, doc string, params map[string][]st
 		t.Fatal(err)
 	}
 	s, err := session.Open(ctx, session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue},
-		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID, Credentials: api.Options().Credentials, Region: api.Options().Region})
+		&session.Config{SSM: api, TargetID: ssmtest.DefaultInstanceID, Credentials: api.Options().Credentials, Region: api.Options().Region,
+			TrustedEndpoints: []string{aws.ToString(api.Options().BaseEndpoint)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,8 @@ func TestWrongTokenIsAClearError(t *testing.T) {
 	}
 	const wrong = "not-the-token-0123456789"
 	s, err := session.Open(context.Background(), session.Info{SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: wrong},
-		&session.Config{Credentials: api.Options().Credentials, Region: api.Options().Region})
+		&session.Config{Credentials: api.Options().Credentials, Region: api.Options().Region,
+			TrustedEndpoints: []string{aws.ToString(api.Options().BaseEndpoint)}})
 	if err != nil {
 		t.Fatal(err) // the websocket opens; the service refuses the OpenDataChannel frame
 	}

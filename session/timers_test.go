@@ -39,7 +39,7 @@ func TestResumeBackoffDoubles(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := &clockedSSM{}
 		client, agentEnd := newMemPipe()
-		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
+		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1", TokenValue: "t"}, &Config{
 			SSM: fake, ResumeAttempts: 9, PingInterval: time.Hour,
 			Dial: func(context.Context, string, http.Header) (Transport, error) { return client, nil }})
 		if err != nil {
@@ -84,7 +84,7 @@ func TestAckTimeoutEndsTheSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fake := &fakeSSM{}
 		client, agentEnd := newMemPipe()
-		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
+		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1", TokenValue: "t"}, &Config{
 			SSM: fake, PingInterval: time.Hour,
 			Dial: func(context.Context, string, http.Header) (Transport, error) { return client, nil }})
 		if err != nil {
@@ -158,7 +158,7 @@ func TestAckTimeoutWaitsWhilePaused(t *testing.T) {
 func TestKeepalivePings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		client, _ := newMemPipe()
-		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://x/y", TokenValue: "t"}, &Config{
+		s, err := Open(context.Background(), Info{SessionID: "s-1", StreamURL: "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1", TokenValue: "t"}, &Config{
 			Dial: func(context.Context, string, http.Header) (Transport, error) { return client, nil }})
 		if err != nil {
 			t.Fatal(err)

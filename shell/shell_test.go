@@ -33,7 +33,8 @@ func start(t testing.TB, doc string, params map[string][]string) *session.Sessio
 	}
 	s, err := session.Open(testkit.Context(t), session.Info{
 		SessionID: *out.SessionId, StreamURL: *out.StreamUrl, TokenValue: *out.TokenValue,
-	}, &session.Config{SSM: client, Credentials: client.Options().Credentials, Region: client.Options().Region})
+	}, &session.Config{SSM: client, Credentials: client.Options().Credentials, Region: client.Options().Region,
+		TrustedEndpoints: []string{aws.ToString(client.Options().BaseEndpoint)}})
 	if err != nil {
 		t.Fatalf("session.Open: %v", err)
 	}

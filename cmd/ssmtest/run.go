@@ -23,6 +23,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	maxMsg := fs.Int("max-message-size", ssmtest.DefaultMaxMessageSize, "largest client message payload in `bytes`")
 	shell := fs.String("shell", "/bin/sh", "`program` for shell sessions")
 	verbose := fs.Bool("v", false, "log to stderr")
+	allowUnsigned := fs.Bool("allow-unsigned", false, "let data-channel upgrades without a SigV4 signature in (plugins before 1.2.764.0)")
+	presigned := fs.Bool("presigned", false, "hand out presigned stream URLs")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ssmtest [flags]\n\nRuns an emulated AWS Session Manager endpoint (SSM, ECS, KMS, MGS) until interrupted.\n\n")
 		fs.PrintDefaults()
@@ -53,6 +55,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxMessageSize: *maxMsg,
 		Shell:          *shell,
 		Logger:         logger,
+
+		AllowUnsignedUpgrade: *allowUnsigned,
+		PresignedStreamURLs:  *presigned,
 	})
 	srv.Listener.Close()
 	srv.Listener = ln

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/session"
 )
 
 // awsSettings selects credentials, region and endpoint. Empty fields fall back to the environment and the
@@ -100,7 +101,16 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 	if err := s.Pacing.check(); err != nil {
 		return nil, err
 	}
-	c.wire, err = ssmwire.New(&ssmwire.Config{SSM: c.ssm, KMS: km, Logger: log, Session: s.Pacing.session()})
+	base := s.Pacing.session()
+	if base == nil {
+		base = &session.Config{}
+	}
+	// New trusts the SSM client's endpoint as a stream URL host; an ECS ExecuteCommand stream URL may be on
+	// the ECS endpoint the user named (protocol.md §3.5).
+	if e := aws.ToString(c.ecs.Options().BaseEndpoint); e != "" {
+		base.TrustedEndpoints = append(base.TrustedEndpoints, e)
+	}
+	c.wire, err = ssmwire.New(&ssmwire.Config{SSM: c.ssm, KMS: km, Logger: log, Session: base})
 	if err != nil {
 		return nil, err
 	}

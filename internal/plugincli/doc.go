@@ -28,6 +28,12 @@
 // official plugin's message. First-run failures (no credentials, expired SSO login, access denied,
 // throttling) are printed as the library's one line of advice (ssmwire.APIError.Advice).
 //
+// The same credentials (the profile's, else the default chain; retrieved at each dial) SigV4-sign the data
+// channel's websocket upgrade for the region, as AWS's plugin does since 1.2.764.0 (protocol.md §3.5). A
+// stream URL whose host is neither a Session Manager endpoint nor the host of <endpoint>,
+// AWS_ENDPOINT_URL_SSM or AWS_ENDPOINT_URL is refused before anything is sent to it ("Cannot perform start
+// session: … untrusted stream URL …", exit 1), as AWS's plugin does since 1.2.889.0.
+//
 // # Output
 //
 // Status lines go to stdout byte for byte as the official plugin prints them ("\nStarting session with

@@ -54,7 +54,9 @@ func TestECSEndpointNotUsedForSSM(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_SSM", srv.URL)
 	id, args := execECS(t, srv, "http://127.0.0.1:1") // nothing listens there
 	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)
-	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
+	// The stream URL is on the emulator, which the user named with AWS_ENDPOINT_URL_SSM.
+	env := &fakeEnv{vars: map[string]string{"AWS_ENDPOINT_URL_SSM": srv.URL}}
+	r := newRunner(newBlockingReader(t), stdout, stderr, env.env())
 	sigc := captureSignals(r)
 	done := make(chan int, 1)
 	go func() { done <- r.main(testkit.Context(t), args) }()

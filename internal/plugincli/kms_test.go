@@ -22,7 +22,9 @@ func TestKMSRefusedInLegacyForm(t *testing.T) {
 	srv := newServerWith(t, &ssmtest.Options{KMSKeyID: "alias/ssmwire-test"})
 	t.Setenv("AWS_ENDPOINT_URL_KMS", srv.URL)
 	_, resp := startSession(t, srv, "", nil)
-	r := runMain(t, []string{resp, "us-east-1", "StartSession"}, strings.NewReader("exit\n"), (&fakeEnv{}).env())
+	// No endpoint argument in the legacy form: the user names the emulator with AWS_ENDPOINT_URL_SSM.
+	env := &fakeEnv{vars: map[string]string{"AWS_ENDPOINT_URL_SSM": srv.URL}}
+	r := runMain(t, []string{resp, "us-east-1", "StartSession"}, strings.NewReader("exit\n"), env.env())
 	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "does not support Session Manager encryption") {
 		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}

@@ -127,7 +127,7 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 	if inv.legacy {
 		km = refuseKMS{}
 	}
-	base := &session.Config{Credentials: clients.credentials(), Region: inv.region}
+	base := &session.Config{Credentials: clients.credentials(), Region: inv.region, TrustedEndpoints: r.trustedEndpoints(inv)}
 	if err := pacing(r.env, base); err != nil {
 		r.cannot(err)
 		return 1
@@ -239,4 +239,22 @@ func newLogger(env Env, stderr io.Writer) (*slog.Logger, func()) {
 		}
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closer
+}
+
+// trustedEndpoints are the endpoints the user named on purpose, whose hosts a stream URL may name besides
+// AWS's Session Manager endpoints (protocol.md §3.5): the endpoint argument (the SSM endpoint, or the ECS
+// endpoint for aws ecs execute-command), AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL.
+func (r *runner) trustedEndpoints(inv *invocation) []string {
+	var t []string
+	for _, e := range []string{inv.endpoint, inv.ecsEndpoint} {
+		if e != "" {
+			t = append(t, e)
+		}
+	}
+	for _, k := range []string{"AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL"} {
+		if v, ok := r.env.Lookup(k); ok && v != "" {
+			t = append(t, v)
+		}
+	}
+	return t
 }
