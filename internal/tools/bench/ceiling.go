@@ -25,22 +25,27 @@ import (
 
 // relay is the ceiling client: the least a client can do to move bytes through a port session, built only
 // from gorilla/websocket and the protocol codec. It answers the handshake, acknowledges every message at
-// once, delivers payloads in order, and sends data in messages of a fixed size without a window, keeping
-// each until it is acknowledged (resent after 1 s, which on a clean link happens only at the start).
-// Whatever rate it reaches is the emulator's, not a client's.
+// once, delivers payloads in order, and sends data in messages of a fixed size, keeping each until it is
+// acknowledged (resent after 1 s, which on a clean link happens only at the start). The emulator models the
+// service's back-pressure (ssmtest.Backlog) and closes the channel of a client that sends too far ahead, so
+// the relay too stops on pause_publication until start_publication and keeps at most relayWindow bytes
+// unacknowledged. Whatever rate it reaches is the emulator's, not a client's.
 type relay struct {
 	ws            *websocket.Conn
 	chunk         int
 	clientVersion string
 
-	wmu     sync.Mutex // one websocket writer at a time; guards seq, unacked, abody, aframe
-	seq     int64
-	idHi    uint64
-	idLo    atomic.Uint64
-	unacked map[int64]sentFrame // sent, not yet acknowledged; resent when overdue
-	abody   []byte
-	aframe  []byte
-	ready   chan struct{} // closed on HandshakeComplete
+	wmu      sync.Mutex // one websocket writer at a time; guards seq, unacked, abody, aframe
+	seq      int64
+	idHi     uint64
+	idLo     atomic.Uint64
+	unacked  map[int64]sentFrame // sent, not yet acknowledged; resent when overdue
+	inflight int                 // payload bytes in unacked
+	paused   bool                // pause_publication without start_publication since
+	wake     chan struct{}       // cap 1: an acknowledgement or start_publication arrived
+	abody    []byte
+	aframe   []byte
+	ready    chan struct{} // closed on HandshakeComplete
 
 	in      chan []byte // Output payloads, in order
 	rest    []byte      // the unread part of the payload Read is on
@@ -90,6 +95,7 @@ func dialRelay(ctx context.Context, s *started, chunk int, clientVersion string)
 		clientVersion: clientVersion,
 		idHi:          binary.BigEndian.Uint64(id[:8]),
 		unacked:       map[int64]sentFrame{},
+		wake:          make(chan struct{}, 1),
 		ready:         make(chan struct{}),
 		in:            make(chan []byte, 256),
 		done:          make(chan struct{}),
@@ -139,6 +145,15 @@ func (r *relay) messageID() [16]byte {
 // send writes one input_stream_data message.
 func (r *relay) send(pt protocol.PayloadType, payload []byte) error {
 	r.wmu.Lock()
+	for r.paused || (r.inflight > 0 && r.inflight+len(payload) > relayWindow) {
+		r.wmu.Unlock()
+		select {
+		case <-r.wake:
+		case <-r.done:
+			return r.err
+		}
+		r.wmu.Lock()
+	}
 	defer r.wmu.Unlock()
 	m := protocol.Message{
 		MessageType:    protocol.TypeInputStreamData,
@@ -156,7 +171,8 @@ func (r *relay) send(pt protocol.PayloadType, payload []byte) error {
 	if err != nil {
 		return err
 	}
-	r.unacked[r.seq] = sentFrame{frame: b, at: time.Now()}
+	r.unacked[r.seq] = sentFrame{frame: b, at: time.Now(), size: len(payload)}
+	r.inflight += len(payload)
 	r.seq++
 	if err := r.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
 		r.fail(err)
@@ -192,12 +208,24 @@ func (r *relay) ack(m *protocol.Message) error {
 type sentFrame struct {
 	frame []byte
 	at    time.Time
+	size  int // payload bytes
 }
 
 // resendAfter is how long the relay waits for an acknowledgement before sending a message again. On a
 // clean link only one thing needs it: the agent drops, unacknowledged, data that arrives before its port
 // plugin is up (protocol.md §4.2 as the agent does it).
 const resendAfter = time.Second
+
+// relayWindow bounds the relay's unacknowledged bytes, as the emulated service's back-pressure requires.
+const relayWindow = 256 << 10
+
+// signal wakes a sender waiting for an acknowledgement or start_publication.
+func (r *relay) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
 
 func (r *relay) resendLoop() {
 	t := time.NewTicker(resendAfter / 3)
@@ -208,6 +236,10 @@ func (r *relay) resendLoop() {
 			return
 		case now := <-t.C:
 			r.wmu.Lock()
+			if r.paused {
+				r.wmu.Unlock()
+				continue
+			}
 			for seq, f := range r.unacked {
 				if now.Sub(f.at) < resendAfter {
 					continue
@@ -217,7 +249,7 @@ func (r *relay) resendLoop() {
 					r.fail(err)
 					return
 				}
-				r.unacked[seq] = sentFrame{frame: f.frame, at: now}
+				r.unacked[seq] = sentFrame{frame: f.frame, at: now, size: f.size}
 				r.resends.Add(1)
 			}
 			r.wmu.Unlock()
@@ -247,9 +279,19 @@ func (r *relay) readLoop() {
 			r.acks.Add(1)
 			if a, err := protocol.ParseAcknowledge(m.Payload); err == nil {
 				r.wmu.Lock()
-				delete(r.unacked, a.AcknowledgedMessageSequenceNumber)
+				if f, ok := r.unacked[a.AcknowledgedMessageSequenceNumber]; ok {
+					r.inflight -= f.size
+					delete(r.unacked, a.AcknowledgedMessageSequenceNumber)
+				}
 				r.wmu.Unlock()
+				r.signal()
 			}
+			continue
+		case protocol.TypePausePublication, protocol.TypeStartPublication:
+			r.wmu.Lock()
+			r.paused = m.MessageType == protocol.TypePausePublication
+			r.wmu.Unlock()
+			r.signal()
 			continue
 		case protocol.TypeChannelClosed:
 			r.fail(io.EOF)
