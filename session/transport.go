@@ -33,7 +33,8 @@ type Transport interface {
 
 // DialWebsocket dials url verbatim with gorilla/websocket, as the official plugin does: proxy from the
 // environment, no subprotocol, and header (the upgrade's SigV4 signature, or nil) on the upgrade request.
-// Frames larger than protocol.MaxMessageSize are refused.
+// Frames larger than protocol.MaxMessageSize are refused. An upgrade the service answers with an HTTP status
+// (403 for a refused signature) fails with an [*UpgradeError].
 func DialWebsocket(ctx context.Context, url string, header http.Header) (Transport, error) {
 	d := websocket.Dialer{
 		Proxy:            http.ProxyFromEnvironment,
