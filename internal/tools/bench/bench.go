@@ -30,6 +30,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		Started:  time.Now(),
 		Size:     cfg.Size,
 		Pacing:   cfg.Pacing,
+		RTTms:    ms(cfg.RTT),
 		Form:     cfg.Form,
 		Echoes:   cfg.Echoes,
 		EchoSize: cfg.EchoSize,
@@ -46,7 +47,10 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 	}
 	transfers := []transfer{upload{cfg.Size}, download{cfg.Size}, echo{cfg.Echoes, cfg.EchoSize}}
 	for _, mode := range cfg.Modes {
-		e := newEmulator(mode, cfg.Pacing)
+		e, err := newEmulator(mode, cfg.Pacing, cfg.RTT)
+		if err != nil {
+			return rep, err
+		}
 		var rows []*rowSamples
 		if cfg.Ceiling {
 			rows = append(rows, &rowSamples{Row: Row{Name: CeilingName, Mode: mode, Ceiling: true}})

@@ -38,8 +38,9 @@ const (
 
 // Plugin is one plugin binary to measure.
 type Plugin struct {
-	Name string `json:"name"` // short label for tables; defaults to the binary's parent directory or base name
-	Path string `json:"path"`
+	Name string   `json:"name"` // short label for tables; defaults to the binary's parent directory or base name
+	Path string   `json:"path"`
+	Env  []string `json:"env,omitempty"` // extra KEY=VALUE environment (-plugin-env), e.g. SSMWIRE_MAX_PAYLOAD
 }
 
 // Config is what one run measures. ParseArgs builds it from the command line.
@@ -57,6 +58,7 @@ type Config struct {
 	CeilingChunk int           // payload bytes per message the ceiling relay sends
 	Timeout      time.Duration // limit for one measurement (one plugin process)
 	Repeat       int           // repetitions of every measurement; rates and CPU costs are medians
+	RTT          time.Duration // > 0: the data channel goes through a proxy adding this round trip
 }
 
 // DefaultConfig returns the defaults ParseArgs starts from.
@@ -114,8 +116,30 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.Var(&chunk, "ceiling-chunk", "payload bytes per message sent by the ceiling relay")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "repeat every measurement `N` times (clients in turn) and report medians")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit for one measurement")
+	fs.DurationVar(&cfg.RTT, "rtt", 0, "simulate a wide-area link: the data channel goes through a proxy adding this round trip (e.g. 30ms)")
+	var penv []string
+	fs.Func("plugin-env", "extra environment for one plugin, `NAME=KEY=VALUE` (repeatable), e.g. optin=SSMWIRE_WINDOW=1048576", func(s string) error {
+		if n, kv, ok := strings.Cut(s, "="); !ok || n == "" || !strings.Contains(kv, "=") {
+			return fmt.Errorf("want NAME=KEY=VALUE")
+		}
+		penv = append(penv, s)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	for _, s := range penv {
+		n, kv, _ := strings.Cut(s, "=")
+		found := false
+		for i := range cfg.Plugins {
+			if cfg.Plugins[i].Name == n {
+				cfg.Plugins[i].Env = append(cfg.Plugins[i].Env, kv)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("-plugin-env %s: no -plugin named %q", s, n)
+		}
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))

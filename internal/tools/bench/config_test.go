@@ -2,6 +2,7 @@ package bench
 
 import (
 	"io"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -14,16 +15,18 @@ func TestParseArgs(t *testing.T) {
 		"-plugin", "aws=/usr/local/bin/session-manager-plugin",
 		"-size", "1MiB", "-pacing", "-modes", "basic, mux,basic", "-json", "-form", "argv",
 		"-echoes", "10", "-echo-size", "128", "-ceiling=false", "-timeout", "30s", "-repeat", "3",
+		"-plugin-env", "ours=SSMWIRE_WINDOW=1048576", "-rtt", "30ms",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Plugin{{Name: "ours", Path: "/opt/ours/session-manager-plugin"}, {Name: "aws", Path: "/usr/local/bin/session-manager-plugin"}}
-	if !slices.Equal(cfg.Plugins, want) {
+	want := []Plugin{{Name: "ours", Path: "/opt/ours/session-manager-plugin", Env: []string{"SSMWIRE_WINDOW=1048576"}},
+		{Name: "aws", Path: "/usr/local/bin/session-manager-plugin"}}
+	if !reflect.DeepEqual(cfg.Plugins, want) {
 		t.Errorf("Plugins = %+v, want %+v", cfg.Plugins, want)
 	}
 	if cfg.Size != 1<<20 || !cfg.Pacing || !cfg.JSON || cfg.Form != FormArgv || cfg.Echoes != 10 ||
-		cfg.EchoSize != 128 || cfg.Ceiling || cfg.Timeout != 30*time.Second || cfg.Repeat != 3 {
+		cfg.EchoSize != 128 || cfg.Ceiling || cfg.Timeout != 30*time.Second || cfg.Repeat != 3 || cfg.RTT != 30*time.Millisecond {
 		t.Errorf("cfg = %+v", cfg)
 	}
 	if !slices.Equal(cfg.Modes, []Mode{ModeBasic, ModeMux}) {

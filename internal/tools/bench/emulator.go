@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -24,11 +26,12 @@ const (
 
 // emulator is one ssmtest server (one agent version and pacing setting) and an SSM client for it.
 type emulator struct {
-	srv *ssmtest.Server
-	ssm *ssm.Client
+	srv   *ssmtest.Server
+	ssm   *ssm.Client
+	delay *delayProxy // nil, or the simulated wide-area link stream URLs are pointed at
 }
 
-func newEmulator(mode Mode, pacing bool) *emulator {
+func newEmulator(mode Mode, pacing bool, rtt time.Duration) (*emulator, error) {
 	// AllowUnsignedUpgrade: the bench also measures AWS's plugin built from the 2024 source, which predates
 	// signed upgrades (1.2.764.0, protocol.md §3.5); it measures throughput, not authentication.
 	opts := &ssmtest.Options{NoPacing: !pacing, AllowUnsignedUpgrade: true}
@@ -41,10 +44,36 @@ func newEmulator(mode Mode, pacing bool) *emulator {
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
 		BaseEndpoint: aws.String(srv.URL),
 	}
-	return &emulator{srv: srv, ssm: ssm.NewFromConfig(cfg)}
+	e := &emulator{srv: srv, ssm: ssm.NewFromConfig(cfg)}
+	if rtt > 0 {
+		u, err := url.Parse(srv.URL)
+		if err == nil {
+			e.delay, err = newDelayProxy(u.Host, rtt/2)
+		}
+		if err != nil {
+			srv.Close()
+			return nil, fmt.Errorf("delay proxy: %w", err)
+		}
+	}
+	return e, nil
 }
 
-func (e *emulator) close() { e.srv.Close() }
+// endpoint is the API endpoint handed to plugins: the emulator's, or the delay proxy's, since a plugin trusts
+// only a stream URL on its endpoint's host (protocol.md §3.5). The plugin's own API calls (TerminateSession,
+// ResumeSession) then pay the round trip too, as they would over a wide-area link.
+func (e *emulator) endpoint() string {
+	if e.delay != nil {
+		return "http://" + e.delay.l.Addr().String()
+	}
+	return e.srv.URL
+}
+
+func (e *emulator) close() {
+	if e.delay != nil {
+		e.delay.close()
+	}
+	e.srv.Close()
+}
 
 // started is a StartSession call as the AWS CLI makes it: the request parameters (argv[5] of the plugin)
 // and the response.
@@ -72,12 +101,16 @@ func (e *emulator) startSession(ctx context.Context, port int) (*started, error)
 	if err != nil {
 		return nil, err
 	}
-	return &started{
+	st := &started{
 		ID:        aws.ToString(out.SessionId),
 		Token:     aws.ToString(out.TokenValue),
 		StreamURL: aws.ToString(out.StreamUrl),
 		Params:    req,
-	}, nil
+	}
+	if e.delay != nil {
+		st.StreamURL = e.delay.rewrite(st.StreamURL)
+	}
+	return st, nil
 }
 
 func (e *emulator) terminate(ctx context.Context, id string) error {
@@ -93,6 +126,10 @@ type sessionStats struct {
 	DuplicatesAtAgent uint64 `json:"duplicates_at_agent"`
 	AgentResends      uint64 `json:"agent_resends"`
 	MaxClientMessage  int    `json:"max_client_message"`
+	BacklogPauses     uint64 `json:"backlog_pauses"`    // pause_publication from the back-pressure model
+	SentWhilePaused   uint64 `json:"sent_while_paused"` // data messages sent after reading such a pause
+	Overflows         uint64 `json:"overflows"`         // channel_closed for exceeding the model's limit
+	ClientResends     uint64 `json:"client_resends"`
 }
 
 func (s *sessionStats) add(o sessionStats) {
@@ -102,6 +139,10 @@ func (s *sessionStats) add(o sessionStats) {
 	s.DuplicatesAtAgent += o.DuplicatesAtAgent
 	s.AgentResends += o.AgentResends
 	s.MaxClientMessage = max(s.MaxClientMessage, o.MaxClientMessage)
+	s.BacklogPauses += o.BacklogPauses
+	s.SentWhilePaused += o.SentWhilePaused
+	s.Overflows += o.Overflows
+	s.ClientResends += o.ClientResends
 }
 
 func (e *emulator) stats(id string) sessionStats {
@@ -116,6 +157,10 @@ func (e *emulator) stats(id string) sessionStats {
 		DuplicatesAtAgent: info.Stats.DuplicatesAtAgent,
 		AgentResends:      info.Agent.Resends,
 		MaxClientMessage:  info.Stats.MaxClientMessage,
+		BacklogPauses:     info.Stats.BacklogPauses,
+		SentWhilePaused:   info.Stats.SentWhilePaused,
+		Overflows:         info.Stats.Overflows,
+		ClientResends:     info.Stats.ClientResends,
 	}
 }
 

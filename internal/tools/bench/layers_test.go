@@ -93,7 +93,10 @@ func benchEcho(b *testing.B, open func(context.Context, *started) io.ReadWriteCl
 }
 
 func benchEchoMode(b *testing.B, mode Mode, open func(context.Context, *started) io.ReadWriteCloser) {
-	e := newEmulator(mode, false)
+	e, err := newEmulator(mode, false, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.Cleanup(e.close)
 	d, err := newDest(destEcho, 0)
 	if err != nil {

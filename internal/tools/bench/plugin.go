@@ -148,12 +148,12 @@ func throughPlugin(ctx context.Context, e *emulator, p Plugin, form Form, t tran
 	if err != nil {
 		return measured{}, ps, sessionStats{}, err
 	}
-	args, env, err := PluginArgs(s, e.srv.URL, form)
+	args, env, err := PluginArgs(s, e.endpoint(), form)
 	if err != nil {
 		return measured{}, ps, sessionStats{}, err
 	}
 	cmd := exec.Command(p.Path, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), env...), p.Env...)
 	out := newPortWatcher()
 	errOut := &tailBuffer{}
 	cmd.Stdout, cmd.Stderr = out, errOut

@@ -134,7 +134,10 @@ func ceilingRun(ctx context.Context, n int, size int64, pacing bool, endpoint st
 			BaseEndpoint: aws.String(endpoint),
 		})
 	} else {
-		e = newEmulator(ModeMux, pacing)
+		var err error
+		if e, err = newEmulator(ModeMux, pacing, 0); err != nil {
+			return 0, err
+		}
 		defer e.close()
 	}
 	d, err := newDest(destSource, size)
@@ -213,7 +216,10 @@ func poolRun(ctx context.Context, n int, size int64, pacing bool, endpoint strin
 			BaseEndpoint: aws.String(endpoint),
 		})
 	} else {
-		e := newEmulator(ModeMux, pacing)
+		e, err := newEmulator(ModeMux, pacing, 0)
+		if err != nil {
+			return poolResult{}, err
+		}
 		defer e.close()
 		api = e.ssm
 	}

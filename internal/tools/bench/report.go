@@ -56,6 +56,7 @@ type Report struct {
 	Size     int64     `json:"size_bytes"`
 	Repeat   int       `json:"repeat"`
 	Pacing   bool      `json:"agent_pacing"`
+	RTTms    float64   `json:"rtt_ms,omitempty"` // simulated round trip between plugin and emulator (-rtt)
 	Form     Form      `json:"form"`
 	Echoes   int       `json:"echoes"`
 	EchoSize int       `json:"echo_size"`
@@ -124,6 +125,10 @@ var metrics = []metric{
 	{label: "frames to agent", value: func(r *Row) float64 { return float64(r.Session.FramesToAgent) }, format: "%.0f"},
 	{label: "agent resends", value: func(r *Row) float64 { return float64(r.Session.AgentResends) }, format: "%.0f"},
 	{label: "largest client message B", value: func(r *Row) float64 { return float64(r.Session.MaxClientMessage) }, format: "%.0f"},
+	{label: "pauses (back-pressure)", value: func(r *Row) float64 { return float64(r.Session.BacklogPauses) }, format: "%.0f"},
+	{label: "sent while paused", value: func(r *Row) float64 { return float64(r.Session.SentWhilePaused) }, format: "%.0f"},
+	{label: "channel_closed (overflow)", value: func(r *Row) float64 { return float64(r.Session.Overflows) }, format: "%.0f"},
+	{label: "client resends", value: func(r *Row) float64 { return float64(r.Session.ClientResends) }, format: "%.0f"},
 }
 
 // ratio formats a÷b, or "-" when it means nothing.
@@ -154,8 +159,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.LoadAvg[0] != "" {
 		fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end; %.0f s\n", r.LoadAvg[0], r.LoadAvg[1], r.Seconds)
 	}
+	if r.RTTms > 0 {
+		fmt.Fprintf(w, "data channel through a delay proxy: %.0f ms round trip\n", r.RTTms)
+	}
 	for _, p := range r.Plugins {
-		fmt.Fprintf(w, "plugin %s: %s\n", p.Name, p.Path)
+		fmt.Fprintf(w, "plugin %s: %s", p.Name, p.Path)
+		if len(p.Env) > 0 {
+			fmt.Fprintf(w, " %v", p.Env)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, mode := range r.Modes {
 		var cols []*Row
