@@ -186,8 +186,20 @@ func (s *Session) writeLoop(c *conn) {
 		s.connLost(c, err)
 		return
 	}
+	ck, _ := c.t.(corker)
+	batch := func(f func() error) error {
+		if ck == nil {
+			return f()
+		}
+		ck.Cork()
+		err := f()
+		if uerr := ck.Uncork(); err == nil {
+			err = uerr
+		}
+		return err
+	}
 	for {
-		if err := w.flush(); err != nil {
+		if err := batch(w.flush); err != nil {
 			s.connLost(c, err)
 			return
 		}
@@ -204,7 +216,7 @@ func (s *Session) writeLoop(c *conn) {
 				s.ackTimedOut()
 				return
 			}
-			if err := w.resendOverdue(); err != nil {
+			if err := batch(w.resendOverdue); err != nil {
 				s.connLost(c, err)
 				return
 			}

@@ -36,7 +36,9 @@ type Transport interface {
 // Frames larger than protocol.MaxMessageSize are refused. An upgrade the service answers with an HTTP status
 // (403 for a refused signature) fails with an [*UpgradeError].
 func DialWebsocket(ctx context.Context, url string, header http.Header) (Transport, error) {
+	var cc *corkConn
 	d := websocket.Dialer{
+		NetDialContext:   corkDialer(&cc),
 		Proxy:            http.ProxyFromEnvironment,
 		HandshakeTimeout: DefaultDialTimeout,
 		ReadBufferSize:   wsReadBuffer,
@@ -51,7 +53,7 @@ func DialWebsocket(ctx context.Context, url string, header http.Header) (Transpo
 		return nil, fmt.Errorf("session: dial data channel: %w", err)
 	}
 	c.SetReadLimit(protocol.MaxMessageSize)
-	return &wsTransport{c: c}, nil
+	return &wsTransport{c: c, cork: cc}, nil
 }
 
 // A session holds no websocket write buffer while idle: gorilla takes one from wsWritePool for each message
@@ -83,7 +85,28 @@ func (e *UpgradeError) refused() bool {
 
 type wsTransport struct {
 	c    *websocket.Conn
+	cork *corkConn // the connection below, when this package dialed it
 	once sync.Once
+}
+
+// Cork and Uncork bracket a batch of writes (see corkConn).
+func (t *wsTransport) Cork() {
+	if t.cork != nil {
+		t.cork.cork()
+	}
+}
+
+func (t *wsTransport) Uncork() error {
+	if t.cork != nil {
+		return t.cork.uncork()
+	}
+	return nil
+}
+
+// corker is implemented by transports that can batch writes.
+type corker interface {
+	Cork()
+	Uncork() error
 }
 
 func (t *wsTransport) ReadFrame(buf []byte) ([]byte, error) {
