@@ -8,6 +8,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
+
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
 
@@ -48,7 +50,7 @@ func TestBacklogModel(t *testing.T) {
 	send(5) // written before the client read the ping that followed the pause: in flight, not counted
 	readUntil(wire.OutputStreamData)
 	send(6) // the pong went out before this one
-	readUntil(wire.OutputStreamData)
+	testkit.WaitFor(t, "seq 6 at the agent", func() bool { return stats().MaxBacklog == 7<<10 })
 	if st := stats(); st.BacklogPauses != 1 || st.SentWhilePaused != 1 || st.MaxBacklog != 7<<10 {
 		t.Fatalf("after the pause: BacklogPauses %d, SentWhilePaused %d, MaxBacklog %d; want 1, 1, 7168",
 			st.BacklogPauses, st.SentWhilePaused, st.MaxBacklog)
@@ -61,7 +63,7 @@ func TestBacklogModel(t *testing.T) {
 	}
 	readUntil(wire.StartPublication)
 	send(7)
-	readUntil(wire.Acknowledge)
+	testkit.WaitFor(t, "seq 7 read", func() bool { return stats().ClientResends == 7 && stats().FramesToAgent >= 15 })
 	if st := stats(); st.BacklogStarts != 1 || st.SentWhilePaused != 7 || st.ClientResends != 7 || st.Overflows != 0 {
 		// The six resends before start_publication count as sent while paused too.
 		t.Fatalf("after draining: BacklogStarts %d, SentWhilePaused %d, ClientResends %d, Overflows %d; want 1, 7, 7, 0",
