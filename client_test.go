@@ -236,7 +236,7 @@ func TestAttachOwnStartSession(t *testing.T) {
 	if err != nil || string(b) != "own\n" {
 		t.Errorf("output %q, %v", b, err)
 	}
-	if err := s.Wait(ctx); err != nil {
+	if err := s.Wait(); err != nil {
 		t.Errorf("Wait = %v", err)
 	}
 	s.Close()

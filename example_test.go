@@ -237,7 +237,7 @@ func ExampleSession_Wait() {
 	}
 	defer s.Close()
 	var exit *ssmwire.ExitError
-	if err := s.Wait(ctx); errors.As(err, &exit) {
+	if err := s.Wait(); errors.As(err, &exit) {
 		fmt.Println("exit status", exit.Code)
 	}
 	// Output: exit status 5

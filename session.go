@@ -85,16 +85,13 @@ func (s *Session) Err() error { return s.ch.Err() }
 // session (the official plugin prints it as the session's last line).
 func (s *Session) ChannelClosedOutput() (string, bool) { return s.ch.ChannelClosedOutput() }
 
-// Wait waits until the session has ended or ctx is done, and returns how it ended: nil after a clean end (or
-// a remote exit status 0), an [*ExitError] when the agent reported a non-zero exit status, a
-// [*session.ChannelClosedError] when the service ended the session with a message, ctx's error, or the
-// failure. Wait does not end the session; on ctx's error the caller decides (see [Session.Terminate]).
-func (s *Session) Wait(ctx context.Context) error {
-	select {
-	case <-s.ch.Done():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// Wait waits until the session has ended and returns how it ended, like x/crypto/ssh's Session.Wait: nil
+// after a clean end (or a remote exit status 0), an [*ExitError] when the agent reported a non-zero exit
+// status, a [*session.ChannelClosedError] when the service ended the session with a message, or the failure.
+// To stop waiting early, select on [Session.Done] with your own context; to end the session, call
+// [Session.Terminate] or [Session.Close], after which Wait returns nil.
+func (s *Session) Wait() error {
+	<-s.ch.Done()
 	return s.result()
 }
 

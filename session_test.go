@@ -74,7 +74,7 @@ func TestTerminatePolicy(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatal("the service never ended the session")
 			}
-			if err := s.Wait(ctx); err != nil {
+			if err := s.Wait(); err != nil {
 				t.Errorf("Wait after Terminate = %v, want nil", err)
 			}
 			if err := s.Close(); err != nil {
@@ -90,7 +90,7 @@ func TestWaitExitError(t *testing.T) {
 	c := newClient(t, srv, nil)
 	s := startCommand(t, c, "exit 7")
 	var ee *ssmwire.ExitError
-	if err := s.Wait(testkit.Context(t)); !errors.As(err, &ee) || ee.Code != 7 {
+	if err := s.Wait(); !errors.As(err, &ee) || ee.Code != 7 {
 		t.Fatalf("Wait = %v, want *ExitError{7}", err)
 	}
 }
@@ -111,7 +111,7 @@ func TestSignalAndOutput(t *testing.T) {
 	}
 	var ee *ssmwire.ExitError
 	// The agent reports a command killed by a signal as EXIT_CODE: -1 (Go's ExitCode()).
-	if err := s.Wait(ctx); !errors.As(err, &ee) || ee.Code != -1 {
+	if err := s.Wait(); !errors.As(err, &ee) || ee.Code != -1 {
 		t.Fatalf("Wait after SIGINT = %v, want exit status -1", err)
 	}
 
