@@ -51,6 +51,9 @@ func (s *Session) startConn(t Transport) {
 		s.sentUpTo = s.nextSeq
 	}
 	s.mu.Unlock()
+	if p, ok := t.(ponger); ok {
+		p.SetWakeup(s.kick)
+	}
 	s.wg.Add(2)
 	go s.readLoop(c)
 	go s.writeLoop(c)
@@ -259,9 +262,15 @@ type writer struct {
 	ack  []byte
 }
 
-// flush sends pending acknowledgements and every data message not yet sent on this conn.
+// flush sends a pending pong, pending acknowledgements and every data message not yet sent on this conn.
 func (w *writer) flush() error {
+	p, _ := w.c.t.(ponger)
 	for {
+		if p != nil {
+			if err := p.WritePong(); err != nil {
+				return err
+			}
+		}
 		if err := w.flushAcks(); err != nil {
 			return err
 		}

@@ -53,7 +53,9 @@ func DialWebsocket(ctx context.Context, url string, header http.Header) (Transpo
 		return nil, fmt.Errorf("session: dial data channel: %w", err)
 	}
 	c.SetReadLimit(protocol.MaxMessageSize)
-	return &wsTransport{c: c, cork: cc}, nil
+	t := &wsTransport{c: c, cork: cc}
+	c.SetPingHandler(t.onPing)
+	return t, nil
 }
 
 // A session holds no websocket write buffer while idle: gorilla takes one from wsWritePool for each message
@@ -87,6 +89,57 @@ type wsTransport struct {
 	c    *websocket.Conn
 	cork *corkConn // the connection below, when this package dialed it
 	once sync.Once
+
+	// A pong is written by the session's writer goroutine, not by the reader that read the ping: the writer
+	// finishes the data message it is writing first, so a pong that follows pause_publication is never
+	// followed by data chosen before the pause (the service may check exactly that).
+	pongMu  sync.Mutex
+	pong    []byte
+	hasPong bool
+	wakeup  func()
+}
+
+func (t *wsTransport) onPing(data string) error {
+	t.pongMu.Lock()
+	t.pong, t.hasPong = append(t.pong[:0], data...), true
+	wake := t.wakeup
+	t.pongMu.Unlock()
+	if wake != nil {
+		wake()
+	} else {
+		return t.WritePong()
+	}
+	return nil
+}
+
+// SetWakeup registers the function that wakes the writer when a pong is due.
+func (t *wsTransport) SetWakeup(f func()) {
+	t.pongMu.Lock()
+	t.wakeup = f
+	t.pongMu.Unlock()
+}
+
+// WritePong answers the latest ping, if one is waiting. Only the writer goroutine calls it.
+func (t *wsTransport) WritePong() error {
+	t.pongMu.Lock()
+	if !t.hasPong {
+		t.pongMu.Unlock()
+		return nil
+	}
+	data := append([]byte(nil), t.pong...)
+	t.hasPong = false
+	t.pongMu.Unlock()
+	err := t.c.WriteControl(websocket.PongMessage, data, time.Now().Add(10*time.Second))
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return nil
+	}
+	return err
+}
+
+// ponger is implemented by transports whose pongs the writer sends.
+type ponger interface {
+	SetWakeup(func())
+	WritePong() error
 }
 
 // Cork and Uncork bracket a batch of writes (see corkConn).
