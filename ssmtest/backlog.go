@@ -6,9 +6,6 @@ import (
 	"errors"
 	"strconv"
 	"sync"
-	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
 )
@@ -191,10 +188,5 @@ func (ss *session) backlogAck(payload []byte) {
 // controlAndPing writes an MGS control message and then a ping, in that order, so the pong proves the client
 // has read the control message.
 func (c *clientConn) controlAndPing(msg, ping []byte) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if c.ws.WriteMessage(websocket.BinaryMessage, msg) == nil {
-		c.ws.WriteControl(websocket.PingMessage, ping, time.Now().Add(writeTimeout))
-	}
+	c.enqueue(outFrame{msg: msg, ping: ping})
 }

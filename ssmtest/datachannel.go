@@ -33,8 +33,21 @@ var upgrader = websocket.Upgrader{
 type clientConn struct {
 	ws    *websocket.Conn
 	sess  *session
-	wmu   sync.Mutex   // serializes data writes
+	cork  *corkConn    // below ws; nil only in tests that build a clientConn by hand
 	state atomic.Int32 // connOpen, connClosing or connKilled
+
+	qmu   sync.Mutex    // guards queue and werr
+	queue []outFrame    // frames for the writer goroutine (connwriter.go), in order
+	werr  error         // set once the connection failed or ended: later writes fail
+	wake  chan struct{} // capacity 1: something was queued
+	gone  chan struct{} // closed when the connection's reader ends
+}
+
+// newClientConn makes the clientConn of ws and starts its writer goroutine, which ends after gone is closed.
+func newClientConn(ws *websocket.Conn, cork *corkConn, ss *session) *clientConn {
+	c := &clientConn{ws: ws, sess: ss, cork: cork, wake: make(chan struct{}, 1), gone: make(chan struct{})}
+	go c.writeLoop()
+	return c
 }
 
 const (
@@ -43,12 +56,9 @@ const (
 	connKilled  // closed abruptly
 )
 
-// write sends one binary frame; errors mean the connection is gone.
+// write queues one binary frame for the writer goroutine; errors mean the connection is gone.
 func (c *clientConn) write(frame []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return c.ws.WriteMessage(websocket.BinaryMessage, frame)
+	return c.enqueue(outFrame{msg: frame})
 }
 
 // kill closes the connection abruptly, without a close frame. If the connection was
@@ -71,8 +81,7 @@ func (c *clientConn) closeNormal(reason string, count *atomic.Uint64) {
 	if count != nil {
 		count.Add(1)
 	}
-	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason),
-		time.Now().Add(time.Second))
+	c.enqueue(outFrame{closing: true, close: reason}) // after the frames queued before it
 	c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 }
 
@@ -97,7 +106,8 @@ func (s *Server) serveDataChannel(w http.ResponseWriter, r *http.Request, id str
 		http.Error(w, "ssmtest: data channel upgrade refused: "+err.Error(), http.StatusForbidden)
 		return
 	}
-	ws, err := upgrader.Upgrade(w, r, nil)
+	hj := &corkHijacker{ResponseWriter: w}
+	ws, err := upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		s.stats.wsRejected.Add(1)
 		return // the upgrader already answered
@@ -125,7 +135,8 @@ func (s *Server) serveDataChannel(w http.ResponseWriter, r *http.Request, id str
 		return
 	}
 	ws.SetReadDeadline(time.Time{})
-	c := &clientConn{ws: ws, sess: ss}
+	c := newClientConn(ws, hj.conn, ss)
+	defer close(c.gone)
 	if !s.track(c) {
 		ws.Close()
 		return
@@ -351,7 +362,7 @@ func (ss *session) deliver(d Direction, frame []byte) {
 		return
 	}
 	c := ss.currentClient()
-	if c == nil || c.state.Load() != connOpen || c.write(frame) != nil {
+	if c == nil || c.state.Load() != connOpen || c.enqueue(outFrame{msg: frame, relayed: true}) != nil {
 		ss.counters.lostToClient.Add(1)
 	}
 }
