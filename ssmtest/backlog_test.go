@@ -103,3 +103,24 @@ func TestBacklogDefaults(t *testing.T) {
 		t.Fatalf("derived marks %+v", b)
 	}
 }
+
+// TestInputAckSeq checks the direct reading of acknowledgements against encoding/json.
+func TestInputAckSeq(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		seq     int64
+		ok      bool
+	}{
+		{`{"AcknowledgedMessageType":"input_stream_data","AcknowledgedMessageId":"x","AcknowledgedMessageSequenceNumber":42,"IsSequentialMessage":true}`, 42, true},
+		{`{"AcknowledgedMessageType":"input_stream_data","AcknowledgedMessageSequenceNumber":7}`, 7, true},
+		{`{"AcknowledgedMessageSequenceNumber": 9, "AcknowledgedMessageType": "input_stream_data"}`, 9, true},
+		{`{"AcknowledgedMessageType":"output_stream_data","AcknowledgedMessageSequenceNumber":3}`, 0, false},
+		{`{"AcknowledgedMessageType":"input_stream_data","AcknowledgedMessageSequenceNumber":1e3}`, 0, false},
+		{`not json`, 0, false},
+	} {
+		seq, ok := inputAckSeq([]byte(tc.payload))
+		if seq != tc.seq || ok != tc.ok {
+			t.Errorf("inputAckSeq(%s) = %d, %v; want %d, %v", tc.payload, seq, ok, tc.seq, tc.ok)
+		}
+	}
+}

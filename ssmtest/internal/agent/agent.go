@@ -95,7 +95,7 @@ type Agent struct {
 	ch    channel
 	stats counters
 
-	in chan []byte // input_stream_data frames for the processor
+	in chan *wire.Message // input_stream_data messages for the processor (decoded once, by Deliver)
 
 	handshakeDone atomic.Bool
 	hsResponse    chan *wire.HandshakeResponse
@@ -156,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (*Agent, error) {
 		parent:      ctx,
 		quit:        make(chan struct{}),
 		done:        make(chan struct{}),
-		in:          make(chan []byte, inQueueLen),
+		in:          make(chan *wire.Message, inQueueLen),
 		hsResponse:  make(chan *wire.HandshakeResponse, 1),
 		hsChallenge: make(chan []byte, 1),
 		readyKick:   make(chan struct{}, 1),

@@ -42,7 +42,7 @@ func (a *Agent) Deliver(frame []byte) {
 		a.stats.messagesIn.Add(1)
 		a.stats.bytesIn.Add(uint64(len(m.Payload)))
 		select {
-		case a.in <- frame:
+		case a.in <- m:
 		case <-a.quit:
 		}
 	default:
@@ -53,17 +53,13 @@ func (a *Agent) Deliver(frame []byte) {
 // processLoop owns the incoming sequence state: expected sequence number and the out-of-order buffer.
 func (a *Agent) processLoop() {
 	defer a.wg.Done()
-	st := &inState{pending: make(map[int64][]byte)}
+	st := &inState{pending: make(map[int64]*wire.Message)}
 	for {
 		select {
 		case <-a.quit:
 			return
-		case frame := <-a.in:
-			m, err := wire.Decode(frame)
-			if err != nil {
-				continue
-			}
-			a.handleStream(st, m, frame)
+		case m := <-a.in:
+			a.handleStream(st, m)
 		case <-a.readyKick:
 			a.drainPending(st)
 		}
@@ -72,12 +68,12 @@ func (a *Agent) processLoop() {
 
 type inState struct {
 	expected int64
-	pending  map[int64][]byte // raw frames with seq > expected
+	pending  map[int64]*wire.Message // messages with seq > expected
 }
 
 // handleStream applies §4.2 with the agent's rules: in order → process then ack (no ack when the plugin is
 // not ready); ahead → ack and buffer; behind → ack again.
-func (a *Agent) handleStream(st *inState, m *wire.Message, frame []byte) {
+func (a *Agent) handleStream(st *inState, m *wire.Message) {
 	switch {
 	case m.Seq == st.expected:
 		if err := a.dispatch(m); errors.Is(err, errNotReady) {
@@ -97,7 +93,7 @@ func (a *Agent) handleStream(st *inState, m *wire.Message, frame []byte) {
 		if len(st.pending) >= incomingCapacity {
 			return
 		}
-		st.pending[m.Seq] = frame // Deliver cloned it; nothing else holds it
+		st.pending[m.Seq] = m // its payload is in the frame Deliver cloned; nothing else holds it
 		a.sendAck(m)
 	default:
 		a.stats.duplicatesIn.Add(1)
@@ -109,17 +105,14 @@ func (a *Agent) handleStream(st *inState, m *wire.Message, frame []byte) {
 // for stays buffered (it is already acknowledged) until the plugin comes up.
 func (a *Agent) drainPending(st *inState) {
 	for {
-		frame, ok := st.pending[st.expected]
+		m, ok := st.pending[st.expected]
 		if !ok {
 			return
 		}
-		m, err := wire.Decode(frame)
-		if err == nil {
-			if err := a.dispatch(m); errors.Is(err, errNotReady) {
-				return
-			} else if err != nil {
-				a.log.Debug("input failed", "seq", m.Seq, "err", err)
-			}
+		if err := a.dispatch(m); errors.Is(err, errNotReady) {
+			return
+		} else if err != nil {
+			a.log.Debug("input failed", "seq", m.Seq, "err", err)
 		}
 		delete(st.pending, st.expected)
 		st.expected++
