@@ -61,7 +61,7 @@ func (s *Session) Target() string { return s.target }
 // Session still owns it: end it with [Session.Terminate] or [Session.Close].
 func (s *Session) Channel() *session.Session { return s.ch }
 
-// Ready waits until the agent has set the session up (its handshake, protocol.md §5) and returns what it
+// Ready waits until the agent has set the session up (its handshake, docs/protocol.md §5) and returns what it
 // announced: session type, properties, agent version, the customer message.
 func (s *Session) Ready(ctx context.Context) (*session.Handshake, error) {
 	hs, err := s.ch.Ready(ctx)
@@ -119,7 +119,7 @@ func (s *Session) WindowChange(ctx context.Context, cols, rows uint32) error {
 
 // Signal is a signal the remote side can be sent. Session Manager carries no signals, only bytes: the agent
 // turns 0x03 and 0x1C into SIGINT and SIGQUIT on a NonInteractiveCommands command, and a pty's line
-// discipline does the same for pty sessions (protocol.md §6.1).
+// discipline does the same for pty sessions (docs/protocol.md §6.1).
 type Signal byte
 
 // Signals, as the control bytes the official plugin sends for them.
@@ -203,7 +203,7 @@ func (s *Session) Forwarder(ctx context.Context, cfg *portforward.Config) (*port
 	return f, nil
 }
 
-// Terminate ends the session from this side, the one way ssmwire does it (protocol.md §6.3, §7.4): a port
+// Terminate ends the session from this side, the one way ssmwire does it (docs/protocol.md §6.3, §7.4): a port
 // session carried by a Forwarder gets Flag TerminateSession when its agent knows the flag (mux mode always;
 // otherwise agents newer than 2.3.722.0); any other session, or one whose agent did not close the channel
 // within [TerminateWait] after the flag, gets the TerminateSession API. Then Terminate waits, at most

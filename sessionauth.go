@@ -10,7 +10,7 @@ import (
 // withSSMAuth fills in the session settings that follow from the SSM client: a data channel is signed with
 // the credentials and region ResumeSession and TerminateSession use, when the caller left them unset, and the
 // endpoint the SSM client was pointed at (aws.Config.BaseEndpoint, AWS_ENDPOINT_URL_SSM, a profile's
-// endpoint_url) is trusted as a stream URL host (protocol.md §3.5). Only an *ssm.Client says what those are;
+// endpoint_url) is trusted as a stream URL host (docs/protocol.md §3.5). Only an *ssm.Client says what those are;
 // a fake SSMAPI leaves them unset.
 func withSSMAuth(base session.Config, api SSMAPI) session.Config {
 	c, ok := api.(*ssm.Client)

@@ -1,6 +1,6 @@
 // Package portforward carries TCP connections over a Session Manager Port session: the client side of
 // AWS-StartPortForwardingSession, AWS-StartPortForwardingSessionToRemoteHost and AWS-StartSSHSession
-// (protocol.md §6.2-6.5).
+// (docs/protocol.md §6.2-6.5).
 //
 // A Forwarder is built on an open [session.Session] with [New], which waits for the handshake, reads the
 // document's properties ([ParseProperties]) and picks one of three modes ([SelectMode]):

@@ -28,7 +28,7 @@ var (
 )
 
 // ConnectToPortError reports that the agent could not connect to the destination port for a new mux stream
-// (Flag ConnectToPortError, protocol.md §2.3). The agent closes that stream; its reader gets this error
+// (Flag ConnectToPortError, docs/protocol.md §2.3). The agent closes that stream; its reader gets this error
 // instead of io.EOF.
 type ConnectToPortError struct {
 	SessionID string
@@ -43,7 +43,7 @@ type KeepAlive int
 
 const (
 	// KeepAliveAuto follows the official plugin: keepalive is off when the agent is newer than 3.1.1511.0,
-	// because such agents turn theirs off too and an idle mux must not be torn down (protocol.md §6.4).
+	// because such agents turn theirs off too and an idle mux must not be torn down (docs/protocol.md §6.4).
 	KeepAliveAuto KeepAlive = iota
 	KeepAliveOn
 	KeepAliveOff

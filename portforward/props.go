@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// Mode is the way a Port session carries connections (protocol.md §6.2).
+// Mode is the way a Port session carries connections (docs/protocol.md §6.2).
 type Mode int
 
 // The three port session modes.
@@ -39,7 +39,7 @@ func (m Mode) String() string {
 // (or none) selects [ModeStream].
 const LocalPortForwarding = "LocalPortForwarding"
 
-// Agent versions that gate client behaviour (protocol.md §9). The official plugin requires the agent
+// Agent versions that gate client behaviour (docs/protocol.md §9). The official plugin requires the agent
 // version to be strictly greater, with the same number of components.
 const (
 	muxAfterAgentVersion           = "3.0.196.0"
@@ -137,7 +137,7 @@ func scalar(v json.RawMessage) (string, error) {
 	return n.String(), nil
 }
 
-// SelectMode chooses the mode exactly as the official plugin does (protocol.md §6.2): type
+// SelectMode chooses the mode exactly as the official plugin does (docs/protocol.md §6.2): type
 // LocalPortForwarding gives [ModeMux] when the agent version is greater than 3.0.196.0 and [ModeBasic]
 // otherwise (including an unparsable or differently shaped version); any other type gives [ModeStream].
 func SelectMode(p Properties, agentVersion string) Mode {
@@ -164,7 +164,7 @@ func AgentDisablesKeepAlive(agentVersion string) bool {
 
 // versionGreater reports whether v is strictly greater than base under the official plugin's rule: both must
 // have the same number of dot-separated components, each a decimal integer (strconv.Atoi); any mismatch or
-// parse failure counts as "not greater" (protocol.md §9).
+// parse failure counts as "not greater" (docs/protocol.md §9).
 func versionGreater(v, base string) bool {
 	if v == "" || base == "" {
 		return false

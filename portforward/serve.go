@@ -90,7 +90,7 @@ func (f *Forwarder) forward(ctx context.Context, local net.Conn) {
 	go func() {
 		defer close(done)
 		// Local client → destination. When the client stops sending (EOF or error) the remote side is closed:
-		// smux FIN in mux mode, Flag DisconnectToPort in basic mode (protocol.md §6.3, §6.4).
+		// smux FIN in mux mode, Flag DisconnectToPort in basic mode (docs/protocol.md §6.3, §6.4).
 		// In mux mode the transport packs whatever the copy writes into full data messages.
 		buf := make([]byte, copyBufferSize)
 		_, err := io.CopyBuffer(remote, onlyReader{local}, buf)

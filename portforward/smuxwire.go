@@ -24,7 +24,7 @@ const (
 // version than the one portforward's frame watching and stream-id prediction were written for.
 var ErrSmuxVersion = errors.New("portforward: unsupported smux version")
 
-// smux v1 commands (protocol.md §6.4).
+// smux v1 commands (docs/protocol.md §6.4).
 const (
 	smuxSYN = 0
 	smuxFIN = 1

@@ -49,6 +49,6 @@
 // [AppendAcknowledge] and [ParseAcknowledge]. channel_closed carries a
 // [ChannelClosed].
 //
-// The reference for every field is ../shared/protocol.md (§1 framing,
+// The reference for every field is docs/protocol.md (§1 framing,
 // §2 types and acknowledgement, §5 handshake).
 package protocol

@@ -162,7 +162,7 @@ func TestGoldenVectorPayloads(t *testing.T) {
 	}
 }
 
-// TestWorkedExample is the 123-byte message of protocol.md §1.4.
+// TestWorkedExample is the 123-byte message of docs/protocol.md §1.4.
 func TestWorkedExample(t *testing.T) {
 	const want = `
 		00 00 00 74

@@ -8,7 +8,7 @@ import (
 )
 
 // The JSON bodies of the data channel. Go field names equal the JSON keys
-// the official client and agent use (protocol.md §2.4, §2.5, §3.2, §5.3,
+// the official client and agent use (docs/protocol.md §2.4, §2.5, §3.2, §5.3,
 // §5.4), so a struct reads like the wire.
 
 // Acknowledge is the payload of an acknowledge message (§2.4). Receivers

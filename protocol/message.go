@@ -8,7 +8,7 @@ import (
 	"slices"
 )
 
-// Sizes of the binary message (protocol.md §1.1).
+// Sizes of the binary message (docs/protocol.md §1.1).
 const (
 	// HeaderLength is the value written in the HeaderLength field: the offset
 	// of PayloadLength, which it therefore excludes.
@@ -88,7 +88,7 @@ func (m *Message) AppendMarshal(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// putMessageID writes id with its halves swapped (protocol.md §1.3): the wire
+// putMessageID writes id with its halves swapped (docs/protocol.md §1.3): the wire
 // carries bytes 8..15 first, then bytes 0..7.
 func putMessageID(dst []byte, id *[16]byte) {
 	copy(dst[0:8], id[8:16])

@@ -9,7 +9,7 @@ import (
 const hexDigits = "0123456789abcdef"
 
 // AppendUUID appends id in the 8-4-4-4-12 lowercase hex form used in
-// acknowledgements (protocol.md §1.3). id is in canonical byte order.
+// acknowledgements (docs/protocol.md §1.3). id is in canonical byte order.
 func AppendUUID(b []byte, id [16]byte) []byte {
 	for i, c := range id {
 		if i == 4 || i == 6 || i == 8 || i == 10 {

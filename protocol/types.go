@@ -2,7 +2,7 @@ package protocol
 
 import "strconv"
 
-// MessageType strings of the data channel (protocol.md §2.1). On the wire they
+// MessageType strings of the data channel (docs/protocol.md §2.1). On the wire they
 // occupy a 32-byte field padded with spaces.
 const (
 	TypeInputStreamData   = "input_stream_data"
@@ -46,14 +46,14 @@ func internType(b []byte) string {
 	return string(b)
 }
 
-// Header flags (protocol.md §1.5). Neither the official client nor the agent
+// Header flags (docs/protocol.md §1.5). Neither the official client nor the agent
 // looks at them on receipt.
 const (
 	FlagSYN uint64 = 1 // first message of a stream
 	FlagFIN uint64 = 2 // final message; acknowledgements carry SYN|FIN
 )
 
-// PayloadType says how to read a stream-data payload (protocol.md §2.2).
+// PayloadType says how to read a stream-data payload (docs/protocol.md §2.2).
 type PayloadType uint32
 
 // Payload types. Acknowledgements and control messages carry 0.
@@ -87,7 +87,7 @@ var payloadTypeNames = [...]string{
 	PayloadExitCode:             "ExitCode",
 }
 
-// String returns the name used in protocol.md §2.2, or "PayloadType(n)".
+// String returns the name used in docs/protocol.md §2.2, or "PayloadType(n)".
 func (t PayloadType) String() string {
 	if int(t) < len(payloadTypeNames) && payloadTypeNames[t] != "" {
 		return payloadTypeNames[t]
@@ -95,7 +95,7 @@ func (t PayloadType) String() string {
 	return "PayloadType(" + strconv.FormatUint(uint64(t), 10) + ")"
 }
 
-// PayloadFlag is the value carried by a PayloadTypeFlag message (protocol.md §2.3).
+// PayloadFlag is the value carried by a PayloadTypeFlag message (docs/protocol.md §2.3).
 type PayloadFlag uint32
 
 // Flag values.
@@ -118,7 +118,7 @@ func (f PayloadFlag) String() string {
 	return "PayloadFlag(" + strconv.FormatUint(uint64(f), 10) + ")"
 }
 
-// ActionStatus is the outcome of a handshake action (protocol.md §5.3).
+// ActionStatus is the outcome of a handshake action (docs/protocol.md §5.3).
 // The agent cancels the session on anything but ActionSuccess.
 type ActionStatus int
 

@@ -38,7 +38,7 @@ type KMSClient interface {
 	GenerateDataKey(ctx context.Context, params *kms.GenerateDataKeyInput, optFns ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
 }
 
-// Defaults for [Config]: the pacing the real service is known to accept (protocol.md §8.1). AWS's own
+// Defaults for [Config]: the pacing the real service is known to accept (docs/protocol.md §8.1). AWS's own
 // clients send data messages of at most 1 KiB, and the only field report of larger payloads (8 KiB with
 // 256 KiB unacknowledged) ended in pause_publication and then channel_closed, while 1 KiB with the same bound
 // succeeded. Larger values are an explicit opt-in ([Config.MaxPayload], [Config.Window]).
@@ -52,13 +52,13 @@ const (
 	DefaultPingInterval = 54 * time.Second
 	DefaultDialTimeout  = 45 * time.Second
 
-	// Retransmission constants, protocol.md §4.
+	// Retransmission constants, docs/protocol.md §4.
 	defaultRTT       = 100 * time.Millisecond
 	defaultRTO       = 200 * time.Millisecond
 	clockGranularity = 10 * time.Millisecond
 	// maxRTO bounds the timeout, sampled or backed off. RFC 6298 §2.5 allows a ceiling of 60 s or more;
 	// the official implementation's 1 s ceiling resends every message whose acknowledgement a slow
-	// destination delays by a second, though nothing was lost (protocol.md §4.3, §8.1).
+	// destination delays by a second, though nothing was lost (docs/protocol.md §4.3, §8.1).
 	maxRTO        = 60 * time.Second
 	maxOutOfOrder = 10000
 )
@@ -128,7 +128,7 @@ type Config struct {
 	OnFlag func(protocol.PayloadFlag)
 
 	// Credentials sign the websocket upgrade with SigV4 (service [SigningService], Region), as the official
-	// plugin does since 1.2.764.0, which AWS names the minimum supported version (protocol.md §3.5). They
+	// plugin does since 1.2.764.0, which AWS names the minimum supported version (docs/protocol.md §3.5). They
 	// are retrieved at every dial, the first and each one after ResumeSession, so pass the provider the SSM
 	// client uses (aws.Config.Credentials: an aws.CredentialsCache, which refreshes expiring credentials).
 	// A presigned stream URL is dialled as it is, unsigned. Nil, or credentials that cannot be retrieved:

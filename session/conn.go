@@ -91,7 +91,7 @@ func (s *Session) connLost(c *conn, err error) {
 }
 
 // resume calls ResumeSession and reconnects with the new token, retrying with exponential backoff
-// (protocol.md §7.4). Sequence numbers and unacknowledged messages carry over.
+// (docs/protocol.md §7.4). Sequence numbers and unacknowledged messages carry over.
 func (s *Session) resume(cause error) {
 	defer s.wg.Done()
 	delay := s.cfg.ResumeBackoff

@@ -9,7 +9,7 @@ import (
 )
 
 // gcmOverhead is what encryption adds to a payload: a 12-byte nonce in front and a 16-byte tag behind
-// (protocol.md §5.4).
+// (docs/protocol.md §5.4).
 const gcmOverhead = 12 + 16
 
 // payloadCipher seals our payloads with the client→agent half of the KMS data key (bytes 32..63) and opens

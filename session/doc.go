@@ -35,7 +35,7 @@
 // # Authentication of the websocket
 //
 // The OpenDataChannel frame carries the session's token, and since plugin 1.2.764.0, which AWS names the
-// minimum supported version, the websocket upgrade itself is SigV4-signed too (protocol.md §3.1, §3.5):
+// minimum supported version, the websocket upgrade itself is SigV4-signed too (docs/protocol.md §3.1, §3.5):
 // with [Config.Credentials] set, every dial (the first and each one after ResumeSession) signs GET <stream
 // URL> with an empty payload for service [SigningService] and [Config.Region], with credentials retrieved
 // for that dial, and sends Authorization, X-Amz-Date and, for temporary credentials, X-Amz-Security-Token
@@ -46,7 +46,7 @@
 // # Which stream URLs are dialled
 //
 // Because the upgrade carries a signature and an access key id, and the first frame the token, [Open] checks
-// the stream URL before sending anything (protocol.md §3.5, as the official plugin does since 1.2.889.0): its
+// the stream URL before sending anything (docs/protocol.md §3.5, as the official plugin does since 1.2.889.0): its
 // host must be an AWS Session Manager endpoint (ssmmessages[-fips].<region>.amazonaws.com and the other
 // partitions' and dual-stack names, or a VPC endpoint name), over wss, or the host and port of one of
 // [Config.TrustedEndpoints], the endpoints the user named on purpose, such as an emulator's URL. Anything

@@ -26,7 +26,7 @@ type Handshake struct {
 	CustomerMessage string
 	// Encrypted reports a KMS-encrypted session.
 	Encrypted bool
-	// Handshaked is false for sessions whose type was inferred from the first output (protocol.md §5.1).
+	// Handshaked is false for sessions whose type was inferred from the first output (docs/protocol.md §5.1).
 	Handshaked bool
 	// Duration is the agent's HandshakeTimeToComplete.
 	Duration time.Duration
@@ -93,7 +93,7 @@ func (s *Session) Ready(ctx context.Context) (*Handshake, error) {
 	return &r, nil
 }
 
-// onHandshakeRequest answers the agent's requested client actions (protocol.md §5.3). It runs on the reader
+// onHandshakeRequest answers the agent's requested client actions (docs/protocol.md §5.3). It runs on the reader
 // goroutine; the reply bypasses the send window so the reader never blocks on it.
 func (s *Session) onHandshakeRequest(payload []byte) {
 	var req protocol.HandshakeRequest
@@ -164,7 +164,7 @@ func (s *Session) processSessionType(params json.RawMessage) error {
 	return nil
 }
 
-// processKMS generates the session's data key (protocol.md §5.4) and returns the action result.
+// processKMS generates the session's data key (docs/protocol.md §5.4) and returns the action result.
 func (s *Session) processKMS(params json.RawMessage) (json.RawMessage, error) {
 	if s.cfg.KMS == nil {
 		return nil, errors.New("no KMS client configured for an encrypted session")
@@ -201,7 +201,7 @@ func (s *Session) processKMS(params json.RawMessage) (json.RawMessage, error) {
 }
 
 // onChallengeRequest proves we hold the data key: open the agent's challenge with the agent→client key and
-// seal it again with ours (protocol.md §5.4).
+// seal it again with ours (docs/protocol.md §5.4).
 func (s *Session) onChallengeRequest(payload []byte) {
 	c := s.hs.cipher()
 	var req protocol.EncryptionChallenge

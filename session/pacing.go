@@ -2,7 +2,7 @@ package session
 
 import "time"
 
-// Pacing against the service's back-pressure (protocol.md §4.6, §8.1). MGS sends pause_publication when the
+// Pacing against the service's back-pressure (docs/protocol.md §4.6, §8.1). MGS sends pause_publication when the
 // far end falls behind, and a client that keeps sending gets channel_closed. The session takes a pause as a
 // congestion signal, as TCP takes a loss: it stops sending new data and resends at once, halves its bound on
 // unacknowledged bytes, and grows the bound back additively, one step per round trip without a pause.

@@ -39,7 +39,7 @@ func (s *Session) handleFrame(frame []byte) {
 	}
 }
 
-// onStreamData implements the receive side of protocol.md §4.2, with duplicates re-acknowledged.
+// onStreamData implements the receive side of docs/protocol.md §4.2, with duplicates re-acknowledged.
 func (s *Session) onStreamData(m *protocol.Message, frame []byte) {
 	seq := m.SequenceNumber
 	switch {
@@ -161,7 +161,7 @@ func (s *Session) deliver(m *protocol.Message, force bool) bool {
 	return true
 }
 
-// onChannelClosed ends the session as the service asked (protocol.md §2.5).
+// onChannelClosed ends the session as the service asked (docs/protocol.md §2.5).
 func (s *Session) onChannelClosed(payload []byte) {
 	var cc protocol.ChannelClosed
 	if err := json.Unmarshal(payload, &cc); err != nil {

@@ -68,7 +68,7 @@ func (s *Session) Send(ctx context.Context, pt protocol.PayloadType, payload []b
 	return s.enqueue(ctx, pt, payload, true)
 }
 
-// SendFlag sends a Flag payload (protocol.md §2.3).
+// SendFlag sends a Flag payload (docs/protocol.md §2.3).
 func (s *Session) SendFlag(ctx context.Context, f protocol.PayloadFlag) error {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(f))
@@ -255,7 +255,7 @@ func (s *Session) resendInterval() time.Duration {
 	return min(max(s.currentRTO()/2, 5*time.Millisecond), s.cfg.ResendTick)
 }
 
-// onAck processes an acknowledgement of our message seq: RTT sample (RFC 6298, protocol.md §4.3; samples
+// onAck processes an acknowledgement of our message seq: RTT sample (RFC 6298, docs/protocol.md §4.3; samples
 // from retransmitted messages are skipped, Karn's rule), window release, and removal from the list.
 func (s *Session) onAck(seq int64) {
 	now := time.Now()
@@ -367,7 +367,7 @@ func (s *Session) replayRecentAcks() {
 	}
 }
 
-// buildAck serializes an acknowledge message (protocol.md §2.4) carrying body into buf.
+// buildAck serializes an acknowledge message (docs/protocol.md §2.4) carrying body into buf.
 func buildAck(buf, body []byte) ([]byte, error) {
 	m := protocol.Message{
 		MessageType:   protocol.TypeAcknowledge,

@@ -93,7 +93,7 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 		return nil, errors.New("session: open: SessionId, StreamUrl and TokenValue are all required")
 	}
 	// Nothing is sent anywhere before the stream URL is known to be a Session Manager endpoint, or one the
-	// user named (protocol.md §3.5).
+	// user named (docs/protocol.md §3.5).
 	if err := CheckStreamURL(info.StreamURL, c.TrustedEndpoints...); err != nil {
 		return nil, fmt.Errorf("session: open %s: %w", info.SessionID, err)
 	}
@@ -133,8 +133,8 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 	return s, nil
 }
 
-// dial opens a websocket to streamURL, signed unless presigned (protocol.md §3.5), and sends the
-// OpenDataChannel frame with a new request id (protocol.md §3.2).
+// dial opens a websocket to streamURL, signed unless presigned (docs/protocol.md §3.5), and sends the
+// OpenDataChannel frame with a new request id (docs/protocol.md §3.2).
 func (s *Session) dial(ctx context.Context, streamURL, token string) (Transport, error) {
 	h, unsigned := s.upgradeHeader(ctx, streamURL)
 	t, err := s.cfg.Dial(ctx, streamURL, h)
@@ -191,7 +191,7 @@ func (s *Session) ChannelClosedOutput() (string, bool) {
 }
 
 // ExitCode returns the remote command's exit code, which the agent reports only for NonInteractiveCommands
-// sessions with separated output streams (protocol.md §6.1). A command killed by a signal is reported as -1.
+// sessions with separated output streams (docs/protocol.md §6.1). A command killed by a signal is reported as -1.
 func (s *Session) ExitCode() (int, bool) {
 	c := s.exitCode.Load()
 	return int(c), c != noExitCode

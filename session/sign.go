@@ -13,13 +13,13 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// SigningService is the SigV4 service name of the data-channel websocket upgrade (protocol.md §3.1).
+// SigningService is the SigV4 service name of the data-channel websocket upgrade (docs/protocol.md §3.1).
 const SigningService = "ssmmessages"
 
 // emptyPayloadHash is the SHA-256 of the empty body of the GET that upgrades to a websocket.
 const emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-// presignQuery lists the query parameters that make a stream URL presigned (protocol.md §3.5).
+// presignQuery lists the query parameters that make a stream URL presigned (docs/protocol.md §3.5).
 var presignQuery = []string{
 	"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
 	"X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
@@ -47,7 +47,7 @@ func IsPresigned(streamURL string) bool {
 var errNoCredentials = errors.New("no AWS credentials")
 
 // SignUpgrade returns the headers that SigV4-sign the websocket upgrade request GET streamURL (empty payload)
-// for service [SigningService] in region, as the official plugin does since 1.2.764.0 (protocol.md §3.5):
+// for service [SigningService] in region, as the official plugin does since 1.2.764.0 (docs/protocol.md §3.5):
 // Authorization, X-Amz-Date and, for temporary credentials, X-Amz-Security-Token. The signature covers the
 // host exactly as the URL names it, which is the Host header the websocket dialer sends. Errors never contain
 // the credentials or the signature.
@@ -106,7 +106,7 @@ func (s *Session) upgradeHeader(ctx context.Context, streamURL string) (h http.H
 }
 
 // resumeURL returns the stream URL to dial after a ResumeSession that answered resumed. The official plugin
-// keeps dialling the first stream URL (protocol.md §7.4), and so does a session with a plain URL. A
+// keeps dialling the first stream URL (docs/protocol.md §7.4), and so does a session with a plain URL. A
 // presigned URL expires, though, so a presigned URL from ResumeSession is taken instead, provided it names
 // the same scheme and host as the URL the session was opened with: a resumed session cannot move elsewhere.
 func (s *Session) resumeURL(resumed string) string {

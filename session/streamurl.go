@@ -13,7 +13,7 @@ import (
 var ErrUntrustedStreamURL = errors.New("session: untrusted stream URL")
 
 // CheckStreamURL reports whether a stream URL may be dialled, as the official plugin checks since 1.2.889.0
-// (protocol.md §3.5): the upgrade carries a signature and an access key id, and the first frame the
+// (docs/protocol.md §3.5): the upgrade carries a signature and an access key id, and the first frame the
 // session's token, so a forged StartSession response must not be able to send them anywhere else.
 //
 // A URL is accepted when its host is an AWS Session Manager endpoint, over wss on the default port:

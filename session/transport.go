@@ -67,7 +67,7 @@ var wsWritePool sync.Pool
 const wsReadBuffer = 16 << 10
 
 // UpgradeError is a websocket upgrade the service answered with an HTTP status instead of switching
-// protocols: 403 when it refused the upgrade's authentication (protocol.md §3.5).
+// protocols: 403 when it refused the upgrade's authentication (docs/protocol.md §3.5).
 type UpgradeError struct {
 	StatusCode int
 	Status     string // e.g. "403 Forbidden"

@@ -1,6 +1,6 @@
 // Package shell runs the interactive and command session types of Session Manager over a
 // [session.Session]: Standard_Stream (the default shell document), InteractiveCommands and
-// NonInteractiveCommands (protocol.md §6.1).
+// NonInteractiveCommands (docs/protocol.md §6.1).
 //
 // # Data flow
 //
@@ -26,7 +26,7 @@
 // Stdin is read in chunks as data arrives and each chunk goes out at once; there is no pacing. End of input
 // does not end the session: for a pty session the remote shell decides when to stop (send "exit"), and a
 // piped script usually ends with it. Input is passed through unchanged; in particular a lone "\n" is not
-// rewritten to "\r" as the official plugin does for every payload (protocol.md §10.7).
+// rewritten to "\r" as the official plugin does for every payload (docs/protocol.md §10.7).
 //
 // For NonInteractiveCommands the agent starts the command with no standard input (it reads /dev/null) and
 // only scans what the client sends for the control bytes 0x03 and 0x1C, which it turns into SIGINT and

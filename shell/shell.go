@@ -62,7 +62,7 @@ var ErrSignal = errors.New("shell: ended by a signal")
 type Size struct{ Cols, Rows uint32 }
 
 // ExitError reports that the remote command exited with a non-zero status. The agent reports it only for
-// NonInteractiveCommands sessions with separated output streams (protocol.md §6.1).
+// NonInteractiveCommands sessions with separated output streams (docs/protocol.md §6.1).
 type ExitError struct{ Code int }
 
 func (e *ExitError) Error() string {

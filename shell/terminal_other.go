@@ -9,7 +9,7 @@ import (
 )
 
 // controlSignals are caught when Stdin is not a terminal (Config.ControlSignals) and sent as bytes, as the
-// official plugin does on Windows (protocol.md §6.1): Ctrl-C as 0x03.
+// official plugin does on Windows (docs/protocol.md §6.1): Ctrl-C as 0x03.
 var controlSignals = []os.Signal{os.Interrupt}
 
 func controlByte(sig os.Signal) (byte, bool) {

@@ -10,7 +10,7 @@ import (
 )
 
 // controlSignals are caught when Stdin is not a terminal (Config.ControlSignals) and sent as bytes, as the
-// official plugin does (protocol.md §6.1): SIGINT 0x03, SIGQUIT 0x1C, SIGTSTP 0x1A.
+// official plugin does (docs/protocol.md §6.1): SIGINT 0x03, SIGQUIT 0x1C, SIGTSTP 0x1A.
 var controlSignals = []os.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP}
 
 // endSignals end the session while Run owns the terminal: it is restored and the session ended.

@@ -210,7 +210,7 @@ func (ss *session) attach(c *clientConn, open wire.OpenDataChannel) error {
 	ss.starting = ss.starting || start
 	ss.backlog.attached(c)
 	if ss.agent != nil && old == nil {
-		// The client's data channel is active again: let the agent publish (protocol.md §4.6). Under mu, in
+		// The client's data channel is active again: let the agent publish (docs/protocol.md §4.6). Under mu, in
 		// order with detach's pause_publication.
 		ss.agent.Deliver(control(wire.StartPublication, nil))
 	}
@@ -267,7 +267,7 @@ func (ss *session) startAgent(clientVersion string) {
 }
 
 // detach forgets c if it is still the session's client. As MGS does when the remote data channel becomes
-// inactive, it sends the agent pause_publication (protocol.md §4.6): the agent keeps sequencing and buffering
+// inactive, it sends the agent pause_publication (docs/protocol.md §4.6): the agent keeps sequencing and buffering
 // but stops transmitting into a channel nobody reads, until the client attaches again.
 func (ss *session) detach(c *clientConn) {
 	ss.mu.Lock()

@@ -26,7 +26,7 @@ type Stats struct {
 }
 
 // UpgradeStats count data-channel websocket upgrade requests by how they were
-// authenticated (protocol.md §3.5). Every upgrade request counts exactly once.
+// authenticated (docs/protocol.md §3.5). Every upgrade request counts exactly once.
 type UpgradeStats struct {
 	Signed          uint64 // SigV4 headers for ssmmessages (verified when the key's secret is known)
 	Presigned       uint64 // a presigned stream URL (Options.PresignedStreamURLs), verified

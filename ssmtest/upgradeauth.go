@@ -13,7 +13,7 @@ import (
 )
 
 // The data-channel websocket upgrade is authenticated like the real service since plugin 1.2.764.0
-// (protocol.md §3.1, §3.5): a SigV4 signature for service ssmmessages and the session's region in the
+// (docs/protocol.md §3.1, §3.5): a SigV4 signature for service ssmmessages and the session's region in the
 // headers, or a presigned stream URL; an unsigned upgrade is refused unless Options.AllowUnsignedUpgrade.
 // Refusals are HTTP 403 before the upgrade, with a body that names the reason and never the signature.
 

@@ -106,7 +106,7 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 		base = &session.Config{}
 	}
 	// New trusts the SSM client's endpoint as a stream URL host; an ECS ExecuteCommand stream URL may be on
-	// the ECS endpoint the user named (protocol.md §3.5).
+	// the ECS endpoint the user named (docs/protocol.md §3.5).
 	if e := aws.ToString(c.ecs.Options().BaseEndpoint); e != "" {
 		base.TrustedEndpoints = append(base.TrustedEndpoints, e)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/ssmwire/ssmwire/session"
 )
 
-// The command line the AWS CLI builds (protocol.md §7.1), without argv[0]:
+// The command line the AWS CLI builds (docs/protocol.md §7.1), without argv[0]:
 //
 //	<response JSON | AWS_SSM_START_SESSION_RESPONSE* variable name> <region> StartSession <profile> <parameters JSON> <endpoint URL>
 //
@@ -39,7 +39,7 @@ type invocation struct {
 	ecs      bool   // started by `aws ecs execute-command`
 
 	// ecsEndpoint is the endpoint argument of an ECS invocation. It is not an SSM endpoint and is not used
-	// for SSM calls (protocol.md §7.2); it is kept for the log.
+	// for SSM calls (docs/protocol.md §7.2); it is kept for the log.
 	ecsEndpoint string
 }
 

@@ -80,7 +80,7 @@ func (refuseKMS) GenerateDataKey(context.Context, *kms.GenerateDataKeyInput, ...
 }
 
 // credentials returns the credentials of the profile the AWS CLI passed (else the default chain), retrieved
-// on use: they sign the data channel's upgrade as they sign ResumeSession (protocol.md §3.5).
+// on use: they sign the data channel's upgrade as they sign ResumeSession (docs/protocol.md §3.5).
 func (c *awsClients) credentials() aws.CredentialsProvider {
 	return aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
 		cfg, err := c.config(ctx)

@@ -1,5 +1,5 @@
 // Package plugincli is the session-manager-plugin program: the process the AWS CLI starts for
-// `aws ssm start-session` and `aws ecs execute-command` (protocol.md §6.6, §7). cmd/session-manager-plugin
+// `aws ssm start-session` and `aws ecs execute-command` (docs/protocol.md §6.6, §7). cmd/session-manager-plugin
 // only calls [Main] and exits with its result.
 //
 // # Command line
@@ -29,7 +29,7 @@
 // throttling) are printed as the library's one line of advice (ssmwire.APIError.Advice).
 //
 // The same credentials (the profile's, else the default chain; retrieved at each dial) SigV4-sign the data
-// channel's websocket upgrade for the region, as AWS's plugin does since 1.2.764.0 (protocol.md §3.5). A
+// channel's websocket upgrade for the region, as AWS's plugin does since 1.2.764.0 (docs/protocol.md §3.5). A
 // stream URL whose host is neither a Session Manager endpoint nor the host of <endpoint>,
 // AWS_ENDPOINT_URL_SSM or AWS_ENDPOINT_URL is refused before anything is sent to it ("Cannot perform start
 // session: … untrusted stream URL …", exit 1), as AWS's plugin does since 1.2.889.0.
@@ -58,7 +58,7 @@
 // stdin: full raw mode restored on every way out, sizes at the start and on SIGWINCH (polled on Windows),
 // the escapes "~." (end the session), "~?" and "~~" after a newline. Without a terminal, SIGINT, SIGQUIT and
 // SIGTSTP are sent as 0x03, 0x1C and 0x1A as the official plugin does; SIGTERM and SIGHUP end the session. A lone "\n" is
-// sent as it is, not rewritten to "\r" as the official plugin does (protocol.md §10.7). For
+// sent as it is, not rewritten to "\r" as the official plugin does (docs/protocol.md §10.7). For
 // NonInteractiveCommands with a non-terminal stdin, stdin is not read: the agent discards it.
 //
 // Port sessions (package portforward): basic and mux mode listen locally and print the official lines;

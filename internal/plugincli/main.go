@@ -28,7 +28,7 @@ type Env struct {
 // OSEnv returns the process environment.
 func OSEnv() Env { return Env{Lookup: os.LookupEnv, Unset: os.Unsetenv} }
 
-// Console messages of the official plugin (protocol.md §6.6, §7.1).
+// Console messages of the official plugin (docs/protocol.md §6.6, §7.1).
 const (
 	msgInstalled = "\nThe Session Manager plugin was installed successfully. Use the AWS CLI to start a session.\n\n"
 	msgUnknown   = "\nUnknown operation %s. \nUse session-manager-plugin --version to check the version.\n\n"
@@ -44,7 +44,7 @@ const (
 //
 // Exit status: 0 after a clean end (and for the no-argument and --version forms), the remote command's exit
 // code when the agent reported one, 1 for errors and refused command lines. The official plugin exits 0 in
-// every case (protocol.md §7.3).
+// every case (docs/protocol.md §7.3).
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env Env) int {
 	return newRunner(stdin, stdout, stderr, env).main(ctx, args)
 }
@@ -242,7 +242,7 @@ func newLogger(env Env, stderr io.Writer) (*slog.Logger, func()) {
 }
 
 // trustedEndpoints are the endpoints the user named on purpose, whose hosts a stream URL may name besides
-// AWS's Session Manager endpoints (protocol.md §3.5): the endpoint argument (the SSM endpoint, or the ECS
+// AWS's Session Manager endpoints (docs/protocol.md §3.5): the endpoint argument (the SSM endpoint, or the ECS
 // endpoint for aws ecs execute-command), AWS_ENDPOINT_URL_SSM and AWS_ENDPOINT_URL.
 func (r *runner) trustedEndpoints(inv *invocation) []string {
 	var t []string

@@ -10,7 +10,7 @@ import (
 )
 
 // The plugin signs the data channel's upgrade with the credentials the AWS CLI hands it in the environment,
-// which the emulator verifies in full (protocol.md §3.5).
+// which the emulator verifies in full (docs/protocol.md §3.5).
 func TestPluginSignsUpgradeWithEnvCredentials(t *testing.T) {
 	srv := newServerWith(t, &ssmtest.Options{Credentials: map[string]string{"AKIDEXAMPLE": "secret"}})
 	_, resp := startSession(t, srv, ssmtest.DocRunCommand, map[string][]string{"command": {"echo signed"}})

@@ -58,7 +58,7 @@ type relay struct {
 
 // dialRelay attaches to the session's stream URL and completes the port session's handshake.
 func dialRelay(ctx context.Context, s *started, chunk int, clientVersion string) (*relay, error) {
-	// Sign the upgrade as plugins since 1.2.764.0 do (protocol.md §3.5), with the SDK's signer.
+	// Sign the upgrade as plugins since 1.2.764.0 do (docs/protocol.md §3.5), with the SDK's signer.
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.StreamURL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: %w", err)
@@ -213,7 +213,7 @@ type sentFrame struct {
 
 // resendAfter is how long the relay waits for an acknowledgement before sending a message again. On a
 // clean link only one thing needs it: the agent drops, unacknowledged, data that arrives before its port
-// plugin is up (protocol.md §4.2 as the agent does it).
+// plugin is up (docs/protocol.md §4.2 as the agent does it).
 const resendAfter = time.Second
 
 // relayWindow bounds the relay's unacknowledged bytes, as the emulated service's back-pressure requires.

@@ -12,7 +12,7 @@ import (
 )
 
 // Mode is the port-forwarding flavour a measurement runs in. The agent decides it from its version
-// (protocol.md §6.2): mux (smux over the data channel) when the agent is newer than 3.0.196.0, basic (one
+// (docs/protocol.md §6.2): mux (smux over the data channel) when the agent is newer than 3.0.196.0, basic (one
 // TCP connection at a time) otherwise.
 type Mode string
 
@@ -25,7 +25,7 @@ const (
 // every plugin falls back to BasicPortForwarding.
 const BasicAgentVersion = "3.0.100.0"
 
-// Form is how the plugin receives the StartSession response (protocol.md §7.1).
+// Form is how the plugin receives the StartSession response (docs/protocol.md §7.1).
 type Form string
 
 const (

@@ -8,7 +8,7 @@
 // BasicAgentVersion for basic; agent pacing off unless Config.Pacing) and, for each plugin and each of
 // three transfers, starts a destination server on 127.0.0.1, calls StartSession with aws-sdk-go-v2
 // (AWS-StartPortForwardingSession to that destination, localPortNumber 0), and runs the plugin exactly as
-// the AWS CLI does (protocol.md §7.1, internal/tools/e2e/AWSCLI.md):
+// the AWS CLI does (docs/protocol.md §7.1, internal/tools/e2e/AWSCLI.md):
 //
 //	plugin AWS_SSM_START_SESSION_RESPONSE us-east-1 StartSession "" <request JSON> <endpoint>
 //

@@ -33,7 +33,7 @@ type emulator struct {
 
 func newEmulator(mode Mode, pacing bool, rtt time.Duration) (*emulator, error) {
 	// AllowUnsignedUpgrade: the bench also measures AWS's plugin built from the 2024 source, which predates
-	// signed upgrades (1.2.764.0, protocol.md §3.5); it measures throughput, not authentication.
+	// signed upgrades (1.2.764.0, docs/protocol.md §3.5); it measures throughput, not authentication.
 	opts := &ssmtest.Options{NoPacing: !pacing, AllowUnsignedUpgrade: true}
 	if mode == ModeBasic {
 		opts.AgentVersion = BasicAgentVersion
@@ -59,7 +59,7 @@ func newEmulator(mode Mode, pacing bool, rtt time.Duration) (*emulator, error) {
 }
 
 // endpoint is the API endpoint handed to plugins: the emulator's, or the delay proxy's, since a plugin trusts
-// only a stream URL on its endpoint's host (protocol.md §3.5). The plugin's own API calls (TerminateSession,
+// only a stream URL on its endpoint's host (docs/protocol.md §3.5). The plugin's own API calls (TerminateSession,
 // ResumeSession) then pay the round trip too, as they would over a wide-area link.
 func (e *emulator) endpoint() string {
 	if e.delay != nil {

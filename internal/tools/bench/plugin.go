@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// EnvResponse is the environment variable the AWS CLI puts the StartSession response in (protocol.md §7.1).
+// EnvResponse is the environment variable the AWS CLI puts the StartSession response in (docs/protocol.md §7.1).
 const EnvResponse = "AWS_SSM_START_SESSION_RESPONSE"
 
 var portOpened = regexp.MustCompile(`Port (\d+) opened`)
@@ -92,7 +92,7 @@ func (t *tailBuffer) String() string {
 }
 
 // PluginArgs returns the argv (without argv[0]) and the extra environment the AWS CLI gives a plugin for
-// the session s against endpoint (protocol.md §7.1, internal/tools/e2e/AWSCLI.md).
+// the session s against endpoint (docs/protocol.md §7.1, internal/tools/e2e/AWSCLI.md).
 func PluginArgs(s *started, endpoint string, form Form) (args, env []string, err error) {
 	resp := map[string]any{"SessionId": s.ID, "TokenValue": s.Token, "StreamUrl": s.StreamURL}
 	var first string

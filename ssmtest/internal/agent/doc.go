@@ -1,6 +1,6 @@
 // Package agent emulates the SSM Agent's end of a Session Manager session for ssmtest.
 //
-// It is an independent implementation written from protocol.md (and, where that is silent, from the
+// It is an independent implementation written from docs/protocol.md (and, where that is silent, from the
 // behaviour of aws/amazon-ssm-agent); it speaks through its own codec in ssmtest/internal/wire and never
 // imports the client packages, so a misunderstanding cannot hide on both sides of a test.
 //

@@ -15,7 +15,7 @@ import (
 const (
 	localPortForwarding = "LocalPortForwarding"
 	muxMinClientVersion = "1.1.70"
-	// muxAfterAgentVersion: agents up to 3.0.196.0 predate port multiplexing (the plugin's gate, protocol.md
+	// muxAfterAgentVersion: agents up to 3.0.196.0 predate port multiplexing (the plugin's gate, docs/protocol.md
 	// §6.2), so an emulated agent that old never runs the mux plugin whatever the client says.
 	muxAfterAgentVersion = "3.0.196.0"
 	keepAliveOffAbove    = "1.2.331.0"

@@ -1,7 +1,7 @@
 // Package wire is the emulated agent's own codec for the Session Manager data channel: the binary message
 // that carries every data-channel frame, and the JSON bodies carried inside it.
 //
-// It is written from protocol.md alone and deliberately shares no code with the client's protocol package,
+// It is written from docs/protocol.md alone and deliberately shares no code with the client's protocol package,
 // so that a misreading of the format cannot hide on both ends of a test.
 //
 // # Message layout

@@ -54,7 +54,7 @@ func newAWS(t *testing.T) (*ssmtest.Server, *e2e.AWS) {
 	t.Helper()
 	plugin := plugin(t)
 	// The emulator knows the CLI's fake keys, so it verifies every signature in full: the CLI's API calls
-	// and the plugin's signed data-channel upgrades (protocol.md §3.5).
+	// and the plugin's signed data-channel upgrades (docs/protocol.md §3.5).
 	opts := ssmtest.Options{Credentials: map[string]string{e2e.FakeAccessKeyID: e2e.FakeSecretAccessKey}}
 	if os.Getenv(logEnv) != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
