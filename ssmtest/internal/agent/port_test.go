@@ -388,6 +388,11 @@ func TestSlowDestinationHoldsAcks(t *testing.T) {
 	c.noResend.Store(true) // count each message once
 	dest := <-accepted
 	t.Cleanup(func() { dest.Close() })
+	// A fixed, small receive buffer: Linux otherwise grows a loopback connection's buffer up to
+	// net.ipv4.tcp_rmem's maximum (32 MiB on some machines), and the destination would never fall behind.
+	if err := dest.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
 
 	const msgs = 20000 // 20 MB: more than the socket buffers between the agent and a destination that does not read
 	chunk := make([]byte, 1024)
