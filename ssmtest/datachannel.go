@@ -1,6 +1,7 @@
 package ssmtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,8 +155,9 @@ func (s *Server) serveDataChannel(w http.ResponseWriter, r *http.Request, id str
 	s.stats.wsAccepted.Add(1)
 	s.log.Info("ssmtest: client attached", "session", id, "clientVersion", open.ClientVersion)
 	defer ss.detach(c)
+	var buf bytes.Buffer // one allocation per frame (the clone), not ReadMessage's growing ones
 	for {
-		_, frame, err := ws.ReadMessage()
+		frame, err := readFrame(ws, &buf)
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				ss.counters.tooLarge.Add(1)
@@ -166,6 +168,20 @@ func (s *Server) serveDataChannel(w http.ResponseWriter, r *http.Request, id str
 		}
 		ss.fromClient(c, frame)
 	}
+}
+
+// readFrame reads the next message of ws into buf and returns a copy of exactly its size, which the
+// session may keep (fault injection holds frames; the agent's buffer keeps its own copy).
+func readFrame(ws *websocket.Conn, buf *bytes.Buffer) ([]byte, error) {
+	_, r, err := ws.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 func (s *Server) track(c *clientConn) bool {
