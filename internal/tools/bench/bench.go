@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -208,6 +209,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	progress := stderr
 	if cfg.JSON {
 		progress = nil
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err == nil {
+			defer f.Close()
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "ssmbench:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := Run(ctx, cfg, progress)
 	if rep == nil {

@@ -51,6 +51,7 @@ type Config struct {
 	Modes        []Mode        // port-forwarding modes to measure
 	JSON         bool          // print the report as JSON instead of tables
 	JSONOut      string        // also write the JSON report to this file
+	CPUProfile   string        // write a CPU profile of this process (the emulator and the ceiling relay) here
 	Form         Form          // how the StartSession response reaches the plugin
 	Echoes       int           // 64-byte round trips per echo measurement
 	EchoSize     int           // bytes per echo round trip
@@ -107,6 +108,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&modes, "modes", modes, "comma-separated port-forwarding modes: mux, basic")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.JSONOut, "json-out", "", "also write the JSON report to `FILE`")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (emulator and ceiling relay, not the plugins) to `FILE`")
 	form := string(cfg.Form)
 	fs.StringVar(&form, "form", form, "how the StartSession response reaches the plugin: env (AWS_SSM_START_SESSION_RESPONSE) or argv (JSON in argv[1])")
 	fs.IntVar(&cfg.Echoes, "echoes", cfg.Echoes, "round trips per echo measurement")
