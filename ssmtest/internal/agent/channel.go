@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"container/list"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,21 +203,40 @@ func (a *Agent) sendAck(m *wire.Message) {
 	if a.cfg.StopAcking != nil && a.cfg.StopAcking.Load() {
 		return
 	}
-	body, _ := json.Marshal(wire.AckBody{
-		AcknowledgedMessageType:           m.Type,
-		AcknowledgedMessageId:             wire.FormatID(m.ID),
-		AcknowledgedMessageSequenceNumber: m.Seq,
-		IsSequentialMessage:               true,
-	})
 	frame, err := wire.Encode(&wire.Message{
 		Type: wire.Acknowledge, SchemaVersion: 1, CreatedDate: nowMillis(), Seq: 0, Flags: wire.SYN | wire.FIN,
-		ID: wire.NewID(), Payload: body,
+		ID: wire.NewID(), Payload: ackBody(m),
 	})
 	if err != nil {
 		return
 	}
 	a.stats.acksOut.Add(1)
 	a.transmit(frame)
+}
+
+// ackBody is the JSON of the acknowledgement of m, byte for byte what json.Marshal makes of wire.AckBody,
+// written directly when the message type needs no escaping (every type a client sends); json.Marshal's
+// reflection was a tenth of the cost of acknowledging a 1 KiB message.
+func ackBody(m *wire.Message) []byte {
+	for i := 0; i < len(m.Type); i++ {
+		if c := m.Type[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			body, _ := json.Marshal(wire.AckBody{
+				AcknowledgedMessageType:           m.Type,
+				AcknowledgedMessageId:             wire.FormatID(m.ID),
+				AcknowledgedMessageSequenceNumber: m.Seq,
+				IsSequentialMessage:               true,
+			})
+			return body
+		}
+	}
+	b := make([]byte, 0, 176)
+	b = append(b, `{"AcknowledgedMessageType":"`...)
+	b = append(b, m.Type...)
+	b = append(b, `","AcknowledgedMessageId":"`...)
+	b = append(b, wire.FormatID(m.ID)...)
+	b = append(b, `","AcknowledgedMessageSequenceNumber":`...)
+	b = strconv.AppendInt(b, m.Seq, 10)
+	return append(b, `,"IsSequentialMessage":true}`...)
 }
 
 func nowMillis() uint64 { return uint64(time.Now().UnixMilli()) }
