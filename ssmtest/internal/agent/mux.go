@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/xtaci/smux"
@@ -16,8 +14,8 @@ import (
 // muxPlugin is port forwarding with multiplexing: an smux server (protocol version 1) whose byte stream is
 // the session's Output payloads. Each stream the client opens is a new connection to the destination.
 //
-// The agent's smux session sits on one end of a Unix socket (socketPair); client payloads are written into the
-// other end and a read pump turns what smux writes into Output messages.
+// The agent's smux session sits on one end of an in-memory pipe; client payloads are written into the other
+// end and a read pump turns what smux writes into Output messages.
 type muxPlugin struct {
 	a    *Agent
 	addr string
@@ -38,7 +36,7 @@ func (p *muxPlugin) start(ctx context.Context) error {
 	if compareVersions(p.a.ClientVersion(), keepAliveOffAbove) > 0 {
 		cfg.KeepAliveDisabled = true
 	}
-	p.agentEnd, p.mgsEnd = socketPair()
+	p.agentEnd, p.mgsEnd = net.Pipe()
 	sess, err := smux.Server(p.agentEnd, cfg)
 	if err != nil {
 		p.agentEnd.Close()
@@ -130,42 +128,4 @@ func (p *muxPlugin) close() {
 	p.agentEnd.Close()
 	p.mgsEnd.Close()
 	p.wg.Wait()
-}
-
-// socketPair connects the agent's smux server to the side that carries the data channel's payloads through a
-// Unix socket, as the real agent does (a listener on a socket file, one connection): a write returns once the
-// kernel has buffered it, so the data channel's processing does not wait for smux to read each payload, as it
-// did through net.Pipe. net.Pipe is the fallback when no Unix socket can be made.
-func socketPair() (agentEnd, mgsEnd net.Conn) {
-	dir, err := os.MkdirTemp("", "ssmtest-mux")
-	if err != nil {
-		return net.Pipe()
-	}
-	defer os.RemoveAll(dir) // the connection outlives the socket file
-	path := filepath.Join(dir, "s")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return net.Pipe()
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			c = nil
-		}
-		accepted <- c
-	}()
-	d, err := net.Dial("unix", path)
-	if err != nil {
-		ln.Close()
-		<-accepted
-		return net.Pipe()
-	}
-	a := <-accepted
-	if a == nil {
-		d.Close()
-		return net.Pipe()
-	}
-	return a, d
 }
