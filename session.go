@@ -26,9 +26,13 @@ const TerminateWait = 3 * time.Second
 const terminateTimeout = 10 * time.Second
 
 // ExitError reports that a remote command exited with a non-zero status. Only documents of session type
-// NonInteractiveCommands with separateOutputStream set report an exit status (AWS's documents do not);
+// NonInteractiveCommands with separateOutputStream set report an exit status (AWS's documents do not, docs/protocol.md §6.1);
 // other sessions end with a nil error whatever the command's status.
-type ExitError = shell.ExitError
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("remote command exited with status %d", e.Code)
+}
 
 // Session is one started Session Manager session, from [Client.StartSession] or [Client.Attach]. It owns
 // the data channel and its whole life: waiting for the end ([Session.Wait], [Session.Done], [Session.Err]),
@@ -37,7 +41,7 @@ type ExitError = shell.ExitError
 // commands, [Session.Forwarder] port forwarding; [Session.Channel] hands out the data channel itself for
 // anything else. Its methods are safe for concurrent use.
 type Session struct {
-	ch     *session.Session
+	ch     *session.Channel
 	target string
 	ssm    session.SSMClient // nil: Terminate cannot call the API
 	log    *slog.Logger
@@ -59,7 +63,7 @@ func (s *Session) Target() string { return s.target }
 
 // Channel returns the session's data channel, for session types this package does not carry itself. The
 // Session still owns it: end it with [Session.Terminate] or [Session.Close].
-func (s *Session) Channel() *session.Session { return s.ch }
+func (s *Session) Channel() *session.Channel { return s.ch }
 
 // Ready waits until the agent has set the session up (its handshake, docs/protocol.md §5) and returns what it
 // announced: session type, properties, agent version, the customer message.
@@ -153,20 +157,16 @@ func (s *Session) Shell(ctx context.Context, cfg *shell.Config) error {
 		sc.End = s.Terminate // "~." and the signals that end a session end it properly
 	}
 	err := shell.Run(ctx, s.ch, &sc)
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	switch {
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		s.terminateDetached(ctx)
 		return err
-	}
-	var ee *ExitError
-	if err == nil || errors.As(err, &ee) || errors.Is(err, shell.ErrSignal) {
+	case errors.Is(err, shell.ErrSignal):
 		return err
+	case err == nil || s.ended():
+		return s.result() // the one verdict on how the session ended
 	}
-	select {
-	case <-s.ch.Done():
-		return s.result()
-	default:
-		return fmt.Errorf("ssmwire: session %s: %w", s.ch.ID(), err)
-	}
+	return fmt.Errorf("ssmwire: session %s: %w", s.ch.ID(), err)
 }
 
 // Forwarder starts port forwarding over a Port session (see package portforward) and returns it. The

@@ -2,7 +2,7 @@
 // AWS-StartPortForwardingSession, AWS-StartPortForwardingSessionToRemoteHost and AWS-StartSSHSession
 // (docs/protocol.md §6.2-6.5).
 //
-// A Forwarder is built on an open [session.Session] with [New], which waits for the handshake, reads the
+// A Forwarder is built on an open [session.Channel] with [New], which waits for the handshake, reads the
 // document's properties ([ParseProperties]) and picks one of three modes ([SelectMode]):
 //
 //	properties.type == "LocalPortForwarding" ──┬── agent version > 3.0.196.0 ──▶ ModeMux

@@ -58,7 +58,8 @@ type Config struct {
 	MuxKeepAlive KeepAlive
 	// MaxFrameSize is the largest smux frame payload. Data messages do not follow frames (the transport packs
 	// the byte stream into full messages), so it only sets smux's write granularity. Default the session's
-	// MaxPayload less 8 (less 64 more in KMS-encrypted sessions).
+	// MaxPayload less 8 (the channel's MaxPayload is already less the encryption overhead in KMS-encrypted
+	// sessions).
 	MaxFrameSize int
 	// MuxReceiveBuffer and MuxStreamBuffer bound smux's receive buffers. Defaults 1 MiB and 256 KiB.
 	MuxReceiveBuffer int
@@ -78,7 +79,9 @@ type Config struct {
 	OnConnectToPortError func(*ConnectToPortError)
 }
 
-func (c *Config) withDefaults(maxPayload int, encrypted bool) Config {
+// withDefaults returns c with defaults filled in; maxPayload is the channel's MaxPayload (Output bytes per
+// message, encryption overhead already taken off).
+func (c *Config) withDefaults(maxPayload int) Config {
 	var out Config
 	if c != nil {
 		out = *c
@@ -88,9 +91,6 @@ func (c *Config) withDefaults(maxPayload int, encrypted bool) Config {
 	}
 	if out.MaxFrameSize <= 0 {
 		out.MaxFrameSize = maxPayload - 8
-		if encrypted {
-			out.MaxFrameSize -= 64
-		}
 	}
 	out.MaxFrameSize = min(out.MaxFrameSize, 65535)
 	if out.MuxReceiveBuffer <= 0 {
@@ -112,7 +112,7 @@ func (c *Config) withDefaults(maxPayload int, encrypted bool) Config {
 // Forwarder carries connections over one Port session in the mode the session's properties and agent
 // version select. Its methods are safe for concurrent use.
 type Forwarder struct {
-	s     *session.Session
+	s     *session.Channel
 	cfg   Config
 	log   *slog.Logger
 	hs    *session.Handshake
@@ -142,7 +142,7 @@ type Forwarder struct {
 // starts an smux client over the session. The Forwarder installs the session's flag handler (replacing
 // session.Config.OnFlag). It does not take ownership of the session: closing the session remains the
 // caller's job.
-func New(ctx context.Context, s *session.Session, cfg *Config) (*Forwarder, error) {
+func New(ctx context.Context, s *session.Channel, cfg *Config) (*Forwarder, error) {
 	hs, err := s.Ready(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("portforward: %w", err)
@@ -154,7 +154,7 @@ func New(ctx context.Context, s *session.Session, cfg *Config) (*Forwarder, erro
 	if err != nil {
 		return nil, err
 	}
-	c := cfg.withDefaults(s.MaxPayload(), hs.Encrypted)
+	c := cfg.withDefaults(s.MaxPayload())
 	f := &Forwarder{
 		s:       s,
 		cfg:     c,
@@ -186,7 +186,7 @@ func (f *Forwarder) Mode() Mode { return f.mode }
 func (f *Forwarder) Properties() Properties { return f.props }
 
 // Session returns the session the Forwarder runs over.
-func (f *Forwarder) Session() *session.Session { return f.s }
+func (f *Forwarder) Session() *session.Channel { return f.s }
 
 // Dial opens a connection to the destination. In mux mode each call opens a new smux stream, and any number
 // may be open at once. In basic and stream mode the session carries one connection: a second Dial waits

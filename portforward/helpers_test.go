@@ -39,7 +39,7 @@ func ssmClient(srv *ssmtest.Server) *ssm.Client { return ssm.NewFromConfig(srv.A
 // Against an emulated agent older than 3.0.196.0 the session reports the client version of a plugin that
 // predates mux too: the emulated agent picks mux from the client version alone (as the real agent does), and
 // real agents that old never had mux, so only that pairing is realistic.
-func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[string][]string) *session.Session {
+func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[string][]string) *session.Channel {
 	t.Helper()
 	api := ssmClient(srv)
 	ctx := testkit.Context(t)
@@ -60,7 +60,7 @@ func startSession(t testing.TB, srv *ssmtest.Server, doc string, params map[stri
 }
 
 // newForwarder starts a session of doc and builds a Forwarder on it; both are closed at cleanup.
-func newForwarder(t testing.TB, srv *ssmtest.Server, doc string, params map[string][]string, cfg *portforward.Config) (*portforward.Forwarder, *session.Session) {
+func newForwarder(t testing.TB, srv *ssmtest.Server, doc string, params map[string][]string, cfg *portforward.Config) (*portforward.Forwarder, *session.Channel) {
 	t.Helper()
 	s := startSession(t, srv, doc, params)
 	if cfg == nil {

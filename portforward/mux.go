@@ -47,14 +47,14 @@ func (f *Forwarder) startMux() error {
 // lets it watch frame headers go by (see frameWatcher). Its writes go through a packer, which cuts them
 // into full data messages whatever the frame sizes.
 type muxTransport struct {
-	s      *session.Session
+	s      *session.Channel
 	ctx    context.Context
 	cancel context.CancelFunc
 	watch  frameWatcher
 	*packer
 }
 
-func newMuxTransport(s *session.Session, onFrame func(cmd byte, sid uint32, length int)) *muxTransport {
+func newMuxTransport(s *session.Channel, onFrame func(cmd byte, sid uint32, length int)) *muxTransport {
 	t := &muxTransport{s: s, watch: frameWatcher{onFrame: onFrame}}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.packer = newPacker(t.ctx, s)

@@ -18,14 +18,14 @@ import (
 // one each, and sent one message per frame that doubles the data messages (and their acknowledgements)
 // compared with io.Copy. The agent reads the mux as a byte stream and does not care where messages end, so
 // the packer ignores frame boundaries: frames are appended to a buffer, and one goroutine (run) sends it in
-// messages of MaxOutputPayload bytes. Bytes wait in the buffer only while the pump is still handing earlier
+// messages of the channel's MaxPayload bytes. Bytes wait in the buffer only while the pump is still handing earlier
 // ones to the session (whose window may be full): an idle pump sends a write at once, partial message or
 // not, so a lone small write costs no latency, and a busy path gathers whatever the callers wrote into full
 // messages. (Only right after a full message, in a bulk stream, does a partial one wait, up to packLinger,
 // for a copy loop's next read.) The number of messages is therefore a property of the path, not of the
 // caller's write sizes.
 type packer struct {
-	s    *session.Session
+	s    *session.Channel
 	ctx  context.Context // the transport's: canceled by Close
 	size int             // payload bytes per message
 
@@ -56,8 +56,8 @@ var bufPool sync.Pool
 
 const pooledBufSize = 64 << 10
 
-func newPacker(ctx context.Context, s *session.Session) *packer {
-	p := &packer{s: s, ctx: ctx, size: s.MaxOutputPayload(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newPacker(ctx context.Context, s *session.Channel) *packer {
+	p := &packer{s: s, ctx: ctx, size: s.MaxPayload(), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go p.run()
 	return p
 }

@@ -35,7 +35,7 @@ func (t *sinkTransport) WriteText([]byte) error { return nil }
 func (t *sinkTransport) Ping() error            { return nil }
 func (t *sinkTransport) Close() error           { t.once.Do(func() { close(t.closed) }); return nil }
 
-func openSink(tb testing.TB) *Session {
+func openSink(tb testing.TB) *Channel {
 	tb.Helper()
 	sink := newSink()
 	s, err := Open(context.Background(), Info{SessionID: "s", StreamURL: "wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/s-1", TokenValue: "t"},
@@ -50,7 +50,7 @@ func openSink(tb testing.TB) *Session {
 // dataPath sends one full-size message and acknowledges it, and receives one full-size message and reads it:
 // the steady state of a port forward.
 type dataPath struct {
-	s       *Session
+	s       *Channel
 	payload []byte
 	out     []byte // an output_stream_data frame, seq rewritten each round
 	ack     []byte
@@ -97,7 +97,7 @@ func TestSteadyStateDataPathDoesNotAllocate(t *testing.T) {
 	for range 50 {
 		d.round(t) // warm the pools
 	}
-	testkit.WaitBlocked(t, "(*Session).writeLoop") // the writer has sent everything the warm-up queued
+	testkit.WaitBlocked(t, "(*Channel).writeLoop") // the writer has sent everything the warm-up queued
 	allocs := testing.AllocsPerRun(200, func() { d.round(t) })
 	if allocs > 0 {
 		t.Fatalf("%.1f allocations per message round trip, want 0", allocs)

@@ -43,9 +43,7 @@ type KMSClient interface {
 // 256 KiB unacknowledged) ended in pause_publication and then channel_closed, while 1 KiB with the same bound
 // succeeded. Larger values are an explicit opt-in ([Config.MaxPayload], [Config.Window]).
 const (
-	DefaultMaxPayload = 1024
-	// CompatMaxPayload is the official plugin's message size; it is now also the default.
-	CompatMaxPayload = 1024
+	DefaultMaxPayload = 1024 // the official plugin's message size
 	// DefaultWindow is the initial, and largest, bound on unacknowledged bytes.
 	DefaultWindow       = 256 << 10
 	DefaultRecvBuffer   = 1 << 20
@@ -63,7 +61,7 @@ const (
 	maxOutOfOrder = 10000
 )
 
-// Config configures a [Session]. A nil *Config means all defaults. The session copies it at [Open]; later
+// Config configures a [Channel]. A nil *Config means all defaults. The session copies it at [Open]; later
 // changes have no effect.
 type Config struct {
 	// Logger receives debug and warning records. Nil discards them.
@@ -74,7 +72,7 @@ type Config struct {
 	// ClientID identifies this client process to the service. Default: a random UUID per session.
 	ClientID string
 
-	// SSM is used for ResumeSession after a dropped websocket and for [Session.Terminate]. Nil: a dropped
+	// SSM is used for ResumeSession after a dropped websocket and for [Channel.Terminate]. Nil: a dropped
 	// websocket ends the session with an error and Terminate only closes the connection.
 	SSM SSMClient
 	// KMS generates the data key of KMS-encrypted sessions. Nil: the session refuses encryption.
@@ -90,7 +88,7 @@ type Config struct {
 	// once (resends too), the bound halves (down to 4 messages), and it grows back by Window/32 per
 	// round trip without a pause, up to Window again. Default [DefaultWindow] (256 KiB).
 	Window int
-	// RecvBuffer bounds the received bytes waiting for [Session.Read] (and, separately, for Stderr).
+	// RecvBuffer bounds the received bytes waiting for [Channel.Read] (and, separately, for Stderr).
 	// Default [DefaultRecvBuffer].
 	RecvBuffer int
 

@@ -32,7 +32,7 @@ func (c *conn) close(err error) {
 
 // startConn installs t as the session's websocket and starts its reader and writer. Everything not yet
 // acknowledged is transmitted again on it.
-func (s *Session) startConn(t Transport) {
+func (s *Channel) startConn(t Transport) {
 	c := &conn{t: t, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.isDone() {
@@ -61,7 +61,7 @@ func (s *Session) startConn(t Transport) {
 }
 
 // kick wakes the writer without blocking.
-func (s *Session) kick() {
+func (s *Channel) kick() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -69,7 +69,7 @@ func (s *Session) kick() {
 }
 
 // connLost handles the failure of conn c: the session resumes on a new websocket, or ends.
-func (s *Session) connLost(c *conn, err error) {
+func (s *Channel) connLost(c *conn, err error) {
 	s.mu.Lock()
 	current := s.conn == c
 	if current {
@@ -92,7 +92,7 @@ func (s *Session) connLost(c *conn, err error) {
 
 // resume calls ResumeSession and reconnects with the new token, retrying with exponential backoff
 // (docs/protocol.md §7.4). Sequence numbers and unacknowledged messages carry over.
-func (s *Session) resume(cause error) {
+func (s *Channel) resume(cause error) {
 	defer s.wg.Done()
 	delay := s.cfg.ResumeBackoff
 	lastErr := cause
@@ -148,7 +148,7 @@ func (s *Session) resume(cause error) {
 }
 
 // readLoop is the conn's only reader. It never blocks on the application.
-func (s *Session) readLoop(c *conn) {
+func (s *Channel) readLoop(c *conn) {
 	defer s.wg.Done()
 	var buf []byte // grown by ReadFrame to the largest frame seen: an idle session holds none
 	for {
@@ -176,7 +176,7 @@ func (s *Session) readLoop(c *conn) {
 }
 
 // writeLoop is the conn's only writer: acknowledgements first, then new data, then overdue data, and pings.
-func (s *Session) writeLoop(c *conn) {
+func (s *Channel) writeLoop(c *conn) {
 	defer s.wg.Done()
 	w := writer{s: s, c: c}
 	resend := time.NewTimer(time.Hour)
@@ -237,7 +237,7 @@ func (s *Session) writeLoop(c *conn) {
 }
 
 // ackTimedOut ends a session whose agent stopped acknowledging, and asks the service to terminate it.
-func (s *Session) ackTimedOut() {
+func (s *Channel) ackTimedOut() {
 	s.fail(fmt.Errorf("%w: no acknowledgement for %v", ErrAckTimeout, s.cfg.AckTimeout))
 	if s.cfg.SSM == nil {
 		return
@@ -255,7 +255,7 @@ func (s *Session) ackTimedOut() {
 
 // writer holds the write loop's scratch buffers, so acknowledgements are built without allocating.
 type writer struct {
-	s    *Session
+	s    *Channel
 	c    *conn
 	acks []ackReq
 	buf  []byte

@@ -1,7 +1,7 @@
 // Package session implements the client end of the Session Manager data channel: the websocket to the
 // ssmmessages service (MGS), and over it the reliable, ordered message stream to the SSM Agent.
 //
-// A [Session] is opened from what StartSession (or ResumeSession, or ECS ExecuteCommand) returned: a session
+// A [Channel] is opened from what StartSession (or ResumeSession, or ECS ExecuteCommand) returned: a session
 // id, a stream URL and a token. [Open] dials the URL, sends the OpenDataChannel text frame and starts exactly
 // one reader and one writer goroutine for that websocket.
 //
@@ -29,7 +29,7 @@
 // It never blocks on the application: when a receive buffer is full it leaves the message unacknowledged and
 // the agent sends it again later.
 //
-// Sequence state belongs to the Session, not to the websocket: when the websocket drops, the session calls
+// Sequence state belongs to the Channel, not to the websocket: when the websocket drops, the session calls
 // ResumeSession through [Config.SSM], dials again with the new token and retransmits whatever is unacknowledged.
 //
 // # Authentication of the websocket
@@ -57,5 +57,5 @@
 // Port and NonInteractiveCommands sessions (and every KMS-encrypted session) begin with a handshake: the agent
 // asks for client actions (SessionType, KMSEncryption), the session answers and waits for HandshakeComplete.
 // Standard_Stream and InteractiveCommands sessions without KMS have no handshake; their first output message
-// tells the session type. [Session.Ready] returns when either has happened.
+// tells the session type. [Channel.Ready] returns when either has happened.
 package session

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Sentinel errors. Errors returned by a Session wrap these with %w and the operation's name.
+// Sentinel errors. Errors returned by a Channel wrap these with %w and the operation's name.
 var (
 	// ErrClosed is returned by calls on a session that was closed locally.
 	ErrClosed = errors.New("session: closed")

@@ -78,7 +78,7 @@ func (h *handshakeState) sawOutput() {
 
 // Ready waits until the session type is known: HandshakeComplete arrived, or, for sessions without a
 // handshake, the first output. It returns the handshake's failure, or the session's if it ended first.
-func (s *Session) Ready(ctx context.Context) (*Handshake, error) {
+func (s *Channel) Ready(ctx context.Context) (*Handshake, error) {
 	select {
 	case <-s.hs.ready:
 	case <-ctx.Done():
@@ -95,7 +95,7 @@ func (s *Session) Ready(ctx context.Context) (*Handshake, error) {
 
 // onHandshakeRequest answers the agent's requested client actions (docs/protocol.md §5.3). It runs on the reader
 // goroutine; the reply bypasses the send window so the reader never blocks on it.
-func (s *Session) onHandshakeRequest(payload []byte) {
+func (s *Channel) onHandshakeRequest(payload []byte) {
 	var req protocol.HandshakeRequest
 	if err := json.Unmarshal(payload, &req); err != nil {
 		s.fail(fmt.Errorf("%w: invalid HandshakeRequest: %v", ErrHandshake, err))
@@ -144,7 +144,7 @@ func (s *Session) onHandshakeRequest(payload []byte) {
 	}
 }
 
-func (s *Session) processSessionType(params json.RawMessage) error {
+func (s *Channel) processSessionType(params json.RawMessage) error {
 	var st protocol.SessionTypeRequest
 	if err := json.Unmarshal(params, &st); err != nil {
 		return fmt.Errorf("invalid parameters: %v", err)
@@ -165,7 +165,7 @@ func (s *Session) processSessionType(params json.RawMessage) error {
 }
 
 // processKMS generates the session's data key (docs/protocol.md §5.4) and returns the action result.
-func (s *Session) processKMS(params json.RawMessage) (json.RawMessage, error) {
+func (s *Channel) processKMS(params json.RawMessage) (json.RawMessage, error) {
 	if s.cfg.KMS == nil {
 		return nil, errors.New("no KMS client configured for an encrypted session")
 	}
@@ -202,7 +202,7 @@ func (s *Session) processKMS(params json.RawMessage) (json.RawMessage, error) {
 
 // onChallengeRequest proves we hold the data key: open the agent's challenge with the agent→client key and
 // seal it again with ours (docs/protocol.md §5.4).
-func (s *Session) onChallengeRequest(payload []byte) {
+func (s *Channel) onChallengeRequest(payload []byte) {
 	c := s.hs.cipher()
 	var req protocol.EncryptionChallenge
 	if err := json.Unmarshal(payload, &req); err != nil || c == nil {
@@ -227,7 +227,7 @@ func (s *Session) onChallengeRequest(payload []byte) {
 	}
 }
 
-func (s *Session) onHandshakeComplete(payload []byte) {
+func (s *Channel) onHandshakeComplete(payload []byte) {
 	var hc protocol.HandshakeComplete
 	if err := json.Unmarshal(payload, &hc); err != nil {
 		s.fail(fmt.Errorf("%w: invalid HandshakeComplete: %v", ErrHandshake, err))

@@ -21,10 +21,10 @@ const (
 )
 
 // minBound is the floor of the bound on unacknowledged bytes.
-func (s *Session) minBound() int { return min(s.cfg.Window, minBoundMsgs*s.cfg.MaxPayload) }
+func (s *Channel) minBound() int { return min(s.cfg.Window, minBoundMsgs*s.cfg.MaxPayload) }
 
 // onPause handles pause_publication: stop at once and halve the bound. Repeated pauses while paused cut once.
-func (s *Session) onPause(now time.Time) {
+func (s *Channel) onPause(now time.Time) {
 	s.mu.Lock()
 	if !s.paused {
 		s.paused = true
@@ -37,7 +37,7 @@ func (s *Session) onPause(now time.Time) {
 }
 
 // onStart handles start_publication: the service asks for data again.
-func (s *Session) onStart(now time.Time) {
+func (s *Channel) onStart(now time.Time) {
 	s.mu.Lock()
 	was := s.unpauseLocked(now)
 	s.mu.Unlock()
@@ -50,7 +50,7 @@ func (s *Session) onStart(now time.Time) {
 // towards the retransmission timeout: a message waiting for its acknowledgement during a pause is late
 // because the far end is behind, not lost, and resending it would only add to the backlog. Called with mu
 // held.
-func (s *Session) unpauseLocked(now time.Time) bool {
+func (s *Channel) unpauseLocked(now time.Time) bool {
 	if !s.paused {
 		return false
 	}
@@ -66,7 +66,7 @@ func (s *Session) unpauseLocked(now time.Time) bool {
 
 // heardLocked notes an acknowledgement or output arriving at now and ends a pause that has held for
 // pauseHold. It reports whether it ended one. Called with mu held.
-func (s *Session) heardLocked(now time.Time) bool {
+func (s *Channel) heardLocked(now time.Time) bool {
 	if s.paused && now.Sub(s.pausedAt) >= pauseHold {
 		return s.unpauseLocked(now)
 	}
@@ -74,7 +74,7 @@ func (s *Session) heardLocked(now time.Time) bool {
 }
 
 // heard is heardLocked for the output path.
-func (s *Session) heard(now time.Time) {
+func (s *Channel) heard(now time.Time) {
 	s.mu.Lock()
 	resumed := s.heardLocked(now)
 	s.mu.Unlock()
@@ -85,7 +85,7 @@ func (s *Session) heard(now time.Time) {
 
 // pauseExpired ends a pause that has held for pauseHold when nothing sent awaits an acknowledgement that
 // can still come; the writer checks it on its timer. It reports whether it ended the pause.
-func (s *Session) pauseExpired(now time.Time) bool {
+func (s *Channel) pauseExpired(now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.paused || now.Sub(s.pausedAt) < pauseHold {
@@ -103,7 +103,7 @@ func (s *Session) pauseExpired(now time.Time) bool {
 // growLocked counts n acknowledged bytes towards the next additive step of the bound: one step for every
 // bound's worth of bytes acknowledged, that is about one per round trip while the bound is in use. Called
 // with mu held.
-func (s *Session) growLocked(n int) {
+func (s *Channel) growLocked(n int) {
 	if s.paused || s.bound >= s.cfg.Window {
 		return
 	}

@@ -34,7 +34,7 @@ func pacingConfig() *Config {
 		AckTimeout: time.Hour, PingInterval: time.Hour}
 }
 
-func sendN(t *testing.T, s *Session, payloads ...string) {
+func sendN(t *testing.T, s *Channel, payloads ...string) {
 	t.Helper()
 	for _, p := range payloads {
 		if err := s.Send(context.Background(), protocol.PayloadOutput, []byte(p)); err != nil {

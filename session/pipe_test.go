@@ -200,7 +200,7 @@ func (a *fakeAgent) handshake(sessionType string, props string, actions ...proto
 }
 
 // openPipe opens a session over an in-memory pipe and returns it with its fake agent.
-func openPipe(t testing.TB, cfg *Config) (*Session, *fakeAgent) {
+func openPipe(t testing.TB, cfg *Config) (*Channel, *fakeAgent) {
 	t.Helper()
 	client, agentEnd := newMemPipe()
 	var c Config

@@ -8,7 +8,7 @@ import (
 )
 
 // handleFrame processes one websocket frame on the reader goroutine.
-func (s *Session) handleFrame(frame []byte) {
+func (s *Channel) handleFrame(frame []byte) {
 	var m protocol.Message
 	if err := protocol.Parse(frame, &m); err != nil {
 		// A corrupt message is dropped unacknowledged; the agent sends it again.
@@ -40,7 +40,7 @@ func (s *Session) handleFrame(frame []byte) {
 }
 
 // onStreamData implements the receive side of docs/protocol.md §4.2, with duplicates re-acknowledged.
-func (s *Session) onStreamData(m *protocol.Message, frame []byte) {
+func (s *Channel) onStreamData(m *protocol.Message, frame []byte) {
 	seq := m.SequenceNumber
 	switch {
 	case seq == s.expected:
@@ -76,7 +76,7 @@ func (s *Session) onStreamData(m *protocol.Message, frame []byte) {
 
 // drainOutOfOrder delivers buffered messages that are now in order. They were acknowledged when they
 // arrived, so they are delivered even past the receive buffer's limit (which the out-of-order cap bounds).
-func (s *Session) drainOutOfOrder() {
+func (s *Channel) drainOutOfOrder() {
 	for len(s.ooo) > 0 {
 		raw, ok := s.ooo[s.expected]
 		if !ok {
@@ -95,7 +95,7 @@ func (s *Session) drainOutOfOrder() {
 // dispatch hands an in-order payload to its consumer. It reports false when the consumer cannot take it now.
 // It counts the message before its payload becomes readable, so Stats never lag behind what Read returned,
 // and takes the count back when the message is refused (it will come again).
-func (s *Session) dispatch(m *protocol.Message, force bool) bool {
+func (s *Channel) dispatch(m *protocol.Message, force bool) bool {
 	n := uint64(len(m.Payload))
 	s.stats.received.Add(1)
 	s.stats.bytesReceived.Add(n)
@@ -108,7 +108,7 @@ func (s *Session) dispatch(m *protocol.Message, force bool) bool {
 }
 
 // handle is dispatch without the counting.
-func (s *Session) handle(m *protocol.Message, force bool) bool {
+func (s *Channel) handle(m *protocol.Message, force bool) bool {
 	switch m.PayloadType {
 	case protocol.PayloadHandshakeRequest:
 		s.onHandshakeRequest(m.Payload)
@@ -132,7 +132,7 @@ func (s *Session) handle(m *protocol.Message, force bool) bool {
 }
 
 // deliver decrypts (in KMS sessions) and queues an Output, StdErr or ExitCode payload.
-func (s *Session) deliver(m *protocol.Message, force bool) bool {
+func (s *Channel) deliver(m *protocol.Message, force bool) bool {
 	payload := m.Payload
 	if c := s.hs.cipher(); c != nil {
 		plain, err := c.open(payload)
@@ -162,7 +162,7 @@ func (s *Session) deliver(m *protocol.Message, force bool) bool {
 }
 
 // onChannelClosed ends the session as the service asked (docs/protocol.md §2.5).
-func (s *Session) onChannelClosed(payload []byte) {
+func (s *Channel) onChannelClosed(payload []byte) {
 	var cc protocol.ChannelClosed
 	if err := json.Unmarshal(payload, &cc); err != nil {
 		s.cfg.Logger.Debug("invalid channel_closed payload", "session", s.id, "err", err)

@@ -51,7 +51,7 @@ func (f *fakeSSM) TerminateSession(ctx context.Context, in *ssm.TerminateSession
 }
 
 // openResumable opens a session whose every dial creates a new pipe, handed to the test on agents.
-func openResumable(t *testing.T, fake *fakeSSM) (*Session, chan *fakeAgent) {
+func openResumable(t *testing.T, fake *fakeSSM) (*Channel, chan *fakeAgent) {
 	t.Helper()
 	agents := make(chan *fakeAgent, 8)
 	cfg := &Config{SSM: fake, ResumeBackoff: time.Millisecond, ResendTick: 10 * time.Millisecond,

@@ -28,20 +28,21 @@ type outMsg struct {
 
 var (
 	outMsgPool = sync.Pool{New: func() any { return new(outMsg) }}
-	// framePool holds buffers big enough for a default-sized message, encrypted or not.
-	framePool = sync.Pool{New: func() any { b := make([]byte, 0, protocol.HeaderSize+DefaultMaxPayload+64); return &b }}
+	// framePool holds buffers big enough for a default-sized message (the payload, encrypted or not, never
+	// exceeds Config.MaxPayload).
+	framePool = sync.Pool{New: func() any { b := make([]byte, 0, protocol.HeaderSize+DefaultMaxPayload); return &b }}
 )
 
 // Write sends p as Output data, split into messages of at most MaxPayload bytes. It blocks while the window
-// of unacknowledged bytes is full. Write implements io.Writer, so a Session can carry a byte stream (stdin,
+// of unacknowledged bytes is full. Write implements io.Writer, so a Channel can carry a byte stream (stdin,
 // a TCP connection, an smux session).
-func (s *Session) Write(p []byte) (int, error) { return s.WriteContext(context.Background(), p) }
+func (s *Channel) Write(p []byte) (int, error) { return s.WriteContext(context.Background(), p) }
 
 // WriteContext is Write with a context.
-func (s *Session) WriteContext(ctx context.Context, p []byte) (int, error) {
+func (s *Channel) WriteContext(ctx context.Context, p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
-		chunk := min(len(p), s.maxPlain())
+		chunk := min(len(p), s.MaxPayload())
 		if err := s.Send(ctx, protocol.PayloadOutput, p[:chunk]); err != nil {
 			return n, err
 		}
@@ -51,32 +52,21 @@ func (s *Session) WriteContext(ctx context.Context, p []byte) (int, error) {
 	return n, nil
 }
 
-// MaxPayload returns the largest payload of one outgoing data message (Config.MaxPayload after defaults).
-func (s *Session) MaxPayload() int { return s.cfg.MaxPayload }
-
-// maxPlain is the largest Output payload that still fits MaxPayload once encrypted.
-func (s *Session) maxPlain() int {
-	if s.hs.cipher() != nil {
-		return s.cfg.MaxPayload - gcmOverhead
-	}
-	return s.cfg.MaxPayload
-}
-
 // Send sends one input_stream_data message with the given payload type. Output payloads are encrypted in
 // KMS sessions. The payload, after encryption, must fit MaxPayload.
-func (s *Session) Send(ctx context.Context, pt protocol.PayloadType, payload []byte) error {
+func (s *Channel) Send(ctx context.Context, pt protocol.PayloadType, payload []byte) error {
 	return s.enqueue(ctx, pt, payload, true)
 }
 
 // SendFlag sends a Flag payload (docs/protocol.md §2.3).
-func (s *Session) SendFlag(ctx context.Context, f protocol.PayloadFlag) error {
+func (s *Channel) SendFlag(ctx context.Context, f protocol.PayloadFlag) error {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(f))
 	return s.Send(ctx, protocol.PayloadTypeFlag, b[:])
 }
 
 // SendSize reports the terminal size (PayloadType Size).
-func (s *Session) SendSize(ctx context.Context, cols, rows uint32) error {
+func (s *Channel) SendSize(ctx context.Context, cols, rows uint32) error {
 	b, err := json.Marshal(protocol.SizeData{Cols: cols, Rows: rows})
 	if err != nil {
 		return err
@@ -86,7 +76,7 @@ func (s *Session) SendSize(ctx context.Context, cols, rows uint32) error {
 
 // enqueue assigns the next sequence number, serializes the message into the outgoing list and wakes the
 // writer. With block it waits for window space; the reader goroutine passes false for handshake replies.
-func (s *Session) enqueue(ctx context.Context, pt protocol.PayloadType, payload []byte, block bool) error {
+func (s *Channel) enqueue(ctx context.Context, pt protocol.PayloadType, payload []byte, block bool) error {
 	if pt == protocol.PayloadOutput {
 		if c := s.hs.cipher(); c != nil {
 			sealed, err := c.seal(payload)
@@ -118,7 +108,7 @@ func (s *Session) enqueue(ctx context.Context, pt protocol.PayloadType, payload 
 	e := outMsgPool.Get().(*outMsg)
 	*e = outMsg{seq: s.nextSeq, size: len(payload)}
 	var buf []byte
-	if len(payload) <= DefaultMaxPayload+64 {
+	if len(payload) <= DefaultMaxPayload {
 		e.pooled = framePool.Get().(*[]byte)
 		buf = (*e.pooled)[:0]
 	}
@@ -160,7 +150,7 @@ func (s *Session) enqueue(ctx context.Context, pt protocol.PayloadType, payload 
 const maxOutstandingMsgs = 8192
 
 // nextToSend returns the next message not yet sent on the current conn, marked as being written, or nil.
-func (s *Session) nextToSend() *outMsg {
+func (s *Channel) nextToSend() *outMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.paused || s.conn == nil {
@@ -192,7 +182,7 @@ func (s *Session) nextToSend() *outMsg {
 // are merely late (a slow destination: the agent acknowledges after writing), and resending the whole window
 // would only add to the far end's backlog; the bound on unacknowledged bytes paces the sender, not the timer.
 // After a reconnect everything unacknowledged goes out again anyway (startConn).
-func (s *Session) nextOverdue(rto time.Duration) *outMsg {
+func (s *Channel) nextOverdue(rto time.Duration) *outMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.paused || s.conn == nil || len(s.out) == 0 {
@@ -218,7 +208,7 @@ func (s *Session) nextOverdue(rto time.Duration) *outMsg {
 	return nil
 }
 
-func (s *Session) markSending(e *outMsg) {
+func (s *Channel) markSending(e *outMsg) {
 	e.writing = true
 	e.lastSent = time.Now()
 	if e.sends == 0 {
@@ -228,7 +218,7 @@ func (s *Session) markSending(e *outMsg) {
 }
 
 // ackOverdue reports whether the oldest unacknowledged message has waited longer than AckTimeout.
-func (s *Session) ackOverdue() bool {
+func (s *Channel) ackOverdue() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.paused || s.conn == nil {
@@ -243,7 +233,7 @@ func (s *Session) ackOverdue() bool {
 }
 
 // outstanding reports whether any message awaits acknowledgement.
-func (s *Session) outstanding() bool {
+func (s *Channel) outstanding() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.inflight > 0 || len(s.out) > 0
@@ -251,13 +241,13 @@ func (s *Session) outstanding() bool {
 
 // resendInterval is how long the writer waits before looking for overdue messages: half the current
 // timeout, between 5 ms and ResendTick.
-func (s *Session) resendInterval() time.Duration {
+func (s *Channel) resendInterval() time.Duration {
 	return min(max(s.currentRTO()/2, 5*time.Millisecond), s.cfg.ResendTick)
 }
 
 // onAck processes an acknowledgement of our message seq: RTT sample (RFC 6298, docs/protocol.md §4.3; samples
 // from retransmitted messages are skipped, Karn's rule), window release, and removal from the list.
-func (s *Session) onAck(seq int64) {
+func (s *Channel) onAck(seq int64) {
 	now := time.Now()
 	s.mu.Lock()
 	s.heardLocked(now)
@@ -300,7 +290,7 @@ func (s *Session) onAck(seq int64) {
 	s.kick()
 }
 
-func (s *Session) updateRTO(r float64) {
+func (s *Channel) updateRTO(r float64) {
 	const alpha, beta = 1.0 / 8, 1.0 / 4
 	s.rttvar = (1-beta)*s.rttvar + beta*math.Abs(s.srtt-r)
 	s.srtt = (1-alpha)*s.srtt + alpha*r
@@ -312,7 +302,7 @@ func (s *Session) updateRTO(r float64) {
 // sample from a message sent only once sets it afresh (§5.7). Against a slow destination the agent
 // acknowledges only after writing, so acknowledgements come late but nothing is lost; without the backoff
 // every late acknowledgement would cost a resend, each of which the destination must also absorb.
-func (s *Session) backOff(from time.Duration) {
+func (s *Channel) backOff(from time.Duration) {
 	s.mu.Lock()
 	if s.rto <= from {
 		s.rto = min(2*from, maxRTO)
@@ -321,7 +311,7 @@ func (s *Session) backOff(from time.Duration) {
 }
 
 // currentRTO returns the retransmission timeout.
-func (s *Session) currentRTO() time.Duration {
+func (s *Channel) currentRTO() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rto
@@ -329,7 +319,7 @@ func (s *Session) currentRTO() time.Duration {
 
 // maybeFree recycles e once it is acknowledged and not being written; the struct itself once it also left
 // the list. Called with mu held.
-func (s *Session) maybeFree(e *outMsg) {
+func (s *Channel) maybeFree(e *outMsg) {
 	if !e.acked || e.writing {
 		return
 	}
@@ -346,7 +336,7 @@ func (s *Session) maybeFree(e *outMsg) {
 }
 
 // queueAck asks the writer to acknowledge a received data message.
-func (s *Session) queueAck(m *protocol.Message) {
+func (s *Channel) queueAck(m *protocol.Message) {
 	a := ackReq{seq: m.SequenceNumber, id: m.MessageID, msgType: m.MessageType}
 	s.mu.Lock()
 	s.pendingAcks = append(s.pendingAcks, a)
@@ -360,7 +350,7 @@ func (s *Session) queueAck(m *protocol.Message) {
 // Acknowledgements in flight when the old one dropped are lost, and the agent resends only its oldest
 // unacknowledged message, once per timeout: without the replay it would take a timeout per lost
 // acknowledgement to recover. Acknowledging a message twice is harmless. Called with mu held.
-func (s *Session) replayRecentAcks() {
+func (s *Channel) replayRecentAcks() {
 	n := min(s.recentNext, len(s.recentAcks))
 	for i := s.recentNext - n; i < s.recentNext; i++ {
 		s.pendingAcks = append(s.pendingAcks, s.recentAcks[i%len(s.recentAcks)])

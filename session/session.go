@@ -17,8 +17,8 @@ import (
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
-// Session is one Session Manager data channel. Its methods are safe for concurrent use.
-type Session struct {
+// Channel is one Session Manager data channel. Its methods are safe for concurrent use.
+type Channel struct {
 	cfg          Config
 	id           string
 	url          string    // under mu after Open: ResumeSession may replace a presigned one
@@ -83,8 +83,8 @@ type ackReq struct {
 }
 
 // Open dials the session's stream URL, sends the OpenDataChannel frame and starts the session's goroutines.
-// It returns once the websocket is open; use [Session.Ready] to wait for the handshake.
-func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
+// It returns once the websocket is open; use [Channel.Ready] to wait for the handshake.
+func Open(ctx context.Context, info Info, cfg *Config) (*Channel, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 		return nil, fmt.Errorf("session: open %s: %w", info.SessionID, err)
 	}
 	u, _ := url.Parse(info.StreamURL) // CheckStreamURL parsed it
-	s := &Session{
+	s := &Channel{
 		cfg:       c,
 		id:        info.SessionID,
 		url:       info.StreamURL,
@@ -135,7 +135,7 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Session, error) {
 
 // dial opens a websocket to streamURL, signed unless presigned (docs/protocol.md §3.5), and sends the
 // OpenDataChannel frame with a new request id (docs/protocol.md §3.2).
-func (s *Session) dial(ctx context.Context, streamURL, token string) (Transport, error) {
+func (s *Channel) dial(ctx context.Context, streamURL, token string) (Transport, error) {
 	h, unsigned := s.upgradeHeader(ctx, streamURL)
 	t, err := s.cfg.Dial(ctx, streamURL, h)
 	if err != nil {
@@ -164,25 +164,25 @@ func (s *Session) dial(ctx context.Context, streamURL, token string) (Transport,
 
 // SetFlagHandler replaces the function called for each Flag payload the agent sends (see Config.OnFlag).
 // It is called on the reader goroutine and must not block.
-func (s *Session) SetFlagHandler(f func(protocol.PayloadFlag)) { s.onFlag.Store(&f) }
+func (s *Channel) SetFlagHandler(f func(protocol.PayloadFlag)) { s.onFlag.Store(&f) }
 
 // ID returns the session id.
-func (s *Session) ID() string { return s.id }
+func (s *Channel) ID() string { return s.id }
 
 // Done is closed when the session has ended.
-func (s *Session) Done() <-chan struct{} { return s.done }
+func (s *Channel) Done() <-chan struct{} { return s.done }
 
 // Err returns why the session ended: nil while it runs and after a clean end (channel_closed without a
 // message), a *ChannelClosedError when the service closed it with a message, ErrClosed after Close, or the
 // failure.
-func (s *Session) Err() error {
+func (s *Channel) Err() error {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	return s.err
 }
 
 // ChannelClosedOutput returns the Output of the channel_closed message that ended the session, if any.
-func (s *Session) ChannelClosedOutput() (string, bool) {
+func (s *Channel) ChannelClosedOutput() (string, bool) {
 	p := s.closedOut.Load()
 	if p == nil {
 		return "", false
@@ -192,26 +192,26 @@ func (s *Session) ChannelClosedOutput() (string, bool) {
 
 // ExitCode returns the remote command's exit code, which the agent reports only for NonInteractiveCommands
 // sessions with separated output streams (docs/protocol.md §6.1). A command killed by a signal is reported as -1.
-func (s *Session) ExitCode() (int, bool) {
+func (s *Channel) ExitCode() (int, bool) {
 	c := s.exitCode.Load()
 	return int(c), c != noExitCode
 }
 
-// noExitCode marks Session.exitCode as unset: no exit code the agent can send.
+// noExitCode marks Channel.exitCode as unset: no exit code the agent can send.
 const noExitCode = math.MinInt64
 
 // Read reads output (PayloadType Output) in order. After the session ends it returns what is buffered, then
 // io.EOF for a clean end or the session's error.
-func (s *Session) Read(p []byte) (int, error) { return s.stdout.read(context.Background(), p) }
+func (s *Channel) Read(p []byte) (int, error) { return s.stdout.read(context.Background(), p) }
 
 // ReadContext is Read with a context.
-func (s *Session) ReadContext(ctx context.Context, p []byte) (int, error) {
+func (s *Channel) ReadContext(ctx context.Context, p []byte) (int, error) {
 	return s.stdout.read(ctx, p)
 }
 
 // Stderr returns a reader of the StdErr stream (PayloadType 11), which only NonInteractiveCommands sessions
 // with separated output streams use.
-func (s *Session) Stderr() io.Reader {
+func (s *Channel) Stderr() io.Reader {
 	return readerFunc(func(p []byte) (int, error) { return s.stderr.read(context.Background(), p) })
 }
 
@@ -220,8 +220,8 @@ type readerFunc func([]byte) (int, error)
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
 // Close ends the session locally: the websocket is closed and every goroutine has returned when Close
-// returns. It does not call TerminateSession; see [Session.Terminate]. Close is idempotent.
-func (s *Session) Close() error {
+// returns. It does not call TerminateSession; see [Channel.Terminate]. Close is idempotent.
+func (s *Channel) Close() error {
 	s.errMu.Lock()
 	s.closed = true
 	s.errMu.Unlock()
@@ -232,7 +232,7 @@ func (s *Session) Close() error {
 
 // Terminate asks the service to end the session (SSM TerminateSession), waits briefly for the channel to
 // close, and closes the session.
-func (s *Session) Terminate(ctx context.Context) error {
+func (s *Channel) Terminate(ctx context.Context) error {
 	var err error
 	if s.cfg.SSM != nil {
 		_, err = s.cfg.SSM.TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: &s.id})
@@ -253,7 +253,7 @@ func (s *Session) Terminate(ctx context.Context) error {
 }
 
 // finish ends the session once, recording why.
-func (s *Session) finish(err error) {
+func (s *Channel) finish(err error) {
 	s.doneOnce.Do(func() {
 		s.errMu.Lock()
 		s.err = err
@@ -281,9 +281,9 @@ func (s *Session) finish(err error) {
 }
 
 // fail ends the session with an error unless it already ended.
-func (s *Session) fail(err error) { s.finish(err) }
+func (s *Channel) fail(err error) { s.finish(err) }
 
-func (s *Session) isDone() bool {
+func (s *Channel) isDone() bool {
 	select {
 	case <-s.done:
 		return true
@@ -293,7 +293,7 @@ func (s *Session) isDone() bool {
 }
 
 // endErr is what a blocked call returns once the session has ended.
-func (s *Session) endErr(op string) error {
+func (s *Channel) endErr(op string) error {
 	err := s.Err()
 	if err == nil {
 		err = io.EOF

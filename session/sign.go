@@ -79,7 +79,7 @@ func SignUpgrade(ctx context.Context, creds aws.Credentials, streamURL, region s
 // used after a reconnect; a signature is only valid for minutes anyway. Failing to sign is not fatal (the
 // service decides, as with the official plugin); it is logged once per session, at debug level, and
 // returned as unsigned so that a refused dial can tell why it went out unsigned.
-func (s *Session) upgradeHeader(ctx context.Context, streamURL string) (h http.Header, unsigned error) {
+func (s *Channel) upgradeHeader(ctx context.Context, streamURL string) (h http.Header, unsigned error) {
 	if IsPresigned(streamURL) {
 		return nil, nil
 	}
@@ -109,7 +109,7 @@ func (s *Session) upgradeHeader(ctx context.Context, streamURL string) (h http.H
 // keeps dialling the first stream URL (docs/protocol.md §7.4), and so does a session with a plain URL. A
 // presigned URL expires, though, so a presigned URL from ResumeSession is taken instead, provided it names
 // the same scheme and host as the URL the session was opened with: a resumed session cannot move elsewhere.
-func (s *Session) resumeURL(resumed string) string {
+func (s *Channel) resumeURL(resumed string) string {
 	s.mu.Lock()
 	cur := s.url
 	s.mu.Unlock()

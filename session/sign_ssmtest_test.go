@@ -15,7 +15,7 @@ import (
 )
 
 // echoAfterDrop runs a shell session, drops its websocket once and checks that it resumes and still works.
-func echoAfterDrop(t *testing.T, srv *ssmtest.Server, s *session.Session) {
+func echoAfterDrop(t *testing.T, srv *ssmtest.Server, s *session.Channel) {
 	t.Helper()
 	if _, err := s.Ready(testkit.Context(t)); err != nil {
 		t.Fatal(err)

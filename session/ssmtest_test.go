@@ -27,12 +27,12 @@ import (
 
 func newSSM(srv *ssmtest.Server) *ssm.Client { return ssm.NewFromConfig(srv.AWSConfig()) }
 
-func start(t *testing.T, srv *ssmtest.Server, doc string, params map[string][]string) *session.Session {
+func start(t *testing.T, srv *ssmtest.Server, doc string, params map[string][]string) *session.Channel {
 	t.Helper()
 	return startWith(t, newSSM(srv), doc, params)
 }
 
-func startWith(t *testing.T, api *ssm.Client, doc string, params map[string][]string) *session.Session {
+func startWith(t *testing.T, api *ssm.Client, doc string, params map[string][]string) *session.Channel {
 	t.Helper()
 	in := &ssm.StartSessionInput{Target: aws.String(ssmtest.DefaultInstanceID), Parameters: params}
 	if doc != "" {
@@ -120,7 +120,7 @@ func TestCommandSessionExitCodeAndStderr(t *testing.T) {
 }
 
 // rwc lets smux run over a session without closing it.
-type rwc struct{ *session.Session }
+type rwc struct{ *session.Channel }
 
 func (rwc) Close() error { return nil }
 

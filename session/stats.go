@@ -30,7 +30,7 @@ type stats struct {
 }
 
 // Stats returns a snapshot of the session's counters.
-func (s *Session) Stats() Stats {
+func (s *Channel) Stats() Stats {
 	return Stats{
 		MessagesSent:       s.stats.sent.Load(),
 		BytesSent:          s.stats.bytesSent.Load(),
@@ -50,7 +50,7 @@ func (s *Session) Stats() Stats {
 	}
 }
 
-func (s *Session) currentBound() int {
+func (s *Channel) currentBound() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bound

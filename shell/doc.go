@@ -1,5 +1,5 @@
 // Package shell runs the interactive and command session types of Session Manager over a
-// [session.Session]: Standard_Stream (the default shell document), InteractiveCommands and
+// [session.Channel]: Standard_Stream (the default shell document), InteractiveCommands and
 // NonInteractiveCommands (docs/protocol.md §6.1).
 //
 // # Data flow
@@ -9,7 +9,7 @@
 //	Config.Stdout ◀── Session.ReadContext (Output, PayloadType 1)
 //	Config.Stderr ◀── Session.Stderr (StdErr, PayloadType 11; NonInteractiveCommands with separate streams)
 //
-// [Run] waits for [session.Session.Ready], sends Config.InitialSize, starts the pumps and returns when the
+// [Run] waits for [session.Channel.Ready], sends Config.InitialSize, starts the pumps and returns when the
 // session has ended and every received byte has been written out. It prints nothing of its own: the console
 // lines of the official plugin ("Starting session with SessionId…") belong to the command-line program.
 //

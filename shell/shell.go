@@ -61,14 +61,6 @@ var ErrSignal = errors.New("shell: ended by a signal")
 // Size is a terminal size in character cells.
 type Size struct{ Cols, Rows uint32 }
 
-// ExitError reports that the remote command exited with a non-zero status. The agent reports it only for
-// NonInteractiveCommands sessions with separated output streams (docs/protocol.md §6.1).
-type ExitError struct{ Code int }
-
-func (e *ExitError) Error() string {
-	return fmt.Sprintf("remote command exited with status %d", e.Code)
-}
-
 // readBufSize is the size of one stdin read. The session splits larger writes into messages of its
 // MaxPayload, so this only bounds how much is taken from Stdin at once.
 const readBufSize = 32 << 10
@@ -77,10 +69,12 @@ const readBufSize = 32 << 10
 // sends cfg.InitialSize, pumps cfg.Stdin to the session and the session's output to cfg.Stdout and
 // cfg.Stderr, and returns once the session has ended and its output is written.
 //
-// Run returns nil after a clean end, an [*ExitError] when the agent reported a non-zero exit code, the
-// session's error when it ended otherwise ([session.Session.Err]), or ctx's error when ctx ended first.
-// Run does not close s; the caller does.
-func Run(ctx context.Context, s *session.Session, cfg *Config) error {
+// Run returns nil once the session has ended and its output is written: how it ended (an exit code, an error)
+// is the owner's verdict, read from s ([session.Channel.ExitCode], [session.Channel.Err]; ssmwire's
+// Session.Wait). Otherwise it returns ctx's error when ctx ended first, an error wrapping [ErrSignal] when a
+// signal ended the session, or the error that stopped the session before it was ready. Run does not close s;
+// the caller does.
+func Run(ctx context.Context, s *session.Channel, cfg *Config) error {
 	var c Config
 	if cfg != nil {
 		c = *cfg
@@ -238,18 +232,7 @@ func Run(ctx context.Context, s *session.Session, cfg *Config) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return result(s)
-}
-
-// result turns how s ended into Run's error.
-func result(s *session.Session) error {
-	if code, ok := s.ExitCode(); ok {
-		if code != 0 {
-			return &ExitError{Code: code}
-		}
-		return nil
-	}
-	return s.Err()
+	return nil
 }
 
 // guard serializes writes to the caller's writers and drops them once Run has returned.
@@ -308,7 +291,7 @@ func relay(g *guard, w io.Writer, read func([]byte) (int, error)) {
 }
 
 // pumpStdin sends r's data to the session as it arrives, until r ends or fails or ctx is done.
-func pumpStdin(ctx context.Context, s *session.Session, r io.Reader, log *slog.Logger) {
+func pumpStdin(ctx context.Context, s *session.Channel, r io.Reader, log *slog.Logger) {
 	buf := make([]byte, readBufSize)
 	for {
 		n, err := r.Read(buf)
@@ -334,7 +317,7 @@ func pumpStdin(ctx context.Context, s *session.Session, r io.Reader, log *slog.L
 
 // sizer sends terminal sizes, skipping repeats of the last one sent.
 type sizer struct {
-	s    *session.Session
+	s    *session.Channel
 	log  *slog.Logger
 	mu   sync.Mutex
 	last Size

@@ -18,7 +18,7 @@ import (
 )
 
 // start starts an ssmtest server, calls StartSession with doc and params, and opens the session.
-func start(t testing.TB, doc string, params map[string][]string) *session.Session {
+func start(t testing.TB, doc string, params map[string][]string) *session.Channel {
 	t.Helper()
 	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
 	t.Cleanup(srv.Close)
@@ -100,13 +100,11 @@ func TestShellInitialSizeAndResize(t *testing.T) {
 func TestRunCommandExitCodeAndStderr(t *testing.T) {
 	s := start(t, ssmtest.DocRunCommand, map[string][]string{"command": {"sh -c 'echo out; echo err >&2; exit 3'"}})
 	var stdout, stderr testkit.Buffer
-	err := shell.Run(testkit.Context(t), s, &shell.Config{Stdout: &stdout, Stderr: &stderr})
-	var ee *shell.ExitError
-	if !errors.As(err, &ee) || ee.Code != 3 {
-		t.Fatalf("Run = %v, want *ExitError{3}", err)
+	if err := shell.Run(testkit.Context(t), s, &shell.Config{Stdout: &stdout, Stderr: &stderr}); err != nil {
+		t.Fatalf("Run = %v, want nil (the verdict is the owner's)", err)
 	}
-	if got, want := ee.Error(), "remote command exited with status 3"; got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
+	if code, ok := s.ExitCode(); !ok || code != 3 {
+		t.Fatalf("ExitCode = %d, %v; want 3, true", code, ok)
 	}
 	if got := stdout.String(); got != "out\n" {
 		t.Errorf("stdout = %q, want %q", got, "out\n")
@@ -159,8 +157,11 @@ func TestSessionClosedLocally(t *testing.T) {
 	s.Close()
 	select {
 	case err := <-done:
-		if !errors.Is(err, session.ErrClosed) {
-			t.Fatalf("Run = %v, want session.ErrClosed", err)
+		if err != nil {
+			t.Fatalf("Run = %v, want nil", err)
+		}
+		if err := s.Err(); !errors.Is(err, session.ErrClosed) {
+			t.Fatalf("Err = %v, want session.ErrClosed", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after Close")

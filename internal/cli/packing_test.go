@@ -107,9 +107,6 @@ func dataMessages(t testing.TB, srv *ssmtest.Server, id string) uint64 {
 func TestMessagesPerByteDoNotDependOnTheWriter(t *testing.T) {
 	const size = 4 << 20
 	payloads := []int{session.DefaultMaxPayload, 60 << 10}
-	if session.CompatMaxPayload != session.DefaultMaxPayload {
-		payloads = append(payloads, session.CompatMaxPayload)
-	}
 	for _, payload := range payloads {
 		t.Run(strconv.Itoa(payload), func(t *testing.T) {
 			h := newHarness(t, nil)

@@ -3,16 +3,12 @@ package plugincli
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/protocol"
 	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/shell"
 )
-
-// terminateTimeout bounds the end of a session the plugin is told to stop.
-const terminateTimeout = 5 * time.Second
 
 // runShell runs a Standard_Stream, InteractiveCommands or NonInteractiveCommands session on the terminal
 // (or the pipes) the plugin was given, and returns the exit status. The terminal is package shell's: raw
@@ -41,7 +37,7 @@ func (r *runner) runShell(ctx context.Context, s *ssmwire.Session, hs *session.H
 		cfg.InitialSize = &shell.FallbackSize // what the official plugin reports without a terminal
 	}
 	err := s.Shell(ctx, cfg)
-	var ee *shell.ExitError
+	var ee *ssmwire.ExitError
 	switch {
 	case errors.As(err, &ee):
 		r.ended(s, nil)
@@ -55,11 +51,10 @@ func (r *runner) runShell(ctx context.Context, s *ssmwire.Session, hs *session.H
 	return r.ended(s, err)
 }
 
-// terminate ends the session properly (ssmwire.Session.Terminate), within terminateTimeout.
+// terminate ends the session properly with the library's one policy (ssmwire.Session.Close: Terminate,
+// bounded in time).
 func (r *runner) terminate(s *ssmwire.Session) {
-	ctx, cancel := context.WithTimeout(context.Background(), terminateTimeout)
-	defer cancel()
-	if err := s.Terminate(ctx); err != nil {
+	if err := s.Close(); err != nil {
 		r.log.Debug("plugincli: ending the session failed", "session", s.ID(), "err", err)
 	}
 }

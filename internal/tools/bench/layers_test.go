@@ -16,7 +16,7 @@ import (
 // channel's Output stream is the TCP byte stream), to locate where a plugin's echo latency goes:
 //
 //	raw:         the ceiling relay (gorilla/websocket + protocol), as in ssmbench's ceiling row
-//	session:     session.Session's Write and Read
+//	session:     session.Channel's Write and Read
 //	pf-dial:     portforward.Forwarder.Dial, in process (mux: one smux stream)
 //	pf-tcp:      portforward's Listen and Serve, the echo going through a loopback TCP connection
 //
