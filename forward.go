@@ -67,10 +67,18 @@ func IsLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// Validate reports whether r can be forwarded to: its Port is a TCP port (1 to 65535).
+func (r Remote) Validate() error {
+	if r.Port <= 0 || r.Port > 65535 {
+		return fmt.Errorf("ssmwire: forward to %s: invalid port %d", r, r.Port)
+	}
+	return nil
+}
+
 // input returns the StartSession input that forwards to r through target.
 func (r Remote) input(target string) (*ssm.StartSessionInput, error) {
-	if r.Port <= 0 || r.Port > 65535 {
-		return nil, fmt.Errorf("ssmwire: forward to %s: invalid port %d", r, r.Port)
+	if err := r.Validate(); err != nil {
+		return nil, err
 	}
 	doc := PortForwardingDocument
 	params := map[string][]string{"portNumber": {strconv.Itoa(r.Port)}}
@@ -133,6 +141,13 @@ func (t *Tunnel) Dial(ctx context.Context) (net.Conn, error) {
 func (t *Tunnel) Serve(ctx context.Context, l net.Listener) error {
 	return t.f.Serve(ctx, l, nil)
 }
+
+// Multiplexed reports whether the tunnel carries any number of connections at once (mux mode, agents from
+// 3.0.196.0 on, docs/protocol.md §6.4); otherwise it carries one connection in its life (§6.3).
+func (t *Tunnel) Multiplexed() bool { return t.f.Mode() == portforward.ModeMux }
+
+// Err returns why the tunnel's session ended, as [Session.Err].
+func (t *Tunnel) Err() error { return t.s.Err() }
 
 // Done is closed when the tunnel's session has ended.
 func (t *Tunnel) Done() <-chan struct{} { return t.s.Done() }

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"sync"
-)
 
-// copyBufferSize is the size of the buffers Serve copies through: one default data message.
-const copyBufferSize = 32 << 10
+	"github.com/ssmwire/ssmwire/internal/relay"
+)
 
 // Serve accepts connections on l and forwards each one over the session: concurrently in mux mode, one at a
 // time in basic and stream mode (the next is accepted when the current one ends; in basic mode a local client
@@ -22,41 +19,18 @@ const copyBufferSize = 32 << 10
 // returning it closes l and every connection it accepted, and waits for its goroutines.
 func (f *Forwarder) Serve(ctx context.Context, l net.Listener, onAccept func(net.Conn)) error {
 	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		l.Close()
-		wg.Wait()
-	}()
-	wg.Add(1)
-	go func() { // unblock Accept when anything ends
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-		case <-f.ctx.Done():
-		case <-f.s.Done():
-		}
-		l.Close()
-	}()
-	for {
-		conn, err := l.Accept()
-		if err != nil {
-			return f.serveErr(ctx, err)
-		}
-		f.log.Debug("connection accepted", "remote", conn.RemoteAddr())
-		if onAccept != nil {
-			onAccept(conn)
-		}
-		if f.mode == ModeMux {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				f.forward(ctx, conn)
-			}()
-			continue
-		}
-		f.forward(ctx, conn)
-	}
+	defer cancel()
+	stop := context.AfterFunc(f.ctx, cancel) // the Forwarder closed
+	defer stop()
+	err := relay.Serve(ctx, l, &relay.ServeOptions{Stop: f.s.Done(), OneAtATime: f.mode != ModeMux},
+		func(ctx context.Context, conn net.Conn) {
+			f.log.Debug("connection accepted", "remote", conn.RemoteAddr())
+			if onAccept != nil {
+				onAccept(conn)
+			}
+			f.forward(ctx, conn)
+		})
+	return f.serveErr(ctx, err)
 }
 
 // serveErr explains why Accept failed.
@@ -71,7 +45,10 @@ func (f *Forwarder) serveErr(ctx context.Context, acceptErr error) error {
 }
 
 // forward connects one accepted local connection to a new connection over the session and copies both
-// ways until either side ends or ctx is done; then both are closed.
+// ways (package relay: the client's end of stream closes the remote side, smux FIN in mux mode, Flag
+// DisconnectToPort in basic mode, docs/protocol.md §6.3, §6.4) until either side ends or ctx is done; then
+// both are closed. Output that could not be written to a departed client is kept for the next connection in
+// basic and stream mode (singleConn.Unread).
 func (f *Forwarder) forward(ctx context.Context, local net.Conn) {
 	defer local.Close()
 	remote, err := f.Dial(ctx)
@@ -79,50 +56,10 @@ func (f *Forwarder) forward(ctx context.Context, local net.Conn) {
 		f.log.Debug("cannot forward connection", "err", err)
 		return
 	}
-	defer remote.Close()
-	stop := context.AfterFunc(ctx, func() {
-		local.Close()
-		remote.Close()
-	})
-	defer stop()
-
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// Local client → destination. When the client stops sending (EOF or error) the remote side is closed:
-		// smux FIN in mux mode, Flag DisconnectToPort in basic mode (docs/protocol.md §6.3, §6.4).
-		// In mux mode the transport packs whatever the copy writes into full data messages.
-		buf := make([]byte, copyBufferSize)
-		_, err := io.CopyBuffer(remote, onlyReader{local}, buf)
-		f.log.Debug("local side ended", "err", err)
-		remote.Close()
-	}()
-
-	// Destination → local client. Output that could not be written to a departed client is kept for the
-	// next connection in basic and stream mode.
-	buf := make([]byte, copyBufferSize)
-	for {
-		n, rerr := remote.Read(buf)
-		if n > 0 {
-			w, werr := local.Write(buf[:n])
-			if werr != nil {
-				if f.mode != ModeMux {
-					f.keepUnread(buf[w:n])
-				}
-				break
-			}
-		}
-		if rerr != nil {
-			var cpe *ConnectToPortError
-			if errors.As(rerr, &cpe) {
-				f.log.Debug("destination connection failed", "err", rerr)
-			}
-			break
-		}
+	res := relay.Pipe(ctx, local, remote, nil)
+	f.log.Debug("connection ended", "up", res.Up, "down", res.Down, "local_err", res.UpErr, "remote_err", res.DownErr)
+	var cpe *ConnectToPortError
+	if errors.As(res.RemoteErr, &cpe) {
+		f.log.Debug("destination connection failed", "err", res.RemoteErr)
 	}
-	local.Close()
-	<-done
 }
-
-// onlyReader hides a reader's WriteTo, so io.CopyBuffer uses the given buffer and the remote's Write.
-type onlyReader struct{ io.Reader }

@@ -114,6 +114,10 @@ func (c *singleConn) Close() error {
 	return c.closeErr
 }
 
+// Unread keeps output the relay read from the connection but could not deliver to a departed local client,
+// for the session's next connection.
+func (c *singleConn) Unread(p []byte) { c.f.keepUnread(p) }
+
 func (c *singleConn) LocalAddr() net.Addr  { return c.f.localAddr(0) }
 func (c *singleConn) RemoteAddr() net.Addr { return c.f.remoteAddr() }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/ssmwire/ssmwire"
-	"github.com/ssmwire/ssmwire/session"
 )
 
 // awsSettings selects credentials, region and endpoint. Empty fields fall back to the environment and the
@@ -103,7 +102,7 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 	}
 	base := s.Pacing.session()
 	if base == nil {
-		base = &session.Config{}
+		base = &ssmwire.ChannelConfig{}
 	}
 	// New trusts the SSM client's endpoint as a stream URL host; an ECS ExecuteCommand stream URL may be on
 	// the ECS endpoint the user named (docs/protocol.md §3.5).

@@ -50,7 +50,7 @@
 //	                                   │ ended or none
 //	                                   └──▶ Client.Forward (one at a time, under the keeper's lock)
 //
-// With --sessions N or auto (sessions = in a named tunnel) the keeper serves through an ssmwire.Pool instead
+// With --sessions N or auto (sessions = in a named tunnel) the keeper serves through a pool.Pool instead
 // (pooled.go): the pool starts, spreads and ends the sessions, and reports them through its callbacks.
 //
 // A watcher goroutine per session reports session_ended when the session's Done closes (idle timeout,

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/ssmwire/ssmwire/session"
+	"github.com/ssmwire/ssmwire"
 )
 
 // pacing is the opt-in to data messages or a bound on unacknowledged bytes larger than the defaults the
-// service is known to accept (1 KiB and 256 KiB: session.DefaultMaxPayload, session.DefaultWindow): the
+// service is known to accept (1 KiB and 256 KiB: ssmwire.DefaultMaxPayload, ssmwire.DefaultWindow): the
 // global flags --max-payload and --window and a tunnel's max_payload and window keys. Zero keeps a default.
 type pacing struct {
 	MaxPayload int
@@ -34,11 +34,11 @@ func (p pacing) over(q pacing) pacing {
 }
 
 // session returns the session configuration p asks for, or nil for all defaults.
-func (p pacing) session() *session.Config {
+func (p pacing) session() *ssmwire.ChannelConfig {
 	if p == (pacing{}) {
 		return nil
 	}
-	return &session.Config{MaxPayload: p.MaxPayload, Window: p.Window}
+	return &ssmwire.ChannelConfig{MaxPayload: p.MaxPayload, Window: p.Window}
 }
 
 // check reports values the session would refuse (too small a payload, a window below the payload).

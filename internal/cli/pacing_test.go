@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
-	"github.com/ssmwire/ssmwire/session"
 )
 
 func TestPacingFlagsRejectBadValues(t *testing.T) {
@@ -88,7 +88,7 @@ func TestPacingKeysTakeEffect(t *testing.T) {
 		t.Errorf("exit %d; stderr %s", code, errb.String())
 	}
 	for _, id := range h.srv.SessionIDs() {
-		if m := h.srv.Session(id).Stats.MaxClientMessage; m <= session.DefaultMaxPayload || m > 8192 {
+		if m := h.srv.Session(id).Stats.MaxClientMessage; m <= ssmwire.DefaultMaxPayload || m > 8192 {
 			t.Errorf("largest client message %d bytes with max_payload = 8192", m)
 		}
 	}

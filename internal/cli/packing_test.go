@@ -19,8 +19,6 @@ import (
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/plugincli"
 	"github.com/ssmwire/ssmwire/internal/testkit"
-	"github.com/ssmwire/ssmwire/portforward"
-	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -106,13 +104,13 @@ func dataMessages(t testing.TB, srv *ssmtest.Server, id string) uint64 {
 // payload size and for a large opt-in one.
 func TestMessagesPerByteDoNotDependOnTheWriter(t *testing.T) {
 	const size = 4 << 20
-	payloads := []int{session.DefaultMaxPayload, 60 << 10}
+	payloads := []int{ssmwire.DefaultMaxPayload, 60 << 10}
 	for _, payload := range payloads {
 		t.Run(strconv.Itoa(payload), func(t *testing.T) {
 			h := newHarness(t, nil)
 			port, got := sinkServer(t, size)
 			api := ssm.NewFromConfig(h.srv.AWSConfig())
-			client, err := ssmwire.New(&ssmwire.Config{SSM: api, Session: &session.Config{MaxPayload: payload}})
+			client, err := ssmwire.New(&ssmwire.Config{SSM: api, Session: &ssmwire.ChannelConfig{MaxPayload: payload}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,18 +157,18 @@ func TestMessagesPerByteDoNotDependOnTheWriter(t *testing.T) {
 					t.Fatal(err)
 				}
 				waitGot()
-				counts["Client.Dial, "+style] = dataMessages(t, h.srv, c.LocalAddr().(*portforward.Addr).SessionID)
+				counts["Client.Dial, "+style] = dataMessages(t, h.srv, c.LocalAddr().(*ssmwire.ForwardAddr).SessionID)
 				c.Close()
 			}
 			// The programs run with the default payload size; their local side is a TCP connection.
 			viaTCP := map[string]uint64{}
-			if payload == session.DefaultMaxPayload {
+			if payload == ssmwire.DefaultMaxPayload {
 				viaTCP["ssmwire forward"] = cliForwardMessages(t, h, port, size, got)
 				viaTCP["session-manager-plugin"] = pluginMessages(t, h, port, size, got)
 			}
 			// Frames are at most DefaultMaxPayload-8 bytes (less in encrypted sessions) plus an 8-byte header;
 			// a handshake reply or two come on top.
-			frame := session.DefaultMaxPayload - 8
+			frame := ssmwire.DefaultMaxPayload - 8
 			bytesSent := size + (size+frame-1)/frame*8
 			ideal := uint64((bytesSent + payload - 1) / payload)
 			slack := uint64(0)

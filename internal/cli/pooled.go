@@ -8,10 +8,11 @@ import (
 	"strings"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/pool"
 )
 
 // SessionsAuto is Tunnel.Sessions for `--sessions auto` and `sessions = "auto"`: a pool that grows with the
-// connections, up to ssmwire.AutoMaxSessions.
+// connections, up to pool.AutoMaxSessions.
 const SessionsAuto = -1
 
 // maxSessionsFlag bounds --sessions N: more sessions than this per forward is more likely a typo than a plan.
@@ -48,7 +49,7 @@ func (k *keeper) start(ctx context.Context, c *ssmwire.Client) error {
 		_, err := k.session(ctx)
 		return err
 	}
-	cfg := &ssmwire.PoolConfig{
+	cfg := &pool.Config{
 		OnSessionStart: func(id string) {
 			k.sessionID.Store(id)
 			k.rep.emit(event{Event: evSessionStarted, SessionID: id}, k)
@@ -67,7 +68,7 @@ func (k *keeper) start(ctx context.Context, c *ssmwire.Client) error {
 	if k.sessions > 1 {
 		cfg.MaxSessions = k.sessions
 	}
-	p, err := c.NewPool(k.target, k.remote(), cfg)
+	p, err := pool.New(c, k.target, k.remote(), cfg)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func pooledSessionID(c net.Conn) string {
 }
 
 // poolStatus is the session part of a pooled forward's status line.
-func poolStatus(p *ssmwire.Pool) string {
+func poolStatus(p *pool.Pool) string {
 	ss := p.Sessions()
 	if len(ss) == 0 {
 		return "sessions none (next connection starts one)"

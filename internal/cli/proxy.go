@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/pool"
 	proxylib "github.com/ssmwire/ssmwire/proxy"
 )
 
@@ -126,7 +127,7 @@ func proxyWarning(listen, target, profile string) string {
 		"reaches every host %s can reach, with your AWS identity (profile %s)", listen, target, profile)
 }
 
-// proxyRunner serves one proxy of a tunnel: its listener, a proxy.Server and the ssmwire.Dialer under it.
+// proxyRunner serves one proxy of a tunnel: its listener, a proxy.Server and the pool.Dialer under it.
 type proxyRunner struct {
 	tunnel string
 	pl     ProxyListen
@@ -137,7 +138,7 @@ type proxyRunner struct {
 	rep      *reporter
 	log      *slog.Logger
 	l        net.Listener
-	d        *ssmwire.Dialer
+	d        *pool.Dialer
 
 	// Counters for the status line.
 	sessionsOpen, conns, open atomic.Int64
@@ -191,14 +192,14 @@ func (p *proxyRunner) emit(e event, dest string) {
 
 // serve runs the proxy until ctx is done, then closes every session it opened.
 func (p *proxyRunner) serve(ctx context.Context) {
-	cfg := &ssmwire.DialerConfig{OnSession: p.onSession}
+	cfg := &pool.DialerConfig{OnSession: p.onSession}
 	switch {
 	case p.sessions == SessionsAuto:
-		cfg.Pool = &ssmwire.PoolConfig{}
+		cfg.Pool = &pool.Config{}
 	case p.sessions > 1:
-		cfg.Pool = &ssmwire.PoolConfig{MaxSessions: p.sessions}
+		cfg.Pool = &pool.Config{MaxSessions: p.sessions}
 	}
-	p.d = p.c.wire.NewDialer(p.target, cfg)
+	p.d = pool.NewDialer(p.c.wire, p.target, cfg)
 	defer p.d.Close()
 	srv, err := proxylib.New(&proxylib.Config{Dial: p.d.Dial, Logger: p.log, OnEvent: p.onEvent})
 	if err != nil {
@@ -210,7 +211,7 @@ func (p *proxyRunner) serve(ctx context.Context) {
 	}
 }
 
-func (p *proxyRunner) onSession(e ssmwire.SessionEvent) {
+func (p *proxyRunner) onSession(e pool.SessionEvent) {
 	if !e.Ended {
 		p.sessionsOpen.Add(1)
 		p.emit(event{Event: evSessionStarted, SessionID: e.SessionID}, e.Remote.String())

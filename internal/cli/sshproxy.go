@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
-	"github.com/ssmwire/ssmwire/portforward"
 )
 
 // SSHDocument is the document `ssmwire ssh-proxy` starts.
@@ -96,7 +95,7 @@ func proxy(ctx context.Context, conn net.Conn, stdin io.Reader, stdout io.Writer
 	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
 		return nil
 	}
-	var cpe *portforward.ConnectToPortError
+	var cpe *ssmwire.ConnectToPortError
 	if errors.As(err, &cpe) {
 		return errors.New("ssh-proxy: the agent could not connect to the port (check the SSM Agent's log)")
 	}

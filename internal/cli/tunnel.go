@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/pool"
 )
 
 // copyBufferSize is the size of the buffers a forwarded connection is copied through: one data message.
@@ -39,8 +40,8 @@ type keeper struct {
 	mu  sync.Mutex // held while a session starts, so that concurrent connections share it
 	cur *ssmwire.Tunnel
 
-	sessions int           // Forward.Sessions: 0 or 1 one session at a time, else a pool (pooled.go)
-	pool     *ssmwire.Pool // the forward's pool when sessions is not 1
+	sessions int        // Forward.Sessions: 0 or 1 one session at a time, else a pool (pooled.go)
+	pool     *pool.Pool // the forward's pool when sessions is not 1
 
 	wg sync.WaitGroup // connection handlers and session watchers
 

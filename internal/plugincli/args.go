@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/ssmwire/ssmwire/session"
+	"github.com/ssmwire/ssmwire"
 )
 
 // The command line the AWS CLI builds (docs/protocol.md §7.1), without argv[0]:
@@ -30,7 +30,7 @@ const kmsRefusal = "Installed version of CLI does not support Session Manager en
 
 // invocation is a parsed StartSession command line.
 type invocation struct {
-	info     session.Info
+	info     ssmwire.ChannelInfo
 	region   string
 	profile  string
 	target   string // the StartSession Target; "" in the legacy form
@@ -98,7 +98,7 @@ func parseArgs(args []string, env Env) (*invocation, error) {
 
 // parseResponse decodes the StartSession (or ECS ExecuteCommand session) response. It reports whether the keys
 // were lower camel case, as `aws ecs execute-command` writes them. Error messages name fields, never values.
-func parseResponse(b []byte, info *session.Info) (camel bool, err error) {
+func parseResponse(b []byte, info *ssmwire.ChannelInfo) (camel bool, err error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(b, &fields); err != nil {
 		var se *json.SyntaxError

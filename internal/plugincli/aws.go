@@ -13,7 +13,6 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/ssmwire/ssmwire"
-	"github.com/ssmwire/ssmwire/session"
 )
 
 // awsClients builds the SSM and KMS clients a session may need, on first use (ssmwire.LazySSM, LazyKMS): most sessions never call
@@ -61,8 +60,8 @@ func (c *awsClients) ssm() ssmwire.SSMAPI {
 }
 
 // kms returns the plugin's KMS client, built on first use.
-func (c *awsClients) kms() session.KMSClient {
-	return ssmwire.LazyKMS(func(ctx context.Context) (session.KMSClient, error) {
+func (c *awsClients) kms() ssmwire.KMSClient {
+	return ssmwire.LazyKMS(func(ctx context.Context) (ssmwire.KMSClient, error) {
 		cfg, err := c.config(ctx)
 		if err != nil {
 			return nil, err

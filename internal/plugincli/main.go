@@ -13,8 +13,6 @@ import (
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/version"
-	"github.com/ssmwire/ssmwire/protocol"
-	"github.com/ssmwire/ssmwire/session"
 )
 
 // Env is the part of the process environment Main uses.
@@ -64,7 +62,7 @@ type runner struct {
 	stop   func(c chan<- os.Signal)
 
 	// sessionConfig, if set, adjusts the session configuration (tests).
-	sessionConfig func(*session.Config)
+	sessionConfig func(*ssmwire.ChannelConfig)
 }
 
 func newRunner(stdin io.Reader, stdout, stderr io.Writer, env Env) *runner {
@@ -127,7 +125,7 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 	if inv.legacy {
 		km = refuseKMS{}
 	}
-	base := &session.Config{Credentials: clients.credentials(), Region: inv.region, TrustedEndpoints: r.trustedEndpoints(inv)}
+	base := &ssmwire.ChannelConfig{Credentials: clients.credentials(), Region: inv.region, TrustedEndpoints: r.trustedEndpoints(inv)}
 	if err := pacing(r.env, base); err != nil {
 		r.cannot(err)
 		return 1
@@ -158,7 +156,7 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 	}
 	r.log.Debug("plugincli: session ready", "session", id, "type", hs.SessionType, "agent", hs.AgentVersion,
 		"encrypted", hs.Encrypted)
-	if hs.SessionType == protocol.SessionTypePort {
+	if hs.SessionType == ssmwire.SessionTypePort {
 		return r.runPort(ctx, s, hs)
 	}
 	return r.runShell(ctx, s, hs)
@@ -172,7 +170,7 @@ func (r *runner) ended(s *ssmwire.Session, err error) int {
 		if err == nil {
 			return 0
 		}
-		var cce *session.ChannelClosedError
+		var cce *ssmwire.ChannelClosedError
 		if errors.As(err, &cce) {
 			return 1
 		}
@@ -180,7 +178,7 @@ func (r *runner) ended(s *ssmwire.Session, err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, session.ErrTimedOut):
+	case errors.Is(err, ssmwire.ErrChannelTimedOut):
 		r.printf(msgTimedOut, s.ID())
 	default:
 		r.cannot(err)

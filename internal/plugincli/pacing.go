@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/ssmwire/ssmwire/session"
+	"github.com/ssmwire/ssmwire"
 )
 
 // Environment variables that opt in to larger data messages or a larger bound on unacknowledged bytes than
-// the defaults the service is known to accept (1 KiB, 256 KiB; session.DefaultMaxPayload, DefaultWindow).
+// the defaults the service is known to accept (1 KiB, 256 KiB; ssmwire.DefaultMaxPayload, DefaultWindow).
 // The AWS CLI starts the plugin, so the environment is the only way to reach it.
 const (
 	envMaxPayload = "SSMWIRE_MAX_PAYLOAD"
@@ -18,7 +18,7 @@ const (
 // pacing reads the opt-in variables into cfg. A set variable must be a positive whole number of bytes, and
 // the two together must make a valid session configuration (MaxPayload at least 64 bytes and within the
 // protocol's message limit, Window at least MaxPayload).
-func pacing(env Env, cfg *session.Config) error {
+func pacing(env Env, cfg *ssmwire.ChannelConfig) error {
 	set := false
 	for _, v := range []struct {
 		name string

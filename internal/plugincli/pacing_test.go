@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
-	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -31,7 +31,7 @@ func TestPacingEnv(t *testing.T) {
 		{vars: map[string]string{envMaxPayload: "10"}, wantErr: "MaxPayload 10 out of range"},
 		{vars: map[string]string{envMaxPayload: "65536", envWindow: "4096"}, wantErr: "Window 4096 smaller than MaxPayload 65536"},
 	} {
-		var cfg session.Config
+		var cfg ssmwire.ChannelConfig
 		err := pacing((&fakeEnv{vars: tc.vars}).env(), &cfg)
 		switch {
 		case tc.wantErr != "":
@@ -106,7 +106,7 @@ func TestPacingEnvTakesEffect(t *testing.T) {
 	}
 	c.Close()
 	stop()
-	if m := srv.Session(id).Stats.MaxClientMessage; m <= session.DefaultMaxPayload || m > 16384 {
+	if m := srv.Session(id).Stats.MaxClientMessage; m <= ssmwire.DefaultMaxPayload || m > 16384 {
 		t.Fatalf("largest client message %d bytes with SSMWIRE_MAX_PAYLOAD=16384", m)
 	}
 }

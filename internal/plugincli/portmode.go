@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/ssmwire/ssmwire"
-	"github.com/ssmwire/ssmwire/portforward"
-	"github.com/ssmwire/ssmwire/session"
 )
 
 const (
@@ -26,10 +24,10 @@ const endWait = 3 * time.Second
 
 // runPort runs a Port session: a local listener (basic and mux mode) or stdin/stdout (stream mode,
 // AWS-StartSSHSession), and returns the exit status.
-func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *session.Handshake) int {
-	f, err := s.Forwarder(ctx, &portforward.Config{
+func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *ssmwire.Handshake) int {
+	f, err := s.Forwarder(ctx, &ssmwire.ForwarderConfig{
 		Logger: r.log,
-		OnConnectToPortError: func(*portforward.ConnectToPortError) {
+		OnConnectToPortError: func(*ssmwire.ConnectToPortError) {
 			go r.printf(msgConnectFailed) // the callback must not block the session's reader
 		},
 	})
@@ -37,7 +35,7 @@ func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *session.Ha
 		return r.ended(s, err)
 	}
 	r.log.Debug("plugincli: port session", "mode", f.Mode(), "agent", hs.AgentVersion)
-	if f.Mode() == portforward.ModeStream {
+	if f.Mode() == ssmwire.ModeStream {
 		return r.runStream(ctx, s, f, hs)
 	}
 
@@ -55,7 +53,7 @@ func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *session.Ha
 	} else {
 		opened = fmt.Sprintf("%s opened for sessionId %s.", l.Addr(), id)
 	}
-	mux := f.Mode() == portforward.ModeMux
+	mux := f.Mode() == ssmwire.ModeMux
 	var first sync.Once
 	onAccept := func(net.Conn) {
 		if mux {
@@ -108,7 +106,7 @@ func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *session.Ha
 // prints only the Starting line (and the Exiting line when the service closes the channel) on stdout; ssh
 // skips lines before the server's version string, so that does not disturb the SSH stream. End of stdin
 // (ssh went away) ends the session (ssmwire.Session.Terminate) with exit status 0.
-func (r *runner) runStream(ctx context.Context, s *ssmwire.Session, f *portforward.Forwarder, hs *session.Handshake) int {
+func (r *runner) runStream(ctx context.Context, s *ssmwire.Session, f *ssmwire.Forwarder, hs *ssmwire.Handshake) int {
 	conn, err := f.Dial(ctx)
 	if err != nil {
 		return r.ended(s, err)

@@ -5,8 +5,6 @@ import (
 	"errors"
 
 	"github.com/ssmwire/ssmwire"
-	"github.com/ssmwire/ssmwire/protocol"
-	"github.com/ssmwire/ssmwire/session"
 	"github.com/ssmwire/ssmwire/shell"
 )
 
@@ -14,10 +12,10 @@ import (
 // (or the pipes) the plugin was given, and returns the exit status. The terminal is package shell's: raw
 // mode restored on every way out, sizes, escapes; without one, SIGINT, SIGQUIT and SIGTSTP are sent as
 // 0x03, 0x1C and 0x1A, as the official plugin does. SIGTERM and SIGHUP end the session.
-func (r *runner) runShell(ctx context.Context, s *ssmwire.Session, hs *session.Handshake) int {
+func (r *runner) runShell(ctx context.Context, s *ssmwire.Session, hs *ssmwire.Handshake) int {
 	stdin := r.stdin
 	tty := shell.IsTerminal(r.stdin)
-	if hs.SessionType == protocol.SessionTypeNonInteractiveCommands && !tty {
+	if hs.SessionType == ssmwire.SessionTypeNonInteractiveCommands && !tty {
 		// The agent gives the command no stdin and only scans input for 0x03/0x1C (package shell's
 		// documentation): piped data would be dropped there, and a stray 0x03 in it would interrupt the
 		// command. Signals are still forwarded.

@@ -22,10 +22,11 @@ import (
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/version"
+	"github.com/ssmwire/ssmwire/pool"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
-// PoolMain runs `ssmbench pool`: N parallel downloads through an ssmwire.Pool of N sessions against the
+// PoolMain runs `ssmbench pool`: N parallel downloads through an pool.Pool of N sessions against the
 // emulator with the agent paced like the real one (1 KiB per message, 1 ms pause after each), for each N,
 // next to one session's rate. The agent's pacing caps every session, so a pool should scale almost
 // linearly until the machine's CPU runs out.
@@ -232,8 +233,8 @@ func poolRun(ctx context.Context, n int, size int64, pacing bool, endpoint strin
 	if err != nil {
 		return poolResult{}, err
 	}
-	p, err := client.NewPool(ssmtest.DefaultInstanceID, ssmwire.Remote{Port: d.port()},
-		&ssmwire.PoolConfig{MaxSessions: n, StartRate: 1000, StartBurst: 1000})
+	p, err := pool.New(client, ssmtest.DefaultInstanceID, ssmwire.Remote{Port: d.port()},
+		&pool.Config{MaxSessions: n, StartRate: 1000, StartBurst: 1000})
 	if err != nil {
 		return poolResult{}, err
 	}

@@ -1,6 +1,10 @@
-package ssmwire
+package pool
 
-import "context"
+import (
+	"context"
+
+	"github.com/ssmwire/ssmwire"
+)
 
 // poolConduit is a [*Pool] as a Dialer's conduit. It never ends by itself (the pool replaces its sessions
 // as they end), so its Done closes only when the pool is closed.
@@ -11,9 +15,9 @@ func (p poolConduit) Done() <-chan struct{} { return p.Pool.done }
 // poolOpener returns the Open function of a Dialer whose destinations each get a [Pool] configured by pc:
 // pools whose last session also closes when idle, and whose sessions are reported as the Dialer's
 // SessionEvents.
-func (d *Dialer) poolOpener(c *Client, pc PoolConfig) func(ctx context.Context, target string, r Remote) (Conduit, error) {
+func (d *Dialer) poolOpener(c *ssmwire.Client, pc Config) func(ctx context.Context, target string, r ssmwire.Remote) (Tunnel, error) {
 	pc.CloseLastWhenIdle = true
-	return func(ctx context.Context, target string, r Remote) (Conduit, error) {
+	return func(ctx context.Context, target string, r ssmwire.Remote) (Tunnel, error) {
 		cfg := pc
 		start, end := pc.OnSessionStart, pc.OnSessionEnd
 		cfg.OnSessionStart = func(id string) {
@@ -32,7 +36,7 @@ func (d *Dialer) poolOpener(c *Client, pc PoolConfig) func(ctx context.Context, 
 				end(id, err)
 			}
 		}
-		p, err := c.NewPool(target, r, &cfg)
+		p, err := New(c, target, r, &cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,4 @@
-package ssmwire
+package pool
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/proxy"
 	"github.com/ssmwire/ssmwire/session"
 )
 
 // confirm waits up to ConfirmWait for the agent's verdict on a new connection to a destination not yet seen
 // to accept: data (accepted; the bytes are kept for the caller), end of stream (accepted, then closed by the
-// destination), an error (Flag ConnectToPortError, the session ending), or nothing (accepted, the destination
+// destination), an error (Flag ssmwire.ConnectToPortError, the session ending), or nothing (accepted, the destination
 // waits for the client to speak first). Only a failure is an error.
 func (d *Dialer) confirm(ctx context.Context, dst *destination, conn net.Conn) (net.Conn, error) {
 	if d.cfg.ConfirmWait < 0 || d.isGood(dst.key) {
@@ -70,7 +71,7 @@ type dialedConn struct {
 
 func (c *dialedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	var cpe *ConnectToPortError
+	var cpe *ssmwire.ConnectToPortError
 	if err != nil && errors.As(err, &cpe) {
 		c.d.setGood(c.dst.key, false)
 		err = classifyDialError(c.dst.remote, err)
@@ -121,9 +122,9 @@ func (c *prefixConn) ReadFrom(r io.Reader) (int64, error) {
 // DestinationError is a [Dialer]'s failure to reach a destination that says how it failed, for a proxy to
 // answer precisely: Kind is proxy.ErrForbidden, proxy.ErrRefused or proxy.ErrUnreachable (errors.Is matches
 // it), Reason says it in one line, and Err is the underlying error (errors.As finds an *APIError, a
-// *ConnectToPortError or a *session.ChannelClosedError there).
+// *ssmwire.ConnectToPortError or a *session.ChannelClosedError there).
 type DestinationError struct {
-	Remote Remote
+	Remote ssmwire.Remote
 	Kind   error
 	Reason string
 	Err    error
@@ -138,14 +139,14 @@ func (e *DestinationError) Unwrap() []error { return []error{e.Kind, e.Err} }
 //
 //   - StartSession refused by IAM (AccessDeniedException: the target, the document or its host parameter not
 //     allowed), or the agent refusing the host ("Forwarding to IP address … is forbidden.") → ErrForbidden;
-//   - Flag ConnectToPortError, or a session that ended with "connection refused" → ErrRefused;
+//   - Flag ssmwire.ConnectToPortError, or a session that ended with "connection refused" → ErrRefused;
 //   - a session that ended with an unreachable or unresolvable host → ErrUnreachable.
 //
 // Anything else is returned as it is.
-func classifyDialError(r Remote, err error) error {
+func classifyDialError(r ssmwire.Remote, err error) error {
 	var de *DestinationError
 	var api smithy.APIError
-	var cpe *ConnectToPortError
+	var cpe *ssmwire.ConnectToPortError
 	var cc *session.ChannelClosedError
 	derr := func(kind error, reason string) error {
 		return &DestinationError{Remote: r, Kind: kind, Reason: reason, Err: err}
@@ -155,7 +156,7 @@ func classifyDialError(r Remote, err error) error {
 		return err
 	case errors.As(err, &api) && (api.ErrorCode() == "AccessDeniedException" || api.ErrorCode() == "AccessDenied"):
 		return derr(proxy.ErrForbidden, "StartSession refused: "+api.ErrorCode()+": "+api.ErrorMessage())
-	case errors.Is(err, ErrAccessDenied):
+	case errors.Is(err, ssmwire.ErrAccessDenied):
 		return derr(proxy.ErrForbidden, "StartSession refused: access denied")
 	case errors.As(err, &cpe):
 		return derr(proxy.ErrRefused, "the agent could not connect (connection refused, or the host is unreachable "+

@@ -1,4 +1,4 @@
-package ssmwire_test
+package pool_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/pool"
 	"github.com/ssmwire/ssmwire/proxy"
 )
 
@@ -59,7 +60,7 @@ type fakeOpener struct {
 	notify chan *fakeConduit // if set, receives every conduit opened
 }
 
-func (o *fakeOpener) open(ctx context.Context, target string, r ssmwire.Remote) (ssmwire.Conduit, error) {
+func (o *fakeOpener) open(ctx context.Context, target string, r ssmwire.Remote) (pool.Tunnel, error) {
 	if o.gate != nil {
 		select {
 		case <-o.gate:
@@ -90,31 +91,31 @@ func (o *fakeOpener) count() int {
 // eventRecorder records session events.
 type eventRecorder struct {
 	mu  sync.Mutex
-	evs []ssmwire.SessionEvent
+	evs []pool.SessionEvent
 }
 
-func (r *eventRecorder) add(e ssmwire.SessionEvent) {
+func (r *eventRecorder) add(e pool.SessionEvent) {
 	r.mu.Lock()
 	r.evs = append(r.evs, e)
 	r.mu.Unlock()
 }
 
-func (r *eventRecorder) all() []ssmwire.SessionEvent {
+func (r *eventRecorder) all() []pool.SessionEvent {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]ssmwire.SessionEvent(nil), r.evs...)
+	return append([]pool.SessionEvent(nil), r.evs...)
 }
 
-func newFakeDialer(t *testing.T, o *fakeOpener, rec *eventRecorder, idle time.Duration) *ssmwire.Dialer {
+func newFakeDialer(t *testing.T, o *fakeOpener, rec *eventRecorder, idle time.Duration) *pool.Dialer {
 	c, err := ssmwire.New(&ssmwire.Config{SSM: unusedSSM{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &ssmwire.DialerConfig{Open: o.open, IdleTimeout: idle, ConfirmWait: -1}
+	cfg := &pool.DialerConfig{Open: o.open, IdleTimeout: idle, ConfirmWait: -1}
 	if rec != nil {
 		cfg.OnSession = rec.add
 	}
-	return c.NewDialer("i-0123456789abcdef0", cfg)
+	return pool.NewDialer(c, "i-0123456789abcdef0", cfg)
 }
 
 // unusedSSM is an SSM client the fake-conduit tests never call.
@@ -273,7 +274,7 @@ func TestDialerClose(t *testing.T) {
 			t.Fatal("conduit open after Close")
 		}
 		c.Close()
-		if _, err := d.Dial(context.Background(), "db.internal", 5432); !errors.Is(err, ssmwire.ErrDialerClosed) {
+		if _, err := d.Dial(context.Background(), "db.internal", 5432); !errors.Is(err, pool.ErrDialerClosed) {
 			t.Fatalf("Dial after Close = %v", err)
 		}
 	})
@@ -286,7 +287,7 @@ func TestDialerConfirm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		o := &fakeOpener{notify: make(chan *fakeConduit, 10)}
 		c, _ := ssmwire.New(&ssmwire.Config{SSM: unusedSSM{}})
-		d := c.NewDialer("i-0123456789abcdef0", &ssmwire.DialerConfig{Open: o.open, ConfirmWait: 2 * time.Second})
+		d := pool.NewDialer(c, "i-0123456789abcdef0", &pool.DialerConfig{Open: o.open, ConfirmWait: 2 * time.Second})
 		defer d.Close()
 
 		// The destination speaks first.

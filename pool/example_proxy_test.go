@@ -1,4 +1,4 @@
-package ssmwire_test
+package pool_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"net/url"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/pool"
 	"github.com/ssmwire/ssmwire/proxy"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -18,7 +19,7 @@ import (
 // Serve a SOCKS5 and HTTP CONNECT proxy that reaches every host the instance can reach, with the names
 // resolved there: each destination gets one port-forwarding session, shared by its connections. Here an
 // HTTP client goes through it to a web server the emulated instance knows as wiki.internal.
-func ExampleClient_NewDialer() {
+func ExampleNewDialer() {
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.Host)
 		fmt.Fprintln(w, "hello from", host)
@@ -29,7 +30,7 @@ func ExampleClient_NewDialer() {
 	defer srv.Close()
 	c := ssmwire.NewFromAWSConfig(srv.AWSConfig())
 
-	d := c.NewDialer("i-0123456789abcdef0", nil)
+	d := pool.NewDialer(c, "i-0123456789abcdef0", nil)
 	defer d.Close()
 	ps, err := proxy.New(&proxy.Config{Dial: d.Dial})
 	if err != nil {

@@ -1,4 +1,4 @@
-package ssmwire
+package pool
 
 import (
 	"context"
@@ -106,7 +106,7 @@ func (f *fakeStarter) started() []*fakeSession {
 
 var errThrottled = &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}
 
-func testPool(t *testing.T, f *fakeStarter, cfg *PoolConfig) *Pool {
+func testPool(t *testing.T, f *fakeStarter, cfg *Config) *Pool {
 	t.Helper()
 	p, err := newPool("dest", f.start, cfg)
 	if err != nil {
@@ -136,7 +136,7 @@ func loads(p *Pool) []int {
 func TestPoolSpreadsOverSessionsLeastLoadedFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeStarter()
-		p := testPool(t, f, &PoolConfig{MaxSessions: 3})
+		p := testPool(t, f, &Config{MaxSessions: 3})
 		var conns []net.Conn
 		for range 5 {
 			conns = append(conns, dial(t, p))
@@ -167,7 +167,7 @@ func TestPoolSpreadsOverSessionsLeastLoadedFirst(t *testing.T) {
 func TestPoolStartsSessionsLazily(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeStarter()
-		p := testPool(t, f, &PoolConfig{MaxSessions: 4})
+		p := testPool(t, f, &Config{MaxSessions: 4})
 		for range 3 {
 			dial(t, p).Close()
 		}
@@ -190,7 +190,7 @@ func TestPoolClosesIdleExtraSessions(t *testing.T) {
 				f := newFakeStarter()
 				var mu sync.Mutex
 				var ended []string
-				p := testPool(t, f, &PoolConfig{MaxSessions: 3, IdleTimeout: time.Minute, CloseLastWhenIdle: closeLast,
+				p := testPool(t, f, &Config{MaxSessions: 3, IdleTimeout: time.Minute, CloseLastWhenIdle: closeLast,
 					OnSessionEnd: func(id string, err error) {
 						mu.Lock()
 						defer mu.Unlock()
@@ -249,7 +249,7 @@ func boolInt(b bool) int {
 func TestPoolKeepsBusySessions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeStarter()
-		p := testPool(t, f, &PoolConfig{MaxSessions: 2, IdleTimeout: time.Minute})
+		p := testPool(t, f, &Config{MaxSessions: 2, IdleTimeout: time.Minute})
 		a, b := dial(t, p), dial(t, p)
 		b.Close()
 		a.Close()
@@ -266,7 +266,7 @@ func TestPoolKeepsBusySessions(t *testing.T) {
 func TestPoolRateLimitsStarts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeStarter()
-		p := testPool(t, f, &PoolConfig{MaxSessions: 4, StartRate: 1, StartBurst: 2})
+		p := testPool(t, f, &Config{MaxSessions: 4, StartRate: 1, StartBurst: 2})
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() { dial(t, p) })
@@ -290,7 +290,7 @@ func TestPoolRetriesThrottledStartsWithBackoff(t *testing.T) {
 			}
 			return nil
 		}
-		p := testPool(t, f, &PoolConfig{MaxSessions: 2, StartBackoff: 100 * time.Millisecond})
+		p := testPool(t, f, &Config{MaxSessions: 2, StartBackoff: 100 * time.Millisecond})
 		dial(t, p)
 		want := []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, 700 * time.Millisecond}
 		if got := f.callTimes(); !slices.Equal(got, want) {
@@ -324,7 +324,7 @@ func TestPoolSharesOpenSessionsWhenThrottled(t *testing.T) {
 			}
 			return nil
 		}
-		p := testPool(t, f, &PoolConfig{MaxSessions: 4, StartAttempts: 3})
+		p := testPool(t, f, &Config{MaxSessions: 4, StartAttempts: 3})
 		dial(t, p)
 		c := dial(t, p)
 		if got := loads(p); !slices.Equal(got, []int{2}) {
@@ -341,7 +341,7 @@ func TestPoolSharesOpenSessionsWhenThrottled(t *testing.T) {
 func TestPoolAuto(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeStarter()
-		p := testPool(t, f, &PoolConfig{StartRate: 100, StartBurst: 100})
+		p := testPool(t, f, &Config{StartRate: 100, StartBurst: 100})
 		for range AutoMaxSessions + 2 {
 			dial(t, p)
 		}
@@ -357,7 +357,7 @@ func TestPoolAuto(t *testing.T) {
 			}
 			return nil
 		}
-		p := testPool(t, f, &PoolConfig{StartRate: 100, StartBurst: 100})
+		p := testPool(t, f, &Config{StartRate: 100, StartBurst: 100})
 		for range 4 {
 			dial(t, p)
 		}
@@ -379,7 +379,7 @@ func TestPoolReplacesEndedSessions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeStarter()
 		ended := make(chan error, 1)
-		p := testPool(t, f, &PoolConfig{MaxSessions: 1, OnSessionEnd: func(id string, err error) { ended <- err }})
+		p := testPool(t, f, &Config{MaxSessions: 1, OnSessionEnd: func(id string, err error) { ended <- err }})
 		c := dial(t, p)
 		boom := errors.New("lost")
 		f.started()[0].end(boom)
@@ -399,7 +399,7 @@ func TestPoolWaitsForStartingSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeStarter()
 		f.block = make(chan struct{})
-		p := testPool(t, f, &PoolConfig{MaxSessions: 1})
+		p := testPool(t, f, &Config{MaxSessions: 1})
 		var wg sync.WaitGroup
 		for range 2 {
 			wg.Go(func() { dial(t, p) })
@@ -419,7 +419,7 @@ func TestPoolWaitsForStartingSession(t *testing.T) {
 func TestPoolClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeStarter()
-		p := testPool(t, f, &PoolConfig{MaxSessions: 2})
+		p := testPool(t, f, &Config{MaxSessions: 2})
 		dial(t, p)
 		dial(t, p)
 		p.Close()
@@ -428,7 +428,7 @@ func TestPoolClose(t *testing.T) {
 				t.Errorf("session %s not closed", s.id)
 			}
 		}
-		if _, err := p.Dial(t.Context()); !errors.Is(err, ErrPoolClosed) {
+		if _, err := p.Dial(t.Context()); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Dial after Close: %v", err)
 		}
 		if err := p.Close(); err != nil {
@@ -438,7 +438,7 @@ func TestPoolClose(t *testing.T) {
 }
 
 func TestPoolConfigValidation(t *testing.T) {
-	if _, err := newPool("d", nil, &PoolConfig{MaxSessions: -1}); err == nil {
+	if _, err := newPool("d", nil, &Config{MaxSessions: -1}); err == nil {
 		t.Fatal("negative MaxSessions accepted")
 	}
 }

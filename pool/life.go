@@ -1,4 +1,4 @@
-package ssmwire
+package pool
 
 import (
 	"context"
@@ -71,19 +71,19 @@ func (p *Pool) removeLocked(m *member) {
 	p.notifyLocked()
 }
 
-// PoolSession describes one session of a pool.
-type PoolSession struct {
+// SessionInfo describes one session of a pool.
+type SessionInfo struct {
 	ID    string
 	Conns int // connections it carries
 }
 
 // Sessions returns the pool's open sessions, in the order they were started.
-func (p *Pool) Sessions() []PoolSession {
+func (p *Pool) Sessions() []SessionInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]PoolSession, 0, len(p.members))
+	out := make([]SessionInfo, 0, len(p.members))
 	for _, m := range p.members {
-		out = append(out, PoolSession{ID: m.s.SessionID(), Conns: m.conns})
+		out = append(out, SessionInfo{ID: m.s.SessionID(), Conns: m.conns})
 	}
 	return out
 }
@@ -127,7 +127,7 @@ func (p *Pool) Prestart(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return ErrPoolClosed
+		return ErrClosed
 	}
 	if len(p.members)+p.starting > 0 {
 		p.mu.Unlock()

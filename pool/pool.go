@@ -1,4 +1,4 @@
-package ssmwire
+package pool
 
 import (
 	"context"
@@ -7,37 +7,39 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/ssmwire/ssmwire"
 )
 
-// AutoMaxSessions is the most sessions a pool opens in auto mode (PoolConfig.MaxSessions 0). The agent paces
+// AutoMaxSessions is the most sessions a pool opens in auto mode (Config.MaxSessions 0). The agent paces
 // every session (1 KiB per message, a 1 ms pause after each: about 0.8 MiB/s each way), so a session per
 // busy connection multiplies throughput; eight keep StartSession calls, agent processes and service-side
 // session counts modest (the service limits concurrent sessions per account and StartSession calls per
 // second).
 const AutoMaxSessions = 8
 
-// Pool defaults; see [PoolConfig].
+// Pool defaults; see [Config].
 const (
-	DefaultPoolIdleTimeout = time.Minute
-	DefaultStartRate       = 2.0
-	DefaultStartBurst      = 4
-	DefaultStartAttempts   = 6
-	DefaultStartBackoff    = 250 * time.Millisecond
-	maxStartBackoff        = 10 * time.Second
-	autoThrottleCooldown   = time.Minute
+	DefaultIdleTimeout   = time.Minute
+	DefaultStartRate     = 2.0
+	DefaultStartBurst    = 4
+	DefaultStartAttempts = 6
+	DefaultStartBackoff  = 250 * time.Millisecond
+	maxStartBackoff      = 10 * time.Second
+	autoThrottleCooldown = time.Minute
 )
 
-// ErrPoolClosed is returned by a Pool's Dial and Serve after Close.
-var ErrPoolClosed = errors.New("ssmwire: pool closed")
+// ErrClosed is returned by a Pool's Dial and Serve after Close.
+var ErrClosed = errors.New("ssmwire: pool closed")
 
-// PoolConfig configures a [Pool]. A nil *PoolConfig means all defaults; NewPool copies it.
-type PoolConfig struct {
+// Config configures a [Pool]. A nil *Config means all defaults; NewPool copies it.
+type Config struct {
 	// MaxSessions bounds the sessions the pool keeps to its destination. 0 means auto: a new session for
 	// every new connection that finds all open sessions busy, up to [AutoMaxSessions]; after a throttled
 	// StartSession, auto stops adding sessions for a minute and new connections share the open ones.
 	MaxSessions int
 	// IdleTimeout closes a session that carried no connection for this long, unless it is the pool's last
-	// one (see CloseLastWhenIdle). Default [DefaultPoolIdleTimeout].
+	// one (see CloseLastWhenIdle). Default [DefaultIdleTimeout].
 	IdleTimeout time.Duration
 	// CloseLastWhenIdle closes the last session too after IdleTimeout; the next Dial starts a new one.
 	// A proxy with a pool per destination sets it, so that destinations it no longer uses hold no session.
@@ -57,8 +59,8 @@ type PoolConfig struct {
 	OnSessionEnd   func(id string, err error)
 }
 
-func (c *PoolConfig) withDefaults() (PoolConfig, error) {
-	var cfg PoolConfig
+func (c *Config) withDefaults() (Config, error) {
+	var cfg Config
 	if c != nil {
 		cfg = *c
 	}
@@ -66,7 +68,7 @@ func (c *PoolConfig) withDefaults() (PoolConfig, error) {
 		return cfg, fmt.Errorf("ssmwire: pool: MaxSessions %d is negative", cfg.MaxSessions)
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = DefaultPoolIdleTimeout
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	if cfg.StartRate <= 0 {
 		cfg.StartRate = DefaultStartRate
@@ -83,7 +85,7 @@ func (c *PoolConfig) withDefaults() (PoolConfig, error) {
 	return cfg, nil
 }
 
-// poolSession is what a Pool needs of one session to its destination. *Tunnel provides it (tunnelSession);
+// poolSession is what a Pool needs of one session to its destination. *ssmwire.Tunnel provides it (tunnelSession);
 // tests pass fakes.
 type poolSession interface {
 	SessionID() string
@@ -93,10 +95,10 @@ type poolSession interface {
 	Close() error
 }
 
-// tunnelSession adapts a *Tunnel.
-type tunnelSession struct{ *Tunnel }
+// tunnelSession adapts a *ssmwire.Tunnel.
+type tunnelSession struct{ *ssmwire.Tunnel }
 
-func (t tunnelSession) Err() error { return t.s.Err() }
+func (t tunnelSession) Err() error { return t.Session().Err() }
 
 // Pool spreads connections to one destination over up to MaxSessions port-forwarding sessions: a new
 // connection goes to the least loaded session, and a new session is started (lazily, rate-limited, retried
@@ -104,7 +106,7 @@ func (t tunnelSession) Err() error { return t.s.Err() }
 // stay idle are closed after IdleTimeout, except the last. Each session reconnects (ResumeSession) on its
 // own. Its methods are safe for concurrent use.
 type Pool struct {
-	cfg   PoolConfig
+	cfg   Config
 	dest  string
 	start func(ctx context.Context) (poolSession, error)
 	lim   *startLimiter
@@ -131,10 +133,10 @@ type member struct {
 	gone      bool          // removed from the pool
 }
 
-// NewPool returns a pool of sessions that forward through target to remote. It starts no session until the
-// first Dial. The caller closes the pool.
-func (c *Client) NewPool(target string, remote Remote, cfg *PoolConfig) (*Pool, error) {
-	if _, err := remote.input(target); err != nil {
+// New returns a pool of sessions that c starts ([ssmwire.Client.Forward]) through target to remote. It starts
+// no session until the first Dial (or [Pool.Prestart]). The caller closes the pool.
+func New(c *ssmwire.Client, target string, remote ssmwire.Remote, cfg *Config) (*Pool, error) {
+	if err := remote.Validate(); err != nil {
 		return nil, err
 	}
 	return newPool(remote.String(), func(ctx context.Context) (poolSession, error) {
@@ -146,7 +148,7 @@ func (c *Client) NewPool(target string, remote Remote, cfg *PoolConfig) (*Pool, 
 	}, cfg)
 }
 
-func newPool(dest string, start func(ctx context.Context) (poolSession, error), cfg *PoolConfig) (*Pool, error) {
+func newPool(dest string, start func(ctx context.Context) (poolSession, error), cfg *Config) (*Pool, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -181,12 +183,12 @@ func (p *Pool) Dial(ctx context.Context) (net.Conn, error) {
 			case <-ctx.Done():
 				return nil, fmt.Errorf("ssmwire: pool dial %s: %w", p.dest, ctx.Err())
 			case <-p.done:
-				return nil, ErrPoolClosed
+				return nil, ErrClosed
 			}
 		}
 		if m == nil {
 			if m, err = p.grow(ctx); err != nil {
-				if errors.Is(err, ErrPoolClosed) || ctx.Err() != nil {
+				if errors.Is(err, ErrClosed) || ctx.Err() != nil {
 					return nil, err
 				}
 				if m = p.share(); m == nil {
@@ -217,7 +219,7 @@ func (p *Pool) pick() (*member, <-chan struct{}, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, nil, ErrPoolClosed
+		return nil, nil, ErrClosed
 	}
 	m := p.leastLoadedLocked()
 	if m != nil && m.conns == 0 {
@@ -319,7 +321,7 @@ func (p *Pool) grow(ctx context.Context) (*member, error) {
 	}
 	if p.closed {
 		go s.Close()
-		return nil, ErrPoolClosed
+		return nil, ErrClosed
 	}
 	m := &member{s: s, conns: 1, expire: make(chan struct{}, 1)}
 	p.members = append(p.members, m)
@@ -342,7 +344,7 @@ func (p *Pool) startSession(ctx context.Context) (poolSession, error) {
 		if err == nil {
 			return s, nil
 		}
-		if !errors.Is(Classify(err), ErrThrottled) || attempt >= p.cfg.StartAttempts || ctx.Err() != nil {
+		if !errors.Is(ssmwire.Classify(err), ssmwire.ErrThrottled) || attempt >= p.cfg.StartAttempts || ctx.Err() != nil {
 			return nil, err
 		}
 		p.throttled(backoff)

@@ -1,4 +1,4 @@
-package ssmwire
+package pool
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/proxy"
 	"github.com/ssmwire/ssmwire/session"
@@ -16,7 +17,7 @@ import (
 // TestClassifyDialError: every way a destination fails maps to its proxy kind, with a reason in words and the
 // underlying error still reachable.
 func TestClassifyDialError(t *testing.T) {
-	r := Remote{Host: "db.internal", Port: 5432}
+	r := ssmwire.Remote{Host: "db.internal", Port: 5432}
 	closed := func(out string) error {
 		return fmt.Errorf("portforward: dial: %w", &session.ChannelClosedError{SessionID: "s-1", Output: out})
 	}
@@ -27,7 +28,7 @@ func TestClassifyDialError(t *testing.T) {
 		reason string
 	}{
 		{"IAM", &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}, proxy.ErrForbidden, "StartSession refused: AccessDeniedException: not authorized"},
-		{"classified IAM", &APIError{Kind: ErrAccessDenied, Err: errors.New("x")}, proxy.ErrForbidden, "access denied"},
+		{"classified IAM", &ssmwire.APIError{Kind: ssmwire.ErrAccessDenied, Err: errors.New("x")}, proxy.ErrForbidden, "access denied"},
 		{"agent denylist", closed("Forwarding to IP address 169.254.169.254 is forbidden."), proxy.ErrForbidden, "refused by the agent: Forwarding"},
 		{"mux connect failed", fmt.Errorf("read: %w", &portforward.ConnectToPortError{SessionID: "s-1"}), proxy.ErrRefused, "could not connect"},
 		{"basic: refused", closed("Unable to connect to specified port: dial tcp 10.0.0.5:5432: connect: connection refused"), proxy.ErrRefused, "connection refused"},

@@ -1,4 +1,4 @@
-package ssmwire_test
+package pool_test
 
 import (
 	"bufio"
@@ -7,19 +7,20 @@ import (
 	"net"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/pool"
 )
 
 // Spread connections to one destination over several sessions: the agent paces every session (about
 // 0.8 MiB/s each way), so parallel transfers go faster on sessions of their own. A session is started only
 // when every open one carries a connection; idle extra sessions close after PoolConfig.IdleTimeout.
-func ExampleClient_NewPool() {
+func ExampleNew() {
 	c, srv := exampleClient()
 	defer srv.Close()
 	dbPort, stop := startDatabase()
 	defer stop()
 	ctx := context.Background()
 
-	pool, err := c.NewPool("i-0123456789abcdef0", ssmwire.Remote{Port: dbPort}, &ssmwire.PoolConfig{MaxSessions: 2})
+	pool, err := pool.New(c, "i-0123456789abcdef0", ssmwire.Remote{Port: dbPort}, &pool.Config{MaxSessions: 2})
 	if err != nil {
 		fmt.Println("pool:", err)
 		return

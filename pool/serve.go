@@ -1,12 +1,13 @@
-package ssmwire
+package pool
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/ssmwire/ssmwire/internal/relay"
 )
 
 // startLimiter is a token bucket for StartSession calls, which every start of a pool can also be held back
@@ -51,7 +52,7 @@ func (l *startLimiter) wait(ctx context.Context, done <-chan struct{}) error {
 			return ctx.Err()
 		case <-done:
 			t.Stop()
-			return ErrPoolClosed
+			return ErrClosed
 		}
 	}
 }
@@ -65,48 +66,20 @@ func (l *startLimiter) pause(d time.Duration) {
 	}
 }
 
-// poolCopyBuffer is the size of the buffers Serve copies through.
-const poolCopyBuffer = 32 << 10
-
 // Serve accepts connections on l and forwards each one over the pool until ctx is done (ctx.Err()), l fails
-// (that error) or the pool is closed ([ErrPoolClosed]). It closes l and every connection it accepted before
+// (that error) or the pool is closed ([ErrClosed]). It closes l and every connection it accepted before
 // returning, and waits for its goroutines. Serve does not close the pool.
 func (p *Pool) Serve(ctx context.Context, l net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		l.Close()
-		wg.Wait()
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-		case <-p.done:
-		}
-		l.Close()
-	}()
-	for {
-		conn, err := l.Accept()
-		if err != nil {
-			select {
-			case <-p.done:
-				return ErrPoolClosed
-			default:
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("ssmwire: pool serve: %w", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.forward(ctx, conn)
-		}()
+	err := relay.Serve(ctx, l, &relay.ServeOptions{Stop: p.done}, p.forward)
+	select {
+	case <-p.done:
+		return ErrClosed
+	default:
 	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("ssmwire: pool serve: %w", err)
 }
 
 // forward copies between an accepted connection and a new pool connection until either side ends.
@@ -116,19 +89,5 @@ func (p *Pool) forward(ctx context.Context, local net.Conn) {
 	if err != nil {
 		return
 	}
-	defer remote.Close()
-	stop := context.AfterFunc(ctx, func() {
-		local.Close()
-		remote.Close()
-	})
-	defer stop()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		io.CopyBuffer(remote, struct{ io.Reader }{local}, make([]byte, poolCopyBuffer))
-		remote.Close() // the client stopped sending: end the destination connection
-	}()
-	io.CopyBuffer(struct{ io.Writer }{local}, remote, make([]byte, poolCopyBuffer))
-	local.Close()
-	<-done
+	relay.Pipe(ctx, local, remote, nil)
 }

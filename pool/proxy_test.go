@@ -1,4 +1,4 @@
-package ssmwire_test
+package pool_test
 
 import (
 	"bufio"
@@ -23,6 +23,7 @@ import (
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
+	"github.com/ssmwire/ssmwire/pool"
 	"github.com/ssmwire/ssmwire/proxy"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -81,7 +82,7 @@ func TestProxyThroughTarget(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServerWithHosts(t, map[string]string{"db.internal": "127.0.0.1", "secret.internal": "127.0.0.1", "fd00::5": "127.0.0.1"})
 	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.SSM = denySSM{SSMAPI: cfg.SSM, host: "secret.internal"} })
-	d := c.NewDialer(target, &ssmwire.DialerConfig{ConfirmWait: testkit.Timeout / 3})
+	d := pool.NewDialer(c, target, &pool.DialerConfig{ConfirmWait: testkit.Timeout / 3})
 	evs := &proxyEvents{}
 	ps, err := proxy.New(&proxy.Config{Dial: d.Dial, OnEvent: evs.add})
 	if err != nil {
@@ -266,8 +267,8 @@ func TestDialerPool(t *testing.T) {
 	c := newClient(t, srv, nil)
 	var mu sync.Mutex
 	var started []string
-	d := c.NewDialer(target, &ssmwire.DialerConfig{Pool: &ssmwire.PoolConfig{MaxSessions: 2},
-		OnSession: func(e ssmwire.SessionEvent) {
+	d := pool.NewDialer(c, target, &pool.DialerConfig{Pool: &pool.Config{MaxSessions: 2},
+		OnSession: func(e pool.SessionEvent) {
 			mu.Lock()
 			defer mu.Unlock()
 			if !e.Ended && e.Remote.Host == "db.internal" {
@@ -321,7 +322,7 @@ func TestProxyDialTimeout(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServerWithHosts(t, map[string]string{"slow.internal": "127.0.0.1"})
 	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.SSM = stallSSM{SSMAPI: cfg.SSM, host: "slow.internal"} })
-	d := c.NewDialer(target, nil)
+	d := pool.NewDialer(c, target, nil)
 	ps, err := proxy.New(&proxy.Config{Dial: d.Dial, DialTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -355,7 +356,7 @@ func TestProxyOldAgent(t *testing.T) {
 	checkGoroutines(t)
 	srv := newServer(t, &ssmtest.Options{AgentVersion: "3.0.196.0", Hosts: map[string]string{"db.internal": "127.0.0.1"}})
 	c := newClient(t, srv, nil)
-	d := c.NewDialer(target, nil)
+	d := pool.NewDialer(c, target, nil)
 	ps, err := proxy.New(&proxy.Config{Dial: d.Dial})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package ssmwire_test
+package pool_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
+	"github.com/ssmwire/ssmwire/pool"
 )
 
 // A pool spreads concurrent connections over its sessions, each session survives losing its websocket on
@@ -23,7 +24,7 @@ func TestPoolOverEmulator(t *testing.T) {
 	c := newClient(t, srv, nil)
 	var mu sync.Mutex
 	var started []string
-	p, err := c.NewPool(target, ssmwire.Remote{Port: port}, &ssmwire.PoolConfig{MaxSessions: 3,
+	p, err := pool.New(c, target, ssmwire.Remote{Port: port}, &pool.Config{MaxSessions: 3,
 		OnSessionStart: func(id string) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -70,7 +71,7 @@ func TestPoolOverEmulator(t *testing.T) {
 	for _, id := range ids {
 		waitEnded(t, srv, id)
 	}
-	if _, err := p.Dial(ctx); !errors.Is(err, ssmwire.ErrPoolClosed) {
+	if _, err := p.Dial(ctx); !errors.Is(err, pool.ErrClosed) {
 		t.Fatalf("Dial after Close: %v", err)
 	}
 	waitGoroutines(t, false)
@@ -81,7 +82,7 @@ func TestPoolServe(t *testing.T) {
 	srv := newServer(t, nil)
 	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
-	p, err := c.NewPool(target, ssmwire.Remote{Port: port}, &ssmwire.PoolConfig{MaxSessions: 2})
+	p, err := pool.New(c, target, ssmwire.Remote{Port: port}, &pool.Config{MaxSessions: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,43 +120,9 @@ func TestPoolServe(t *testing.T) {
 func TestPoolInvalidRemote(t *testing.T) {
 	srv := newServer(t, nil)
 	c := newClient(t, srv, nil)
-	if _, err := c.NewPool(target, ssmwire.Remote{Port: 0}, nil); err == nil {
+	if _, err := pool.New(c, target, ssmwire.Remote{Port: 0}, nil); err == nil {
 		t.Fatal("NewPool accepted port 0")
 	}
-}
-
-// Pools keeps a pool per destination.
-func TestPoolsPerDestination(t *testing.T) {
-	checkGoroutines(t)
-	srv := newServer(t, nil)
-	a, b := testkit.EchoServer(t), testkit.EchoServer(t)
-	c := newClient(t, srv, nil)
-	ps, err := c.NewPools(&ssmwire.PoolConfig{MaxSessions: 2, CloseLastWhenIdle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := testkit.Context(t)
-	for i, port := range []int{a, b, a} {
-		conn, err := ps.Dial(ctx, target, ssmwire.Remote{Port: port})
-		if err != nil {
-			t.Fatal(err)
-		}
-		echo(t, conn, fmt.Sprint("hello ", i))
-		conn.Close()
-	}
-	pa, _ := ps.Pool(target, ssmwire.Remote{Port: a})
-	pb, _ := ps.Pool(target, ssmwire.Remote{Port: b})
-	if pa == pb || len(pa.Sessions()) != 1 || len(pb.Sessions()) != 1 {
-		t.Fatalf("pools: a %v, b %v; want one session each", pa.Sessions(), pb.Sessions())
-	}
-	if n := len(srv.SessionIDs()); n != 2 {
-		t.Fatalf("%d sessions on the service, want 2", n)
-	}
-	ps.Close()
-	if _, err := ps.Dial(ctx, target, ssmwire.Remote{Port: a}); !errors.Is(err, ssmwire.ErrPoolClosed) {
-		t.Fatalf("Dial after Close: %v", err)
-	}
-	waitGoroutines(t, false)
 }
 
 // A throttled StartSession is retried with backoff; the connection gets its session.
@@ -164,7 +131,7 @@ func TestPoolRetriesThrottledStartSession(t *testing.T) {
 	srv := newServer(t, nil)
 	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
-	p, err := c.NewPool(target, ssmwire.Remote{Port: port}, &ssmwire.PoolConfig{MaxSessions: 2, StartBackoff: time.Millisecond})
+	p, err := pool.New(c, target, ssmwire.Remote{Port: port}, &pool.Config{MaxSessions: 2, StartBackoff: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

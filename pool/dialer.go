@@ -1,4 +1,4 @@
-package ssmwire
+package pool
 
 import (
 	"context"
@@ -8,13 +8,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ssmwire/ssmwire/portforward"
+	"github.com/ssmwire/ssmwire"
 )
 
-// Conduit carries connections to one destination through a target: a [*Tunnel] (one port-forwarding
+// Tunnel carries connections to one destination through a target: a [*ssmwire.Tunnel] (one port-forwarding
 // session), or anything with the same methods, such as a pool of sessions. A [Dialer] keeps one per
 // destination.
-type Conduit interface {
+type Tunnel interface {
 	// Dial opens a connection to the conduit's destination.
 	Dial(ctx context.Context) (net.Conn, error)
 	// Done is closed when the conduit can carry no more connections (its session ended).
@@ -34,17 +34,17 @@ type DialerConfig struct {
 	// Open opens a conduit to remote through target. Default: a [Pool] configured by Pool when that is set,
 	// else [Client.Forward], one port-forwarding session (AWS-StartPortForwardingSessionToRemoteHost, or
 	// AWS-StartPortForwardingSession for a loopback host).
-	Open func(ctx context.Context, target string, remote Remote) (Conduit, error)
+	Open func(ctx context.Context, target string, remote ssmwire.Remote) (Tunnel, error)
 	// Pool, when set (and Open is not), gives every destination a pool of sessions configured by it instead of
 	// one session, for destinations with many busy connections; its last session closes when idle too
 	// (CloseLastWhenIdle), and its sessions are reported to OnSession.
-	Pool *PoolConfig
+	Pool *Config
 	// IdleTimeout closes a destination's conduit once no connection has used it for this long. Default
 	// [DefaultDialerIdleTimeout].
 	IdleTimeout time.Duration
 	// ConfirmWait is how long a new connection waits for the agent's verdict on a destination that has not
 	// yet been seen to accept connections: multiplexed sessions acknowledge no successful connect, but report a
-	// failed one (Flag ConnectToPortError) about one round trip after the stream opened. A connection that
+	// failed one (Flag ssmwire.ConnectToPortError) about one round trip after the stream opened. A connection that
 	// received data, or heard nothing for ConfirmWait, counts as accepted, and later connections to the same
 	// destination do not wait. Default [DefaultConfirmWait]; negative: never wait.
 	//
@@ -57,9 +57,9 @@ type DialerConfig struct {
 	OnSession func(SessionEvent)
 }
 
-// SessionEvent reports a conduit (for a [*Tunnel], its session) opened or ended by a [Dialer].
+// SessionEvent reports a conduit (for a [*ssmwire.Tunnel], its session) opened or ended by a [Dialer].
 type SessionEvent struct {
-	Remote    Remote
+	Remote    ssmwire.Remote
 	SessionID string // "" when the conduit is not a session
 	Ended     bool   // false: opened
 	Reason    string // why it ended: "idle", "closed", or the session's error
@@ -86,9 +86,9 @@ type Dialer struct {
 // destination is the conduit of one host:port, under Dialer.mu.
 type destination struct {
 	key    string
-	remote Remote
+	remote ssmwire.Remote
 	ready  chan struct{} // closed when the open finished; then conduit or err is set
-	c      Conduit
+	c      Tunnel
 	err    error
 	active int         // connections open through c
 	idle   *time.Timer // closes c when it fires with active == 0
@@ -107,9 +107,9 @@ const maxGood = 4096
 // may give up sooner; the open then carries on for the next connection.
 const openTimeout = 2 * time.Minute
 
-// NewDialer returns a Dialer that reaches destinations through target (a resolved StartSession target). The
+// NewDialer returns a Dialer whose sessions c starts through target (a resolved StartSession target). The
 // caller closes it.
-func (c *Client) NewDialer(target string, cfg *DialerConfig) *Dialer {
+func NewDialer(c *ssmwire.Client, target string, cfg *DialerConfig) *Dialer {
 	d := &Dialer{target: target, dests: make(map[string]*destination), good: make(map[string]bool)}
 	if cfg != nil {
 		d.cfg = *cfg
@@ -118,7 +118,7 @@ func (c *Client) NewDialer(target string, cfg *DialerConfig) *Dialer {
 		d.cfg.Open = d.poolOpener(c, *d.cfg.Pool)
 	}
 	if d.cfg.Open == nil {
-		d.cfg.Open = func(ctx context.Context, target string, r Remote) (Conduit, error) {
+		d.cfg.Open = func(ctx context.Context, target string, r ssmwire.Remote) (Tunnel, error) {
 			t, err := c.Forward(ctx, target, r)
 			if err != nil {
 				return nil, err // not a typed nil in the interface
@@ -146,7 +146,7 @@ var ErrDialerClosed = errors.New("ssmwire: dialer closed")
 // unreachable), so that a proxy answers precisely; a Read on the connection reports a connection the agent
 // failed after all (see ConfirmWait) the same way.
 func (d *Dialer) Dial(ctx context.Context, host string, port int) (net.Conn, error) {
-	r := Remote{Host: host, Port: port}
+	r := ssmwire.Remote{Host: host, Port: port}
 	if port <= 0 || port > 65535 {
 		return nil, fmt.Errorf("ssmwire: dial %s: invalid port %d", r, port)
 	}
@@ -178,7 +178,7 @@ func (d *Dialer) Dial(ctx context.Context, host string, port int) (net.Conn, err
 
 // conduit returns the destination's conduit with one more active connection counted, opening it when there
 // is none or it has ended; fresh reports that it was opened during this call.
-func (d *Dialer) conduit(ctx context.Context, r Remote) (*destination, bool, error) {
+func (d *Dialer) conduit(ctx context.Context, r ssmwire.Remote) (*destination, bool, error) {
 	key := r.String()
 	d.mu.Lock()
 	if d.closed {
@@ -239,7 +239,7 @@ func (d *Dialer) open(dst *destination) {
 	c, err := d.cfg.Open(ctx, d.target, dst.remote)
 	d.mu.Lock()
 	dst.c, dst.err = c, err
-	if t, ok := c.(*Tunnel); ok && t.f.Mode() != portforward.ModeMux {
+	if t, ok := c.(*ssmwire.Tunnel); ok && !t.Multiplexed() {
 		dst.single = true
 	}
 	if err != nil {
@@ -368,7 +368,7 @@ func (d *Dialer) isGood(key string) bool {
 	return d.good[key]
 }
 
-func isDone(c Conduit) bool {
+func isDone(c Tunnel) bool {
 	select {
 	case <-c.Done():
 		return true
@@ -378,19 +378,19 @@ func isDone(c Conduit) bool {
 }
 
 // conduitID is the session ID of a conduit that has one.
-func conduitID(c Conduit) string {
+func conduitID(c Tunnel) string {
 	if s, ok := c.(interface{ SessionID() string }); ok {
 		return s.SessionID()
 	}
 	return ""
 }
 
-// conduitErr is the error that ended a conduit: its session's, for a [*Tunnel] or a conduit with an Err
+// conduitErr is the error that ended a conduit: its session's, for a [*ssmwire.Tunnel] or a conduit with an Err
 // method.
-func conduitErr(c Conduit) error {
+func conduitErr(c Tunnel) error {
 	switch c := c.(type) {
-	case *Tunnel:
-		return c.s.Err()
+	case *ssmwire.Tunnel:
+		return c.Session().Err()
 	case interface{ Err() error }:
 		return c.Err()
 	}
@@ -398,7 +398,7 @@ func conduitErr(c Conduit) error {
 }
 
 // conduitEnd describes why a conduit ended by itself.
-func conduitEnd(c Conduit) string {
+func conduitEnd(c Tunnel) string {
 	if err := conduitErr(c); err != nil {
 		return err.Error()
 	}
