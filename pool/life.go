@@ -121,6 +121,9 @@ func (c *poolConn) Close() error {
 // SessionID returns the ID of the session that carries the connection.
 func (c *poolConn) SessionID() string { return c.m.s.SessionID() }
 
+// Done is closed when the session that carries the connection has ended.
+func (c *poolConn) Done() <-chan struct{} { return c.m.s.Done() }
+
 // Prestart starts a session when the pool has none open or starting, and waits for it. A program that
 // reports a forward as up calls it first, to learn at once whether sessions can be started at all.
 func (p *Pool) Prestart(ctx context.Context) error {

@@ -8,9 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ssmwire/ssmwire/internal/relay"
 )
 
 // DialFunc connects to port on host as the far end sees them. host is an IP address in text form (IPv6
@@ -26,9 +27,6 @@ const (
 
 // maxHeadBytes bounds what a client may send before its tunnel is up (an HTTP request head).
 const maxHeadBytes = 64 << 10
-
-// copyBufferSize is the size of the buffers the tunnels copy through.
-const copyBufferSize = 32 << 10
 
 // Config configures a [Server]. New copies it.
 type Config struct {
@@ -121,29 +119,11 @@ func New(cfg *Config) (*Server, error) {
 // Serve accepts connections on l and serves each until ctx is done or l fails. It closes l and every
 // connection it accepted before returning, and returns ctx.Err() when ctx ended it, else the Accept error.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		l.Close()
-		wg.Wait()
-	}()
-	stop := context.AfterFunc(ctx, func() { l.Close() })
-	defer stop()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("proxy: accept: %w", err)
-		}
-		wg.Go(func() { s.ServeConn(ctx, c) })
+	err := relay.Serve(ctx, l, nil, s.ServeConn)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
+	return fmt.Errorf("proxy: accept: %w", err)
 }
 
 // ServeConn serves one client connection and closes it. It returns when the tunnel has ended, the request

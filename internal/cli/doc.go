@@ -44,21 +44,21 @@
 // # Tunnels that stay up
 //
 // forward and up run one keeper per forward. A keeper owns its local listener for the life of the command
-// and a port-forwarding session ([ssmwire.Tunnel]) that it replaces on demand:
+// and a pool of port-forwarding sessions (package pool) that replaces them on demand; with the default
+// sessions = 1 it is a pool of one, the single kept session:
 //
-//	listener ─Accept─▶ handle ─▶ keeper.session() ── live? ──▶ Tunnel.Dial ─▶ pipe (bytes counted)
-//	                                   │ ended or none
-//	                                   └──▶ Client.Forward (one at a time, under the keeper's lock)
+//	listener ─relay.Serve─▶ handle ─▶ pool.Dial ── live session? ──▶ Tunnel.Dial ─▶ relay.Pipe (bytes counted)
+//	                                       │ ended or none
+//	                                       └──▶ Client.Forward (rate-limited, retried when throttled)
 //
-// With --sessions N or auto (sessions = in a named tunnel) the keeper serves through a pool.Pool instead
-// (pooled.go): the pool starts, spreads and ends the sessions, and reports them through its callbacks.
-//
-// A watcher goroutine per session reports session_ended when the session's Done closes (idle timeout,
-// a session ended from elsewhere, agent restart) and drops it; the connections it carried are closed, which
-// their clients see as an orderly end of stream. The next connection starts a new session. The first session
-// is started before the forward is reported up, so a wrong target, missing permissions or an expired login
-// fail the command at once. Cancelling Main's context closes the listeners and connections and closes every
-// Tunnel, which ends its session properly, before Main returns.
+// With --sessions N or auto (sessions = in a named tunnel) the pool spreads connections over several
+// sessions (pooled.go). The pool reports session_started and session_ended through its callbacks when a
+// session ends (idle timeout, a session ended from elsewhere, agent restart) and drops it; the connections
+// it carried are closed, which their clients see as an orderly end of stream. The next connection starts a
+// new session. The first session is started (Pool.Prestart) before the forward is reported up, so a wrong
+// target, missing permissions or an expired login fail the command at once. Cancelling Main's context closes
+// the listeners and connections and closes every pool, which ends its sessions properly, before Main
+// returns.
 //
 // Reporting (status.go): on a terminal one status line per forward (listen address, destination, session id,
 // connections, bytes each way) is redrawn in place with events printed above it; --json prints one JSON object

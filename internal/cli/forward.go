@@ -165,8 +165,7 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 			if k.l != nil {
 				k.l.Close()
 			}
-			k.wg.Wait() // session watchers: each terminates its session
-			k.stopPool()
+			k.stopPool() // terminates every session of the keeper
 		}
 	}
 	cache := make(map[tunnelKey]*clients)
@@ -193,7 +192,7 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 			return tunnelErr(tn, c.explain(err))
 		}
 		for _, fw := range tn.Forwards {
-			k := &keeper{tunnel: tn.Name, fw: fw, target: target.ID, client: c.wire, rep: rep, sessions: tn.Sessions}
+			k := &keeper{tunnel: tn.Name, fw: fw, target: target.ID, rep: rep, sessions: tn.Sessions}
 			if err := k.listen(); err != nil {
 				stopAll()
 				return tunnelErr(tn, err)

@@ -39,23 +39,24 @@ func sessionsText(n int) string {
 	return strconv.Itoa(n)
 }
 
-// pooled reports whether the keeper spreads connections over a pool of sessions.
+// pooled reports whether the keeper spreads connections over a pool of several sessions.
 func (k *keeper) pooled() bool { return k.sessions > 1 || k.sessions == SessionsAuto }
 
-// start starts the keeper's first session, or its pool with a first session, so that setup fails at once
-// when sessions cannot be started.
+// start makes the keeper's pool (of one session, unless pooled) and starts its first session, so that setup
+// fails at once when sessions cannot be started.
 func (k *keeper) start(ctx context.Context, c *ssmwire.Client) error {
-	if !k.pooled() {
-		_, err := k.session(ctx)
-		return err
-	}
 	cfg := &pool.Config{
+		MaxSessions: 1,
 		OnSessionStart: func(id string) {
 			k.sessionID.Store(id)
 			k.rep.emit(event{Event: evSessionStarted, SessionID: id}, k)
 		},
 		OnSessionEnd: func(id string, err error) {
 			reason := "idle: closed by ssmwire"
+			if !k.pooled() {
+				k.sessionID.CompareAndSwap(id, "")
+				reason = "closed by the service" // a single session's pool never closes it for idleness
+			}
 			switch {
 			case err != nil:
 				reason = err.Error()
@@ -65,7 +66,10 @@ func (k *keeper) start(ctx context.Context, c *ssmwire.Client) error {
 			k.rep.emit(event{Event: evSessionEnded, SessionID: id, Reason: reason}, k)
 		},
 	}
-	if k.sessions > 1 {
+	switch {
+	case k.sessions == SessionsAuto:
+		cfg.MaxSessions = 0
+	case k.sessions > 1:
 		cfg.MaxSessions = k.sessions
 	}
 	p, err := pool.New(c, k.target, k.remote(), cfg)
@@ -83,12 +87,15 @@ func (k *keeper) stopPool() {
 	}
 }
 
-// pooledSessionID is the session that carries a pool connection.
-func pooledSessionID(c net.Conn) string {
+// pooledSession is the session that carries a pool connection: its ID, and a channel closed when it ends.
+func pooledSession(c net.Conn) (id string, done <-chan struct{}) {
 	if s, ok := c.(interface{ SessionID() string }); ok {
-		return s.SessionID()
+		id = s.SessionID()
 	}
-	return ""
+	if s, ok := c.(interface{ Done() <-chan struct{} }); ok {
+		done = s.Done()
+	}
+	return id, done
 }
 
 // poolStatus is the session part of a pooled forward's status line.

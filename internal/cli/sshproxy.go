@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/relay"
 )
 
 // SSHDocument is the document `ssmwire ssh-proxy` starts.
@@ -70,28 +71,15 @@ func runSSHProxy(ctx context.Context, a *app, _ *cmdOptions, args []string) erro
 	return proxy(ctx, conn, a.stdin, a.stdout)
 }
 
-// proxy copies stdin to conn and conn to stdout until either ends or ctx is done. The goroutine reading stdin
-// may stay blocked in Read after proxy returns (a pipe's Read cannot be interrupted); it writes nothing
-// further.
+// proxy copies stdin to conn and conn to stdout (package relay, with stdin and stdout as one side) until
+// either ends or ctx is done. A read of stdin in progress may stay blocked after proxy returns (a pipe's Read
+// cannot be interrupted); what it reads is dropped.
 func proxy(ctx context.Context, conn net.Conn, stdin io.Reader, stdout io.Writer) error {
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	inDone := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(conn, onlyReader{stdin})
-		inDone <- err
-	}()
-	outDone := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(stdout, onlyReader{conn})
-		outDone <- err
-	}()
-	var err error
-	select {
-	case err = <-outDone: // the remote side ended
-	case err = <-inDone: // the local side ended (ssh exited)
+	res := relay.Pipe(ctx, relay.NewStdio(stdin, stdout), conn, nil)
+	err := res.DownErr // the remote side ended
+	if res.LocalFirst {
+		err = res.UpErr // the local side ended (ssh exited)
 	}
-	conn.Close()
 	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -101,6 +89,3 @@ func proxy(ctx context.Context, conn net.Conn, stdin io.Reader, stdout io.Writer
 	}
 	return err
 }
-
-// onlyReader hides a reader's WriteTo and ReadFrom so io.Copy moves data in plain Read/Write calls.
-type onlyReader struct{ io.Reader }

@@ -223,7 +223,7 @@ func statusLine(k *keeper) string {
 		name = k.tunnel
 	}
 	sess := "session " + sid
-	if k.pool != nil {
+	if k.pool != nil && k.pooled() {
 		sess = poolStatus(k.pool)
 	}
 	return fmt.Sprintf("%-16s %s → %s  %s  conns %d (%d open)  ↑%s ↓%s",

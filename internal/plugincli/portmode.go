@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/relay"
 )
 
 const (
@@ -113,20 +113,13 @@ func (r *runner) runStream(ctx context.Context, s *ssmwire.Session, f *ssmwire.F
 	}
 	defer conn.Close()
 
-	stdinDone := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(conn, r.stdin)
-		stdinDone <- err
-	}()
-	outDone := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(r.stdout, conn)
-		outDone <- err
-	}()
-
-	select {
-	case err := <-stdinDone:
-		if err != nil && !errors.Is(err, net.ErrClosed) {
+	res := relay.Pipe(ctx, relay.NewStdio(r.stdin, r.stdout), conn, nil)
+	switch {
+	case ctx.Err() != nil:
+		r.terminate(s)
+		return 1
+	case res.LocalFirst:
+		if err := res.UpErr; err != nil && !errors.Is(err, net.ErrClosed) {
 			r.log.Debug("plugincli: stdin", "err", err)
 		}
 		select {
@@ -136,18 +129,14 @@ func (r *runner) runStream(ctx context.Context, s *ssmwire.Session, f *ssmwire.F
 		}
 		r.terminate(s)
 		return 0
-	case <-outDone:
-		t := time.NewTimer(endWait)
-		defer t.Stop()
-		select {
-		case <-s.Done():
-			return r.ended(s, s.Err())
-		case <-t.C:
-			fmt.Fprintf(r.stderr, msgCannot, "the stream ended before the session")
-			return 1
-		}
-	case <-ctx.Done():
-		r.terminate(s)
+	}
+	t := time.NewTimer(endWait)
+	defer t.Stop()
+	select {
+	case <-s.Done():
+		return r.ended(s, s.Err())
+	case <-t.C:
+		fmt.Fprintf(r.stderr, msgCannot, "the stream ended before the session")
 		return 1
 	}
 }
