@@ -13,14 +13,6 @@ import (
 	"github.com/ssmwire/ssmwire/session"
 )
 
-// SSMAPI is the part of the Systems Manager API a [Client] calls, with the exact method signatures of
-// *ssm.Client from aws-sdk-go-v2, so that tests can pass a fake. It includes [session.SSMClient].
-type SSMAPI interface {
-	StartSession(ctx context.Context, params *ssm.StartSessionInput, optFns ...func(*ssm.Options)) (*ssm.StartSessionOutput, error)
-	ResumeSession(ctx context.Context, params *ssm.ResumeSessionInput, optFns ...func(*ssm.Options)) (*ssm.ResumeSessionOutput, error)
-	TerminateSession(ctx context.Context, params *ssm.TerminateSessionInput, optFns ...func(*ssm.Options)) (*ssm.TerminateSessionOutput, error)
-}
-
 // Config configures a [Client]. A nil *Config means all defaults; [New] copies it and checks it.
 type Config struct {
 	// SSM starts, resumes and terminates sessions. Nil: [Client.StartSession] fails with [ErrNoSSM], sessions

@@ -10,6 +10,14 @@ import (
 	"github.com/ssmwire/ssmwire/session"
 )
 
+// SSMAPI is the part of the Systems Manager API a [Client] calls, with the exact method signatures of
+// *ssm.Client from aws-sdk-go-v2, so that tests can pass a fake. It includes [session.SSMClient].
+type SSMAPI interface {
+	StartSession(ctx context.Context, params *ssm.StartSessionInput, optFns ...func(*ssm.Options)) (*ssm.StartSessionOutput, error)
+	ResumeSession(ctx context.Context, params *ssm.ResumeSessionInput, optFns ...func(*ssm.Options)) (*ssm.ResumeSessionOutput, error)
+	TerminateSession(ctx context.Context, params *ssm.TerminateSessionInput, optFns ...func(*ssm.Options)) (*ssm.TerminateSessionOutput, error)
+}
+
 // LazySSM returns an SSM client that calls build on its first use and then forwards every call to what it
 // built; a build error is returned by that call and every later one. It suits programs where most sessions
 // never call the API (session-manager-plugin: the AWS CLI started the session) and a missing profile or
