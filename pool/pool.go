@@ -32,7 +32,7 @@ const (
 // ErrClosed is returned by a Pool's Dial and Serve after Close.
 var ErrClosed = errors.New("ssmwire: pool closed")
 
-// Config configures a [Pool]. A nil *Config means all defaults; NewPool copies it.
+// Config configures a [Pool]. A nil *Config means all defaults; [New] copies it.
 type Config struct {
 	// MaxSessions bounds the sessions the pool keeps to its destination. 0 means auto: a new session for
 	// every new connection that finds all open sessions busy, up to [AutoMaxSessions]; after a throttled

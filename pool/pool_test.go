@@ -121,7 +121,7 @@ func TestPoolInvalidRemote(t *testing.T) {
 	srv := newServer(t, nil)
 	c := newClient(t, srv, nil)
 	if _, err := pool.New(c, target, ssmwire.Remote{Port: 0}, nil); err == nil {
-		t.Fatal("NewPool accepted port 0")
+		t.Fatal("New accepted port 0")
 	}
 }
 
