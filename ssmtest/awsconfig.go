@@ -20,7 +20,10 @@ const (
 // credentials are ones the server accepts (the DefaultAccessKeyID pair when Options.Credentials is nil or
 // holds that key, else the map's first key in sorted order). Retries are off: the emulator answers at once,
 // and a retry would only hide the error an injected fault provokes and lengthen the test. The SDK's logger
-// is silenced so that nothing it says reaches a terminal. Call it after Start.
+// is silenced so that nothing it says reaches a terminal. The HTTP client is the SDK's default one; on a TLS
+// server ([NewTLSServer]) it trusts the server's CA, as config.LoadDefaultConfig makes it for AWS_CA_BUNDLE,
+// so a client that takes its data channel's TLS settings from the aws.Config trusts it too. Call it after
+// Start or StartTLS.
 func (s *Server) AWSConfig() aws.Config {
 	id, secret := s.configCredentials()
 	return aws.Config{
@@ -29,6 +32,7 @@ func (s *Server) AWSConfig() aws.Config {
 		BaseEndpoint: aws.String(s.URL),
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 		Logger:       logging.Nop{},
+		HTTPClient:   s.httpClient(),
 	}
 }
 

@@ -2,6 +2,7 @@ package ssmtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,7 +117,9 @@ func (s *Server) serveDataChannel(w http.ResponseWriter, r *http.Request, id str
 	ws.SetReadLimit(int64(s.opts.MaxMessageSize) + wire.HeaderSize)
 
 	ws.SetReadDeadline(time.Now().Add(openTimeout))
+	stop := context.AfterFunc(s.ctx, func() { ws.Close() }) // Close does not wait for a silent client
 	mt, first, err := ws.ReadMessage()
+	stop()
 	if err != nil {
 		s.stats.wsRejected.Add(1)
 		ws.Close()

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -88,6 +89,15 @@ type Options struct {
 	// FaultSeed seeds the random source of the fault injector, for reproducible runs.
 	// Zero picks a fixed default seed.
 	FaultSeed uint64
+
+	// Hostname, when set, is the host name in URL and in stream URLs instead of the listener's address; the
+	// port stays the listener's. It must resolve to the listener's address for clients (an /etc/hosts entry
+	// such as "127.0.0.1 ssmtest.internal", see [DefaultHostname]): a test of an HTTP proxy needs it, since
+	// clients never proxy localhost or loopback addresses. A TLS server's certificate names it.
+	Hostname string
+
+	// TLS shapes the certificate of a TLS server ([NewTLSServer], [Server.StartTLS]).
+	TLS TLSOptions
 
 	// CloseTimeout is how long Close waits before it starts reporting what is stuck.
 	// Default 5 s. Close keeps waiting after reporting.
@@ -204,6 +214,7 @@ func (o *Options) withDefaults() Options {
 	c.Documents = docs
 	c.Credentials = maps.Clone(c.Credentials)
 	c.Hosts = maps.Clone(c.Hosts)
+	c.TLS.Names = slices.Clone(c.TLS.Names)
 	insts := []Instance{{ID: DefaultInstanceID, Name: DefaultInstanceName}}
 	for _, in := range c.Instances {
 		replaced := false

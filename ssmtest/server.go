@@ -19,7 +19,8 @@ import (
 // SSM, ECS and KMS over AWS JSON 1.1, and the data-channel websockets of MGS, each
 // session relayed to an in-process emulated SSM Agent.
 type Server struct {
-	// URL is the endpoint for every service, "http://127.0.0.1:port", set by Start.
+	// URL is the endpoint for every service, "http://127.0.0.1:port" (https from StartTLS; the host is
+	// Options.Hostname when set), set by Start or StartTLS.
 	URL string
 
 	// Listener is where the server accepts connections. NewUnstartedServer sets a
@@ -33,6 +34,7 @@ type Server struct {
 	faults     *Faults
 	startAgent agentStarter
 	httpSrv    *http.Server
+	tls        *tlsState       // nil without TLS; set by StartTLS before serving
 	ctx        context.Context // ends in Close; agents run under it
 	cancel     context.CancelFunc
 
@@ -95,8 +97,13 @@ func newLocalListener() net.Listener {
 	return l
 }
 
-// Start starts serving on Listener. It panics if called twice, like httptest.
+// Start starts serving plain http and ws on Listener. It panics if called twice, like httptest.
 func (s *Server) Start() {
+	s.start("http", func() { s.httpSrv.Serve(s.Listener) }, nil)
+}
+
+// start serves with serve after configure has adjusted the http.Server.
+func (s *Server) start(scheme string, serve func(), configure func(*http.Server)) {
 	s.mu.Lock()
 	if s.started || s.closed {
 		s.mu.Unlock()
@@ -104,13 +111,16 @@ func (s *Server) Start() {
 	}
 	s.started = true
 	s.mu.Unlock()
-	s.URL = "http://" + s.Listener.Addr().String()
+	s.URL = scheme + "://" + s.hostForURL()
 	s.httpSrv = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	s.goTask("http serve", func() { s.httpSrv.Serve(s.Listener) })
+	if configure != nil {
+		configure(s.httpSrv)
+	}
+	s.goTask("http serve", serve)
 }
 
 // Faults returns the server's fault switches.
@@ -235,6 +245,7 @@ func (s *Server) Close() {
 	for {
 		select {
 		case <-done:
+			s.tls.close()
 			return
 		case <-t.C:
 			fmt.Fprintf(s.closeReport, "ssmtest: Server blocked in Close after %v, waiting for: %s\n",

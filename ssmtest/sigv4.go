@@ -87,16 +87,25 @@ func (s *Server) authenticate(r *apiRequest) error {
 	if !verify {
 		return nil
 	}
-	want, err := resign(r.http, "http", r.body, a, secret, t)
+	want, err := resign(r.http, schemeOf(r.http, "http"), r.body, a, secret, t)
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(a.Signature)) != 1 {
 		return &apiError{Code: "InvalidSignatureException", Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."}
 	}
 	return nil
 }
 
+// schemeOf returns base ("http" or "ws") for a plain request and its TLS form ("https", "wss") for one that
+// came over TLS.
+func schemeOf(r *http.Request, base string) string {
+	if r.TLS != nil {
+		return base + "s"
+	}
+	return base
+}
+
 // resign recomputes the signature of r over exactly the headers the client signed. scheme is
-// the one the client signed with ("http" for API calls, "ws" for a data-channel upgrade): the
-// signer drops only that scheme's default port from the host.
+// the one the client signed with ("http" or "https" for API calls, "ws" or "wss" for a data-channel
+// upgrade): the signer drops only that scheme's default port from the host.
 func resign(r *http.Request, scheme string, body []byte, a sigV4, secret string, t time.Time) (string, error) {
 	u := &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 	c, err := http.NewRequest(r.Method, u.String(), nil)

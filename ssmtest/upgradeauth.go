@@ -104,7 +104,7 @@ func (s *Server) verifySignedUpgrade(r *http.Request, auth, region string) error
 	if !verify {
 		return nil
 	}
-	want, err := resign(r, "ws", nil, a, secret, t)
+	want, err := resign(r, schemeOf(r, "ws"), nil, a, secret, t)
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(a.Signature)) != 1 {
 		return upgradeRefusal("the request signature we calculated does not match the signature you provided")
 	}
@@ -166,7 +166,7 @@ func (s *Server) verifyPresigned(r *http.Request, region string) error {
 	}
 	got := q.Get("X-Amz-Signature")
 	q.Del("X-Amz-Signature")
-	u := &url.URL{Scheme: "ws", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: q.Encode()}
+	u := &url.URL{Scheme: schemeOf(r, "ws"), Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: q.Encode()}
 	signed, err := s.presignAt(u, cred[2], t)
 	if err != nil {
 		return upgradeRefusal("presigned URL: " + err.Error())
