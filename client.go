@@ -29,7 +29,9 @@ type Config struct {
 	// resume policy, a custom Dial...). It is copied by New; SSM, KMS, TargetID and, when unset, Logger are
 	// filled in per session. When SSM is an *ssm.Client, unset Credentials and Region are taken from its
 	// options, so the data channel is signed as ResumeSession is, and its endpoint is added to TrustedEndpoints
-	// (a stream URL on another host than AWS's Session Manager endpoints and the trusted ones is refused). Nil means session defaults.
+	// (a stream URL on another host than AWS's Session Manager endpoints and the trusted ones is refused), and
+	// unset TLSConfig and Proxy are those of its HTTP client, so that the data channel trusts the roots the API
+	// calls trust (AWS_CA_BUNDLE, ca_bundle) and uses their proxy. Nil means session defaults.
 	Session *session.Config
 }
 
@@ -82,6 +84,7 @@ func NewFromAWSConfig(awsCfg aws.Config, opts ...func(*Config)) *Client {
 		base = *cfg.Session
 	}
 	base = withAWSAuth(base, awsCfg.Credentials, awsCfg.Region, awsCfg.BaseEndpoint)
+	base = withHTTPClient(base, awsCfg.HTTPClient)
 	cfg.Session = &base
 	c, err := New(&cfg)
 	if err != nil {

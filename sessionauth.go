@@ -18,7 +18,27 @@ func withSSMAuth(base session.Config, api SSMAPI) session.Config {
 		return base
 	}
 	o := c.Options()
-	return withAWSAuth(base, o.Credentials, o.Region, o.BaseEndpoint)
+	return withHTTPClient(withAWSAuth(base, o.Credentials, o.Region, o.BaseEndpoint), o.HTTPClient)
+}
+
+// withHTTPClient makes the data channel trust what the API calls trust and use their proxy: unless the
+// caller set them (or a Dial of its own), the session's TLSConfig and Proxy are those of hc's *http.Transport
+// (AWS_CA_BUNDLE, a profile's ca_bundle, an aws.Config.HTTPClient with its own roots; docs/protocol.md §3.6).
+func withHTTPClient(base session.Config, hc aws.HTTPClient) session.Config {
+	if base.Dial != nil {
+		return base
+	}
+	tlsCfg, proxy, ok := session.HTTPClientNetwork(hc)
+	if !ok {
+		return base
+	}
+	if base.TLSConfig == nil {
+		base.TLSConfig = tlsCfg
+	}
+	if base.Proxy == nil {
+		base.Proxy = proxy
+	}
+	return base
 }
 
 // withAWSAuth sets the session's signing credentials and region unless they are set, and adds endpoint

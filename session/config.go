@@ -2,10 +2,12 @@ package session
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -143,8 +145,19 @@ type Config struct {
 	// elsewhere. An emulator such as ssmtest is reached by naming its URL here.
 	TrustedEndpoints []string
 
+	// TLSConfig is the TLS client configuration of the data channel (wss): its RootCAs are the certificate
+	// authorities trusted, nil for the system roots. Pass the one the API calls use so that both trust the same
+	// roots (AWS_CA_BUNDLE, a profile's ca_bundle): the ssmwire client takes it from the aws.Config's HTTP
+	// client when this is nil ([HTTPClientNetwork]). Each dial copies it and sets SNI, ALPN http/1.1 and TLS 1.2
+	// at least (see [Dialer]). Used by the default Dial only.
+	TLSConfig *tls.Config
+	// Proxy chooses the HTTP proxy of the data channel, as http.Transport.Proxy. Nil: http.ProxyFromEnvironment
+	// (HTTPS_PROXY, NO_PROXY...); [NoProxy] for none. Used by the default Dial only.
+	Proxy func(*http.Request) (*url.URL, error)
+
 	// Dial opens the websocket with the given extra request headers (the SigV4 signature; nil when the
-	// upgrade is not signed). Default: [DialWebsocket].
+	// upgrade is not signed), for every dial: the first and each one after ResumeSession. Default: a
+	// [Dialer] with TLSConfig and Proxy.
 	Dial func(ctx context.Context, url string, header http.Header) (Transport, error)
 }
 
@@ -161,6 +174,9 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg = *c
 	}
 	cfg.TrustedEndpoints = slices.Clone(cfg.TrustedEndpoints)
+	if cfg.TLSConfig != nil {
+		cfg.TLSConfig = cfg.TLSConfig.Clone()
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -201,7 +217,8 @@ func (c *Config) withDefaults() (Config, error) {
 		cfg.ResumeBackoff = 100 * time.Millisecond
 	}
 	if cfg.Dial == nil {
-		cfg.Dial = DialWebsocket
+		d := &Dialer{TLSConfig: cfg.TLSConfig, Proxy: cfg.Proxy}
+		cfg.Dial = d.Dial
 	}
 	switch {
 	case cfg.MaxPayload < 64 || cfg.MaxPayload > protocol.MaxMessageSize-protocol.HeaderSize:

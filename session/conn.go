@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -130,6 +131,11 @@ func (s *Channel) resume(cause error) {
 		cancel()
 		if err != nil {
 			if s.isDone() {
+				return
+			}
+			if errors.As(err, new(*CertificateError)) {
+				// Trust does not come back by retrying: the user must act (another CA bundle).
+				s.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
 				return
 			}
 			lastErr = err

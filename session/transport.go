@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/ssmwire/ssmwire/protocol"
 )
 
 // Transport is a message-oriented connection to the data-channel service: one websocket in production, an
@@ -31,31 +29,12 @@ type Transport interface {
 	Close() error
 }
 
-// DialWebsocket dials url verbatim with gorilla/websocket, as the official plugin does: proxy from the
-// environment, no subprotocol, and header (the upgrade's SigV4 signature, or nil) on the upgrade request.
-// Frames larger than protocol.MaxMessageSize are refused. An upgrade the service answers with an HTTP status
-// (403 for a refused signature) fails with an [*UpgradeError].
+// DialWebsocket dials url verbatim with a zero [Dialer]: the system roots, the proxy from the environment, no
+// subprotocol, and header (the upgrade's SigV4 signature, or nil) on the upgrade request. It is the default
+// Config.Dial when Config.TLSConfig and Config.Proxy are unset.
 func DialWebsocket(ctx context.Context, url string, header http.Header) (Transport, error) {
-	var cc *corkConn
-	d := websocket.Dialer{
-		NetDialContext:   corkDialer(&cc),
-		Proxy:            http.ProxyFromEnvironment,
-		HandshakeTimeout: DefaultDialTimeout,
-		ReadBufferSize:   wsReadBuffer,
-		WriteBufferSize:  64 << 10,
-		WriteBufferPool:  &wsWritePool,
-	}
-	c, resp, err := d.DialContext(ctx, url, header)
-	if err != nil {
-		if resp != nil {
-			return nil, &UpgradeError{StatusCode: resp.StatusCode, Status: resp.Status, Err: err}
-		}
-		return nil, fmt.Errorf("session: dial data channel: %w", err)
-	}
-	c.SetReadLimit(protocol.MaxMessageSize)
-	t := &wsTransport{c: c, cork: cc}
-	c.SetPingHandler(t.onPing)
-	return t, nil
+	var d Dialer
+	return d.Dial(ctx, url, header)
 }
 
 // A session holds no websocket write buffer while idle: gorilla takes one from wsWritePool for each message
