@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -76,6 +78,15 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 	if id, secret := env.Get("AWS_ACCESS_KEY_ID"), env.Get("AWS_SECRET_ACCESS_KEY"); profile == "" && id != "" && secret != "" {
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(id, secret, env.Get("AWS_SESSION_TOKEN"))))
+	}
+	// The data channel trusts what the API calls trust (ssmwire.New takes the roots from the SSM client):
+	// AWS_CA_BUNDLE from env wins over the profile's ca_bundle, as in the SDK.
+	if f := env.Get("AWS_CA_BUNDLE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("AWS_CA_BUNDLE: %w", err)
+		}
+		opts = append(opts, config.WithCustomCABundle(bytes.NewReader(b)))
 	}
 	// The SDK's own logger writes to the process's stderr (for example "WARN falling back to IMDSv1" when no
 	// credentials are found); ours prints one line of advice instead.

@@ -92,3 +92,4 @@ func (c *awsClients) credentials() aws.CredentialsProvider {
 		return cfg.Credentials.Retrieve(ctx)
 	})
 }
+

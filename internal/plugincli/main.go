@@ -125,7 +125,8 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 	if inv.legacy {
 		km = refuseKMS{}
 	}
-	base := &ssmwire.ChannelConfig{Credentials: clients.credentials(), Region: inv.region, TrustedEndpoints: r.trustedEndpoints(inv)}
+	base := &ssmwire.ChannelConfig{Credentials: clients.credentials(), Region: inv.region, TrustedEndpoints: r.trustedEndpoints(inv),
+		Dial: ssmwire.LazyDial(clients.config)}
 	if err := pacing(r.env, base); err != nil {
 		r.cannot(err)
 		return 1
@@ -190,6 +191,15 @@ func (r *runner) ended(s *ssmwire.Session, err error) int {
 // the library recognises (no credentials, expired SSO login, access denied, throttling) are told as one line
 // of advice instead of the SDK's chain of messages.
 func (r *runner) cannot(err error) {
+	// A certificate or proxy problem is told by itself: host, reason and what to set.
+	var ce *ssmwire.CertificateError
+	var pe *ssmwire.ProxyError
+	switch {
+	case errors.As(err, &ce):
+		err = ce
+	case errors.As(err, &pe):
+		err = pe
+	}
 	var ae *ssmwire.APIError
 	if errors.As(ssmwire.Classify(err), &ae) {
 		fmt.Fprintf(r.stderr, msgCannot, ae.Advice(r.profile))
