@@ -113,6 +113,9 @@ func (c *Client) StartSession(ctx context.Context, in *ssm.StartSessionInput) (*
 		if ae, ok := classify(err, target); ok {
 			return nil, ae
 		}
+		if ne := session.NetworkError(err); ne != nil {
+			return nil, fmt.Errorf("ssmwire: start session on %s: %w", target, ne)
+		}
 		return nil, fmt.Errorf("ssmwire: start session on %s: %w", target, err)
 	}
 	info := session.Info{

@@ -24,6 +24,10 @@ type CertificateError = session.CertificateError
 // [session.ProxyError].
 type ProxyError = session.ProxyError
 
+// NetworkError returns err as a [*CertificateError] or [*ProxyError] when it is one or an SDK call failed
+// that way, else nil: programs print it as it is, one line that says what to set.
+func NetworkError(err error) error { return session.NetworkError(err) }
+
 // LazyDial returns a data-channel Dial ([ChannelConfig].Dial) whose TLS roots and proxy are those of the HTTP
 // client of the aws.Config load returns, loaded at the first dial as [LazySSM] loads its client at the first
 // call: AWS_CA_BUNDLE and a profile's ca_bundle then apply to the websocket as to the API calls. If load

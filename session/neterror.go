@@ -5,7 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -22,9 +24,9 @@ type CertificateError struct {
 }
 
 func (e *CertificateError) Error() string {
-	what := "data channel"
+	what := ""
 	if e.Proxy {
-		what = "proxy"
+		what = "proxy "
 	}
 	advice := "if your network inspects TLS, set AWS_CA_BUNDLE (or ca_bundle in the AWS profile) to a PEM file with its CA"
 	switch e.Reason {
@@ -33,7 +35,7 @@ func (e *CertificateError) Error() string {
 	case "expired", "not yet valid":
 		advice = "check the system clock; " + advice
 	}
-	return fmt.Sprintf("session: TLS certificate of %s %s not trusted: %s (%s)", what, e.Host, e.Reason, advice)
+	return fmt.Sprintf("session: TLS certificate of %s%s not trusted: %s (%s)", what, e.Host, e.Reason, advice)
 }
 
 func (e *CertificateError) Unwrap() error { return e.Err }
@@ -80,17 +82,88 @@ type ProxyError struct {
 }
 
 func (e *ProxyError) Error() string {
+	proxy := e.Proxy
+	if proxy == "" {
+		proxy = "(HTTPS_PROXY)"
+	}
 	switch {
 	case e.StatusCode == http.StatusProxyAuthRequired && e.HadCredentials:
-		return fmt.Sprintf("session: proxy %s refused the credentials in the proxy URL (HTTP %s)", e.Proxy, e.Status)
+		return fmt.Sprintf("session: proxy %s refused the credentials in the proxy URL (HTTP %s)", proxy, e.Status)
 	case e.StatusCode == http.StatusProxyAuthRequired:
 		return fmt.Sprintf("session: proxy %s requires authentication (HTTP %s): put the user and password in the proxy URL "+
-			"(HTTPS_PROXY=http://user:password@host:port)", e.Proxy, e.Status)
+			"(HTTPS_PROXY=http://user:password@host:port)", proxy, e.Status)
 	case e.StatusCode != 0:
 		return fmt.Sprintf("session: proxy %s refused to connect to %s (HTTP %s): ask for it to be allowed, "+
-			"or name the host in NO_PROXY", e.Proxy, e.Target, e.Status)
+			"or name the host in NO_PROXY", proxy, e.Target, e.Status)
 	}
-	return fmt.Sprintf("session: proxy %s cannot be reached: %v (check HTTPS_PROXY and NO_PROXY)", e.Proxy, e.Err)
+	return fmt.Sprintf("session: proxy %s cannot be reached: %v (check HTTPS_PROXY and NO_PROXY)", proxy, e.Err)
 }
 
 func (e *ProxyError) Unwrap() error { return e.Err }
+
+// NetworkError returns err as a [*CertificateError] or [*ProxyError] when it is one, or when it is an HTTP
+// client's failure of that kind, such as an SDK call's (a certificate the roots do not vouch for, a proxy that
+// refused CONNECT or could not be reached); else nil. Programs use it to tell a user what to set.
+func NetworkError(err error) error {
+	var ce *CertificateError
+	var pe *ProxyError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return ce
+	case errors.As(err, &pe):
+		return pe
+	}
+	host := ""
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			host = u.Hostname()
+		}
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "proxyconnect" {
+		// net/http's transport: the dial to the proxy failed, or CONNECT was answered with this status text.
+		pe := &ProxyError{Target: host}
+		if oe.Addr != nil {
+			pe.Proxy = oe.Addr.String()
+		}
+		if ce := certificateError(pe.Proxy, oe.Err); ce != nil {
+			ce.Proxy = true
+			return ce
+		}
+		if code := statusCode(oe.Err.Error()); code != 0 {
+			pe.StatusCode, pe.Status = code, fmt.Sprintf("%d %s", code, http.StatusText(code))
+		} else {
+			pe.Err = oe.Err
+		}
+		return pe
+	}
+	if ce := certificateError(host, err); ce != nil {
+		return ce
+	}
+	// net/http answers a refused CONNECT with an error that is only the status text ("Forbidden").
+	inner := err
+	for {
+		next := errors.Unwrap(inner)
+		if next == nil {
+			break
+		}
+		inner = next
+	}
+	if code := statusCode(inner.Error()); ue != nil && inner != err && code != 0 {
+		return &ProxyError{Target: host, StatusCode: code, Status: fmt.Sprintf("%d %s", code, inner.Error())}
+	}
+	return nil
+}
+
+// statusCode returns the HTTP status whose text is s, or 0.
+func statusCode(s string) int {
+	for code := 400; code < 600; code++ {
+		if t := http.StatusText(code); t != "" && t == s {
+			return code
+		}
+	}
+	return 0
+}

@@ -399,3 +399,47 @@ func TestHTTPClientNetwork(t *testing.T) {
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestNetworkErrorOfHTTPClient: the same failures of an HTTP client (an SDK call) are recognised.
+func TestNetworkErrorOfHTTPClient(t *testing.T) {
+	srv := ssmtest.NewTLSServer(nil)
+	t.Cleanup(srv.Close)
+	get := func(proxy *url.URL, roots bool) error {
+		tr := &http.Transport{}
+		if proxy != nil {
+			tr.Proxy = http.ProxyURL(proxy)
+		}
+		if roots {
+			tr.TLSClientConfig = &tls.Config{RootCAs: srv.CertPool()}
+		}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	var ce *session.CertificateError
+	if err := session.NetworkError(get(nil, false)); !errors.As(err, &ce) || ce.Host != "127.0.0.1" || ce.Reason != "unknown authority" {
+		t.Errorf("unknown CA: %v", err)
+	}
+	var pe *session.ProxyError
+	err := session.NetworkError(get(newConnectProxy(t, false, http.StatusForbidden, "").url(""), true))
+	if !errors.As(err, &pe) || pe.StatusCode != http.StatusForbidden || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("proxy 403: %v", err)
+	}
+	err = session.NetworkError(get(newConnectProxy(t, false, 0, "Basic x").url(""), true))
+	if !errors.As(err, &pe) || pe.StatusCode != http.StatusProxyAuthRequired {
+		t.Errorf("proxy 407: %v", err)
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	cu, _ := url.Parse(closed.URL)
+	closed.Close()
+	err = session.NetworkError(get(cu, true))
+	if !errors.As(err, &pe) || pe.StatusCode != 0 || !strings.Contains(err.Error(), "cannot be reached") {
+		t.Errorf("unreachable proxy: %v", err)
+	}
+	if session.NetworkError(errors.New("other")) != nil || session.NetworkError(nil) != nil {
+		t.Error("other errors are not network errors")
+	}
+}

@@ -160,5 +160,9 @@ func (c *clients) explain(err error) error {
 	if errors.As(ssmwire.Classify(err), &ae) {
 		return &adviceError{advice: ae.Advice(c.profile), err: ae}
 	}
+	// A certificate or proxy problem, of an API call or the data channel: host, reason, what to set.
+	if ne := ssmwire.NetworkError(err); ne != nil {
+		return ne
+	}
 	return err
 }

@@ -92,4 +92,3 @@ func (c *awsClients) credentials() aws.CredentialsProvider {
 		return cfg.Credentials.Retrieve(ctx)
 	})
 }
-

@@ -192,13 +192,8 @@ func (r *runner) ended(s *ssmwire.Session, err error) int {
 // of advice instead of the SDK's chain of messages.
 func (r *runner) cannot(err error) {
 	// A certificate or proxy problem is told by itself: host, reason and what to set.
-	var ce *ssmwire.CertificateError
-	var pe *ssmwire.ProxyError
-	switch {
-	case errors.As(err, &ce):
-		err = ce
-	case errors.As(err, &pe):
-		err = pe
+	if ne := ssmwire.NetworkError(err); ne != nil {
+		err = ne
 	}
 	var ae *ssmwire.APIError
 	if errors.As(ssmwire.Classify(err), &ae) {

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// newTLSHarness is a harness on a TLS server, with no CA bundle in the process's environment.
+func newTLSHarness(t *testing.T) *harness {
+	t.Helper()
+	t.Setenv("AWS_CA_BUNDLE", "")
+	srv := ssmtest.NewTLSServer(&ssmtest.Options{NoPacing: true})
+	t.Cleanup(srv.Close)
+	home := t.TempDir()
+	return &harness{srv: srv, home: home, env: []string{
+		"HOME=" + home,
+		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY=secret",
+		"AWS_REGION=us-east-1",
+		"AWS_EC2_METADATA_DISABLED=true",
+	}}
+}
+
+// TestCABundleEnv: AWS_CA_BUNDLE alone makes the API calls and the data channel trust a private CA.
+func TestCABundleEnv(t *testing.T) {
+	h := newTLSHarness(t)
+	h.env = append(h.env, "AWS_CA_BUNDLE="+h.srv.CAFile())
+	r := h.run(t, nil, "exec", ssmtest.DefaultInstanceID, "--", "echo over-tls")
+	if r.code != 0 || r.stdout != "over-tls\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestCABundleProfile: a --profile with ca_bundle does the same.
+func TestCABundleProfile(t *testing.T) {
+	h := newTLSHarness(t)
+	dir := filepath.Join(h.home, ".aws")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	prof := "[profile corp]\nregion = us-east-1\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\nca_bundle = " + h.srv.CAFile() + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(prof), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run(t, nil, "--profile", "corp", "exec", ssmtest.DefaultInstanceID, "--", "echo via-profile")
+	if r.code != 0 || r.stdout != "via-profile\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestUntrustedCertificate: without the CA, one line that names the host and what to set, exit 1.
+func TestUntrustedCertificate(t *testing.T) {
+	h := newTLSHarness(t)
+	r := h.run(t, nil, "exec", ssmtest.DefaultInstanceID, "--", "echo never")
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if r.code != 1 || len(lines) != 1 {
+		t.Fatalf("exit %d, stderr %q: want 1 and one line", r.code, r.stderr)
+	}
+	for _, w := range []string{"127.0.0.1", "unknown authority", "AWS_CA_BUNDLE", "ca_bundle"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr %q lacks %q", r.stderr, w)
+		}
+	}
+}
