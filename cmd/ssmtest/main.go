@@ -1,6 +1,6 @@
 // Command ssmtest runs the Session Manager emulator (package ssmtest) as a standalone
 // endpoint for the AWS CLI, session-manager-plugin or a benchmark in another process.
-// It prints SSMTEST_ENDPOINT=<url> once listening and runs until SIGINT or SIGTERM.
+// It prints SSMTEST_ENDPOINT=<url> (with -tls, SSMTEST_CA_BUNDLE=<file> first) once listening and runs until SIGINT or SIGTERM.
 //
 //	ssmtest [-addr 127.0.0.1:0] [-agent-version V] [-no-pacing] [-kms-key K] [-max-message-size N] [-shell P] [-v]
 package main

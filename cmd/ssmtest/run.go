@@ -12,7 +12,7 @@ import (
 )
 
 // run runs the server until ctx ends and returns the process exit code. Once it is
-// listening it prints one line, SSMTEST_ENDPOINT=<url>, to stdout.
+// listening it prints SSMTEST_ENDPOINT=<url> to stdout, after SSMTEST_CA_BUNDLE=<file> with -tls.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ssmtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -25,6 +25,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	verbose := fs.Bool("v", false, "log to stderr")
 	allowUnsigned := fs.Bool("allow-unsigned", false, "let data-channel upgrades without a SigV4 signature in (plugins before 1.2.764.0)")
 	presigned := fs.Bool("presigned", false, "hand out presigned stream URLs")
+	useTLS := fs.Bool("tls", false, "serve https and wss with a certificate from a CA made at start; prints SSMTEST_CA_BUNDLE=<file> for AWS_CA_BUNDLE")
+	hostname := fs.String("hostname", "", "host `name` in the endpoint and stream URLs instead of the listen address (it must resolve to it)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ssmtest [flags]\n\nRuns an emulated AWS Session Manager endpoint (SSM, ECS, KMS, MGS) until interrupted.\n\n")
 		fs.PrintDefaults()
@@ -58,11 +60,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 		AllowUnsignedUpgrade: *allowUnsigned,
 		PresignedStreamURLs:  *presigned,
+		Hostname:             *hostname,
 	})
 	srv.Listener.Close()
 	srv.Listener = ln
-	srv.Start()
+	if *useTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	defer srv.Close()
+	if *useTLS {
+		fmt.Fprintf(stdout, "SSMTEST_CA_BUNDLE=%s\n", srv.CAFile())
+	}
 	fmt.Fprintf(stdout, "SSMTEST_ENDPOINT=%s\n", srv.URL)
 	<-ctx.Done()
 	return 0

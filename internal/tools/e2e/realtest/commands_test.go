@@ -31,7 +31,7 @@ func TestAWSNonInteractiveCommand(t *testing.T) {
 func TestStandaloneEmulator(t *testing.T) {
 	t.Parallel()
 	plugin := plugin(t)
-	emu := exec.Command(e2e.BuildBinary(t, ssmtestPkg))
+	emu := exec.Command(e2e.BuildBinary(t, ssmtestPkg), "-tls")
 	emu.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := emu.StdoutPipe()
 	if err != nil {
@@ -55,9 +55,13 @@ func TestStandaloneEmulator(t *testing.T) {
 	})
 
 	endpoint := make(chan string, 1)
+	var caBundle string // set before endpoint is sent
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "SSMTEST_CA_BUNDLE="); ok {
+				caBundle = v
+			}
 			if v, ok := strings.CutPrefix(sc.Text(), "SSMTEST_ENDPOINT="); ok {
 				endpoint <- v
 			}
@@ -71,11 +75,12 @@ func TestStandaloneEmulator(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("ssmtest printed no SSMTEST_ENDPOINT= line in 30s\n%s", stderr.String())
 	}
-	if !strings.HasPrefix(url, "http://127.0.0.1:") {
-		t.Fatalf("SSMTEST_ENDPOINT=%s, want http://127.0.0.1:PORT", url)
+	if !strings.HasPrefix(url, "https://127.0.0.1:") || caBundle == "" {
+		t.Fatalf("SSMTEST_ENDPOINT=%s, SSMTEST_CA_BUNDLE=%s: want https://127.0.0.1:PORT and a CA file", url, caBundle)
 	}
 
 	a := e2e.AWSCLI(t, url, plugin)
+	a.Env = append(a.Env, "AWS_CA_BUNDLE="+caBundle)
 	out := runAWS(t, a, 60*time.Second, "ssm", "start-session",
 		"--target", instanceID,
 		"--document-name", "AWS-StartNonInteractiveCommand",

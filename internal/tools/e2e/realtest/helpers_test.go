@@ -48,8 +48,8 @@ func plugin(t *testing.T) string {
 	return e2e.BuildBinary(t, pluginPkg)
 }
 
-// newAWS starts an in-process emulator and returns the AWS CLI aimed at it,
-// with the plugin under test on PATH.
+// newAWS starts an in-process emulator serving TLS and returns the AWS CLI aimed at it, with the plugin
+// under test on PATH and the emulator's CA in AWS_CA_BUNDLE.
 func newAWS(t *testing.T) (*ssmtest.Server, *e2e.AWS) {
 	t.Helper()
 	plugin := plugin(t)
@@ -59,9 +59,13 @@ func newAWS(t *testing.T) (*ssmtest.Server, *e2e.AWS) {
 	if os.Getenv(logEnv) != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv := ssmtest.NewServer(&opts)
+	// Over TLS, as every real session: the CA is handed over as a user would, in AWS_CA_BUNDLE, which the
+	// AWS CLI and our plugin honour (AWS's plugin does not).
+	srv := ssmtest.NewTLSServer(&opts)
 	t.Cleanup(srv.Close)
-	return srv, e2e.AWSCLI(t, srv.URL, plugin)
+	a := e2e.AWSCLI(t, srv.URL, plugin)
+	a.Env = append(a.Env, "AWS_CA_BUNDLE="+srv.CAFile())
+	return srv, a
 }
 
 // proc is a program running in the background in its own process group,

@@ -41,7 +41,7 @@ func startSSMWireProxy(t *testing.T, names ...string) *runningProxy {
 	for _, n := range names {
 		hosts[n] = "127.0.0.1"
 	}
-	srv := ssmtest.NewServer(&ssmtest.Options{Hosts: hosts})
+	srv := ssmtest.NewTLSServer(&ssmtest.Options{Hosts: hosts})
 	t.Cleanup(srv.Close)
 	home := t.TempDir()
 	cmd := exec.Command(e2e.BuildBinary(t, ssmwirePkg), "--endpoint-url", srv.URL, "--json",
@@ -53,6 +53,7 @@ func startSSMWireProxy(t *testing.T, names ...string) *runningProxy {
 		"AWS_SECRET_ACCESS_KEY=" + e2e.FakeSecretAccessKey,
 		"AWS_REGION=" + e2e.FakeRegion,
 		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CA_BUNDLE=" + srv.CAFile(),
 	}
 	p := start(t, cmd)
 	p.waitOutput(`"event":"tunnel_up"`, 60*time.Second)
