@@ -76,8 +76,8 @@ type ProxyError struct {
 	Proxy          string // the proxy's host:port, never its credentials
 	Target         string // the host:port the tunnel was asked for
 	HadCredentials bool   // the proxy URL carried a user (sent as Proxy-Authorization)
-	StatusCode     int    // the proxy's answer to CONNECT; 0 when there was none
-	Status         string // e.g. "403 Forbidden"
+	StatusCode     int    // the proxy's answer to CONNECT; 0 when there was none or it is unknown
+	Status         string // e.g. "403 Forbidden"; from net/http only the reason phrase ("Access violation")
 	Err            error  // why there was no answer, when StatusCode is 0
 }
 
@@ -86,13 +86,14 @@ func (e *ProxyError) Error() string {
 	if proxy == "" {
 		proxy = "(HTTPS_PROXY)"
 	}
+	auth := e.StatusCode == http.StatusProxyAuthRequired || e.StatusCode == http.StatusUnauthorized // tinyproxy: 401
 	switch {
-	case e.StatusCode == http.StatusProxyAuthRequired && e.HadCredentials:
+	case auth && e.HadCredentials:
 		return fmt.Sprintf("session: proxy %s refused the credentials in the proxy URL (HTTP %s)", proxy, e.Status)
-	case e.StatusCode == http.StatusProxyAuthRequired:
+	case auth:
 		return fmt.Sprintf("session: proxy %s requires authentication (HTTP %s): put the user and password in the proxy URL "+
 			"(HTTPS_PROXY=http://user:password@host:port)", proxy, e.Status)
-	case e.StatusCode != 0:
+	case e.StatusCode != 0 || e.Status != "":
 		return fmt.Sprintf("session: proxy %s refused to connect to %s (HTTP %s): ask for it to be allowed, "+
 			"or name the host in NO_PROXY", proxy, e.Target, e.Status)
 	}
@@ -122,13 +123,24 @@ func NetworkError(err error) error {
 			host = u.Hostname()
 		}
 	}
+	// The proxy net/http's default transport chose for the request, to name it.
+	var envProxy *url.URL
+	if ue != nil {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			envProxy, _ = http.ProxyFromEnvironment(&http.Request{URL: u})
+		}
+	}
+	newProxyError := func() *ProxyError {
+		pe := &ProxyError{Target: host}
+		if envProxy != nil {
+			pe.Proxy, pe.HadCredentials = envProxy.Host, envProxy.User != nil
+		}
+		return pe
+	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "proxyconnect" {
 		// net/http's transport: the dial to the proxy failed, or CONNECT was answered with this status text.
-		pe := &ProxyError{Target: host}
-		if oe.Addr != nil {
-			pe.Proxy = oe.Addr.String()
-		}
+		pe := newProxyError()
 		if ce := certificateError(pe.Proxy, oe.Err); ce != nil {
 			ce.Proxy = true
 			return ce
@@ -152,8 +164,16 @@ func NetworkError(err error) error {
 		}
 		inner = next
 	}
-	if code := statusCode(inner.Error()); ue != nil && inner != err && code != 0 {
-		return &ProxyError{Target: host, StatusCode: code, Status: fmt.Sprintf("%d %s", code, inner.Error())}
+	// net/http answers a refused CONNECT with an error that is only the reason phrase ("Forbidden", or a
+	// proxy's own words such as tinyproxy's "Access violation"): a bare error with no colon, with a proxy.
+	if ue != nil && inner != err && (envProxy != nil || statusCode(inner.Error()) != 0) &&
+		fmt.Sprintf("%T", inner) == "*errors.errorString" && !strings.Contains(inner.Error(), ":") {
+		pe := newProxyError()
+		pe.Status = inner.Error()
+		if pe.StatusCode = statusCode(inner.Error()); pe.StatusCode != 0 {
+			pe.Status = fmt.Sprintf("%d %s", pe.StatusCode, inner.Error())
+		}
+		return pe
 	}
 	return nil
 }
