@@ -133,7 +133,7 @@ func TestRealProxyRefusals(t *testing.T) {
 		words       []string
 	}{
 		{"no credentials", tp.URL("", ""), []string{"requires authentication", "407"}},
-		{"wrong credentials", tp.URL("alice", "wrong"), []string{"refused the credentials"}}, // tinyproxy: 401
+		{"wrong credentials", tp.URL("alice", "wrong"), []string{"refused the credentials"}},            // tinyproxy: 401
 		{"port refused", tp.URL("alice", "s3cret"), []string{"refused to connect", "Access violation"}}, // 403
 		{"unreachable", "http://127.0.0.1:" + strconv.Itoa(closed), []string{"cannot be reached"}},
 	} {
