@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire/internal/testkit"
@@ -441,5 +442,30 @@ func TestNetworkErrorOfHTTPClient(t *testing.T) {
 	}
 	if session.NetworkError(errors.New("other")) != nil || session.NetworkError(nil) != nil {
 		t.Error("other errors are not network errors")
+	}
+}
+
+// TestTLSPauseAndKMS: over wss, a KMS-encrypted session (GenerateDataKey over https) carries data through a
+// pause_publication / start_publication round.
+func TestTLSPauseAndKMS(t *testing.T) {
+	srv := ssmtest.NewTLSServer(&ssmtest.Options{NoPacing: true, KMSKeyID: "alias/tls"})
+	t.Cleanup(srv.Close)
+	s, _, err := openTLS(t, srv, session.Config{
+		TLSConfig: &tls.Config{RootCAs: srv.CertPool()},
+		KMS:       kms.NewFromConfig(srv.AWSConfig()),
+		TargetID:  ssmtest.DefaultInstanceID,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := s.Ready(testkit.Context(t))
+	if err != nil || !hs.Encrypted {
+		t.Fatalf("handshake %+v, %v: want an encrypted session", hs, err)
+	}
+	echo(t, s, "encrypted")
+	srv.Faults().Pause(100 * time.Millisecond)
+	echo(t, s, "paused")
+	if st := srv.Stats(); st.DataKeys != 1 || st.Faults.Pauses < 1 {
+		t.Errorf("stats: %d data keys, %d pauses; want 1 and a pause", st.DataKeys, st.Faults.Pauses)
 	}
 }
