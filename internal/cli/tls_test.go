@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +65,17 @@ func TestUntrustedCertificate(t *testing.T) {
 		if !strings.Contains(r.stderr, w) {
 			t.Errorf("stderr %q lacks %q", r.stderr, w)
 		}
+	}
+}
+
+// TestRunOverTLS: `ssmwire run` works with the CA in AWS_CA_BUNDLE.
+func TestRunOverTLS(t *testing.T) {
+	h := newTLSHarness(t)
+	h.env = append(h.env, "AWS_CA_BUNDLE="+h.srv.CAFile())
+	port := runConfig(t, h, "")
+	h.runHelperEnv(fmt.Sprintf("echo SSMWIRE_DB_1_%d 5", port))
+	r := h.run(t, nil, "run", "db-1", "--", os.Args[0])
+	if r.code != 5 || r.stdout != "e:hi\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want 5 and the echo server's answer", r.code, r.stdout, r.stderr)
 	}
 }

@@ -1,0 +1,37 @@
+package ssmwire_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/testkit"
+)
+
+// TestPoolOverTLS: a pool's sessions dial, and redial after dropped websockets, over TLS with the roots of
+// the aws.Config's HTTP client.
+func TestPoolOverTLS(t *testing.T) {
+	srv := newTLSServer(t, nil)
+	port := testkit.EchoServer(t)
+	c := ssmwire.NewFromAWSConfig(srv.AWSConfig())
+	p, err := c.NewPool(target, ssmwire.Remote{Port: port}, &ssmwire.PoolConfig{MaxSessions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := testkit.Context(t)
+	for round := range 2 {
+		for i := range 3 {
+			conn, err := p.Dial(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			echo(t, conn, fmt.Sprintf("round %d connection %d", round, i))
+			conn.Close()
+		}
+		srv.CloseClientConnections()
+	}
+	if st := srv.Stats(); st.Resumes < 1 {
+		t.Errorf("stats %+v: no session resumed over TLS", st.SessionStats)
+	}
+}
