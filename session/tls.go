@@ -17,6 +17,16 @@ import (
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
+// Proxies that cut idle tunnels. Corporate proxies close CONNECT tunnels on which nothing moved for 30-60 s;
+// the keepalive pings (Config.PingInterval, 54 s like the agent's) do not keep every such tunnel open. The
+// session does not try to out-guess the proxy's timeout with more frequent pings: the cut is a dropped
+// websocket like any other, the reader sees it at once (EOF from the proxy), and the session resumes with
+// ResumeSession and a new dial through the proxy, carrying over its sequence numbers and unacknowledged
+// messages, so nothing sent before or after the cut is lost (docs/protocol.md §7.4). This works whatever
+// the proxy's timeout, costs nothing while the tunnel is up, and one API call per cut while the session
+// idles; a ping interval short enough for every proxy would cost traffic on every session everywhere.
+// Users who prefer to keep tunnels open set a shorter Config.PingInterval.
+
 // Dialer opens data-channel websockets the way a user's network needs them (docs/protocol.md §3.6): over TLS
 // for wss stream URLs with the roots the API calls trust, and through the HTTP proxy the environment names,
 // as the AWS CLI and the SDK reach the APIs. The zero value dials with the system roots and
