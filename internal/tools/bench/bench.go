@@ -32,6 +32,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		Size:     cfg.Size,
 		Pacing:   cfg.Pacing,
 		RTTms:    ms(cfg.RTT),
+		TLS:      cfg.TLS,
 		Form:     cfg.Form,
 		Echoes:   cfg.Echoes,
 		EchoSize: cfg.EchoSize,
@@ -48,7 +49,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 	}
 	transfers := []transfer{upload{cfg.Size}, download{cfg.Size}, echo{cfg.Echoes, cfg.EchoSize}}
 	for _, mode := range cfg.Modes {
-		e, err := newEmulator(mode, cfg.Pacing, cfg.RTT)
+		e, err := newEmulator(mode, cfg.Pacing, cfg.RTT, cfg.TLS)
 		if err != nil {
 			return rep, err
 		}

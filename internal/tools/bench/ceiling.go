@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -68,7 +69,11 @@ func dialRelay(ctx context.Context, s *started, chunk int, clientVersion string)
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, emptySHA256, "ssmmessages", region, time.Now()); err != nil {
 		return nil, fmt.Errorf("ceiling: sign: %w", err)
 	}
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, s.StreamURL, req.Header)
+	d := *websocket.DefaultDialer
+	if s.roots != nil {
+		d.TLSClientConfig = &tls.Config{RootCAs: s.roots}
+	}
+	ws, _, err := d.DialContext(ctx, s.StreamURL, req.Header)
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: dial: %w", err)
 	}

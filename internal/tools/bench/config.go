@@ -60,6 +60,7 @@ type Config struct {
 	Timeout      time.Duration // limit for one measurement (one plugin process)
 	Repeat       int           // repetitions of every measurement; rates and CPU costs are medians
 	RTT          time.Duration // > 0: the data channel goes through a proxy adding this round trip
+	TLS          bool          // the emulator serves https and wss; plugins get its CA in AWS_CA_BUNDLE and SSL_CERT_FILE
 }
 
 // DefaultConfig returns the defaults ParseArgs starts from.
@@ -118,6 +119,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.Var(&chunk, "ceiling-chunk", "payload bytes per message sent by the ceiling relay")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "repeat every measurement `N` times (clients in turn) and report medians")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit for one measurement")
+	fs.BoolVar(&cfg.TLS, "tls", false, "serve the API over https and the data channel over wss, as AWS does; the plugins get the emulator's CA in AWS_CA_BUNDLE (ours) and SSL_CERT_FILE (AWS's)")
 	fs.DurationVar(&cfg.RTT, "rtt", 0, "simulate a wide-area link: the data channel goes through a proxy adding this round trip (e.g. 30ms)")
 	var penv []string
 	fs.Func("plugin-env", "extra environment for one plugin, `NAME=KEY=VALUE` (repeatable), e.g. optin=SSMWIRE_WINDOW=1048576", func(s string) error {

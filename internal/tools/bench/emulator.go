@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -31,18 +32,24 @@ type emulator struct {
 	delay *delayProxy // nil, or the simulated wide-area link stream URLs are pointed at
 }
 
-func newEmulator(mode Mode, pacing bool, rtt time.Duration) (*emulator, error) {
+func newEmulator(mode Mode, pacing bool, rtt time.Duration, useTLS bool) (*emulator, error) {
 	// AllowUnsignedUpgrade: the bench also measures AWS's plugin built from the 2024 source, which predates
 	// signed upgrades (1.2.764.0, docs/protocol.md §3.5); it measures throughput, not authentication.
 	opts := &ssmtest.Options{NoPacing: !pacing, AllowUnsignedUpgrade: true}
 	if mode == ModeBasic {
 		opts.AgentVersion = BasicAgentVersion
 	}
-	srv := ssmtest.NewServer(opts)
+	var srv *ssmtest.Server
+	if useTLS {
+		srv = ssmtest.NewTLSServer(opts)
+	} else {
+		srv = ssmtest.NewServer(opts)
+	}
 	cfg := aws.Config{
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
 		BaseEndpoint: aws.String(srv.URL),
+		HTTPClient:   srv.AWSConfig().HTTPClient, // trusts the emulator's CA over TLS
 	}
 	e := &emulator{srv: srv, ssm: ssm.NewFromConfig(cfg)}
 	if rtt > 0 {
@@ -63,7 +70,8 @@ func newEmulator(mode Mode, pacing bool, rtt time.Duration) (*emulator, error) {
 // ResumeSession) then pay the round trip too, as they would over a wide-area link.
 func (e *emulator) endpoint() string {
 	if e.delay != nil {
-		return "http://" + e.delay.l.Addr().String()
+		u, _ := url.Parse(e.srv.URL)
+		return u.Scheme + "://" + e.delay.l.Addr().String()
 	}
 	return e.srv.URL
 }
@@ -80,6 +88,8 @@ func (e *emulator) close() {
 type started struct {
 	ID, Token, StreamURL string
 	Params               []byte // {"Target", "DocumentName", "Parameters"} as the CLI's json.dumps(parameters)
+	CAFile               string // over TLS: the emulator's CA, for the plugins
+	roots                *x509.CertPool
 }
 
 // startSession starts an AWS-StartPortForwardingSession to 127.0.0.1:port with an ephemeral local port.
@@ -106,6 +116,8 @@ func (e *emulator) startSession(ctx context.Context, port int) (*started, error)
 		Token:     aws.ToString(out.TokenValue),
 		StreamURL: aws.ToString(out.StreamUrl),
 		Params:    req,
+		CAFile:    e.srv.CAFile(),
+		roots:     e.srv.CertPool(),
 	}
 	if e.delay != nil {
 		st.StreamURL = e.delay.rewrite(st.StreamURL)

@@ -93,7 +93,7 @@ func benchEcho(b *testing.B, open func(context.Context, *started) io.ReadWriteCl
 }
 
 func benchEchoMode(b *testing.B, mode Mode, open func(context.Context, *started) io.ReadWriteCloser) {
-	e, err := newEmulator(mode, false, 0)
+	e, err := newEmulator(mode, false, 0, false)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -119,6 +119,11 @@ func PluginArgs(s *started, endpoint string, form Form) (args, env []string, err
 		"AWS_REGION="+region,
 		"AWS_DEFAULT_REGION="+region,
 	)
+	if s.CAFile != "" {
+		// Ours takes the CA as a user gives it to the AWS CLI; AWS's plugin ignores that and reads only Go's
+		// own variable (docs/protocol.md §3.6).
+		env = append(env, "AWS_CA_BUNDLE="+s.CAFile, "SSL_CERT_FILE="+s.CAFile)
+	}
 	return []string{first, region, "StartSession", "", string(s.Params), endpoint}, env, nil
 }
 

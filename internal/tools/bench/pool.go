@@ -136,7 +136,7 @@ func ceilingRun(ctx context.Context, n int, size int64, pacing bool, endpoint st
 		})
 	} else {
 		var err error
-		if e, err = newEmulator(ModeMux, pacing, 0); err != nil {
+		if e, err = newEmulator(ModeMux, pacing, 0, false); err != nil {
 			return 0, err
 		}
 		defer e.close()
@@ -217,7 +217,7 @@ func poolRun(ctx context.Context, n int, size int64, pacing bool, endpoint strin
 			BaseEndpoint: aws.String(endpoint),
 		})
 	} else {
-		e, err := newEmulator(ModeMux, pacing, 0)
+		e, err := newEmulator(ModeMux, pacing, 0, false)
 		if err != nil {
 			return poolResult{}, err
 		}

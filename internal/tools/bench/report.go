@@ -57,6 +57,7 @@ type Report struct {
 	Repeat   int       `json:"repeat"`
 	Pacing   bool      `json:"agent_pacing"`
 	RTTms    float64   `json:"rtt_ms,omitempty"` // simulated round trip between plugin and emulator (-rtt)
+	TLS      bool      `json:"tls,omitempty"`    // https and wss (-tls)
 	Form     Form      `json:"form"`
 	Echoes   int       `json:"echoes"`
 	EchoSize int       `json:"echo_size"`
@@ -158,6 +159,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS)
 	if r.LoadAvg[0] != "" {
 		fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end; %.0f s\n", r.LoadAvg[0], r.LoadAvg[1], r.Seconds)
+	}
+	if r.TLS {
+		fmt.Fprintf(w, "over TLS: https API, wss data channel (the emulator's CA in AWS_CA_BUNDLE and SSL_CERT_FILE)\n")
 	}
 	if r.RTTms > 0 {
 		fmt.Fprintf(w, "data channel through a delay proxy: %.0f ms round trip\n", r.RTTms)

@@ -175,3 +175,30 @@ func TestMainUsage(t *testing.T) {
 		t.Errorf("usage lacks -plugin:\n%s", out.String())
 	}
 }
+
+// TestRunOverTLS: with -tls, the ceiling relay and our plugin (given the CA as AWS_CA_BUNDLE) measure over
+// https and wss.
+func TestRunOverTLS(t *testing.T) {
+	cfg := testConfig(1 << 20)
+	cfg.TLS = true
+	cfg.Modes = []Mode{ModeMux}
+	cfg.Plugins = []Plugin{{Name: "ours", Path: ourPlugin(t)}}
+	var progress bytes.Buffer
+	rep, err := Run(context.Background(), cfg, &progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.TLS || len(rep.Rows) != 2 {
+		t.Fatalf("report TLS %v, %d rows; want TLS and 2 rows", rep.TLS, len(rep.Rows))
+	}
+	for i := range rep.Rows {
+		checkRow(t, &rep.Rows[i])
+	}
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil || !strings.Contains(out.String(), "over TLS") {
+		t.Errorf("text report (%v) does not say TLS:\n%s", err, out.String())
+	}
+	if t.Failed() {
+		t.Logf("progress:\n%s", progress.String())
+	}
+}
