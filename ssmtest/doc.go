@@ -18,6 +18,13 @@
 // [Server.AWSConfig] returns an aws.Config aimed at the server with credentials it
 // accepts, as httptest's Server.Client returns a client for its server.
 //
+// [NewTLSServer] serves the same over https and wss, as every real session runs, with a
+// certificate from a CA the server makes at start; AWSConfig trusts it, and
+// [Server.CACertPEM], [Server.CAFile] and [Server.CertPool] hand it to other clients (a
+// program run by a test gets it as a user would, in AWS_CA_BUNDLE or a profile's
+// ca_bundle). [Options.Hostname] names the server in its URLs (for proxy tests, since
+// clients never proxy loopback), and [TLSOptions] make certificates a client must refuse.
+//
 // # How a session flows
 //
 // StartSession (or ExecuteCommand) records a session with a token. The client dials the
