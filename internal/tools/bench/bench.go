@@ -33,6 +33,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		Pacing:   cfg.Pacing,
 		RTTms:    ms(cfg.RTT),
 		TLS:      cfg.TLS,
+		TLSToo:   cfg.TLSToo,
 		Form:     cfg.Form,
 		Echoes:   cfg.Echoes,
 		EchoSize: cfg.EchoSize,
@@ -41,6 +42,15 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		Modes:    cfg.Modes,
 		Plugins:  cfg.Plugins,
 		LoadAvg:  [2]string{loadAverage()},
+	}
+	plugins := slices.Clone(cfg.Plugins)
+	if cfg.TLSToo {
+		for _, p := range cfg.Plugins {
+			p.Name += TLSSuffix
+			p.tls = true
+			plugins = append(plugins, p)
+		}
+		rep.Plugins = plugins
 	}
 	logf := func(format string, args ...any) {
 		if progress != nil {
@@ -53,11 +63,18 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		if err != nil {
 			return rep, err
 		}
+		eTLS := e // the emulator of the NAME-tls rows
+		if cfg.TLSToo {
+			if eTLS, err = newEmulator(mode, cfg.Pacing, cfg.RTT, true); err != nil {
+				e.close()
+				return rep, err
+			}
+		}
 		var rows []*rowSamples
 		if cfg.Ceiling {
 			rows = append(rows, &rowSamples{Row: Row{Name: CeilingName, Mode: mode, Ceiling: true}})
 		}
-		for _, p := range cfg.Plugins {
+		for _, p := range plugins {
 			rows = append(rows, &rowSamples{Row: Row{Name: p.Name, Path: p.Path, Mode: mode}, plugin: p})
 		}
 		// Repetitions go round every client in turn, so a drift of the machine or of this process's heap
@@ -75,7 +92,11 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 					if row.Ceiling {
 						m, st, err = throughCeiling(ctx, e, mode, t, cfg.Size, cfg.CeilingChunk, cfg.Timeout)
 					} else {
-						m, ps, st, err = throughPlugin(ctx, e, row.plugin, cfg.Form, t, cfg.Size, cfg.Timeout)
+						em := e
+						if row.plugin.tls {
+							em = eTLS
+						}
+						m, ps, st, err = throughPlugin(ctx, em, row.plugin, cfg.Form, t, cfg.Size, cfg.Timeout)
 					}
 					logf("%s %s: %s: %s", mode, row.Name, name(t), summary(m, ps, err))
 					row.add(t, m, ps, st, err, cfg.Size)
@@ -86,6 +107,9 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 			rep.Rows = append(rep.Rows, row.finish())
 		}
 		e.close()
+		if eTLS != e {
+			eTLS.close()
+		}
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}

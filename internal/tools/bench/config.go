@@ -41,7 +41,12 @@ type Plugin struct {
 	Name string   `json:"name"` // short label for tables; defaults to the binary's parent directory or base name
 	Path string   `json:"path"`
 	Env  []string `json:"env,omitempty"` // extra KEY=VALUE environment (-plugin-env), e.g. SSMWIRE_MAX_PAYLOAD
+
+	tls bool // a NAME-tls column of -tls-too: measured against a TLS emulator
 }
+
+// TLSSuffix ends the names of the columns -tls-too adds.
+const TLSSuffix = "-tls"
 
 // Config is what one run measures. ParseArgs builds it from the command line.
 type Config struct {
@@ -61,6 +66,7 @@ type Config struct {
 	Repeat       int           // repetitions of every measurement; rates and CPU costs are medians
 	RTT          time.Duration // > 0: the data channel goes through a proxy adding this round trip
 	TLS          bool          // the emulator serves https and wss; plugins get its CA in AWS_CA_BUNDLE and SSL_CERT_FILE
+	TLSToo       bool          // also measure every plugin over TLS, in turn with the plain runs, as NAME-tls
 }
 
 // DefaultConfig returns the defaults ParseArgs starts from.
@@ -120,6 +126,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "repeat every measurement `N` times (clients in turn) and report medians")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit for one measurement")
 	fs.BoolVar(&cfg.TLS, "tls", false, "serve the API over https and the data channel over wss, as AWS does; the plugins get the emulator's CA in AWS_CA_BUNDLE (ours) and SSL_CERT_FILE (AWS's)")
+	fs.BoolVar(&cfg.TLSToo, "tls-too", false, "also measure every plugin over TLS in the same run, in turn with the plain measurements: columns NAME"+TLSSuffix)
 	fs.DurationVar(&cfg.RTT, "rtt", 0, "simulate a wide-area link: the data channel goes through a proxy adding this round trip (e.g. 30ms)")
 	var penv []string
 	fs.Func("plugin-env", "extra environment for one plugin, `NAME=KEY=VALUE` (repeatable), e.g. optin=SSMWIRE_WINDOW=1048576", func(s string) error {
@@ -179,6 +186,8 @@ func (c *Config) Validate() error {
 		return errors.New("-echo-size must be between 1 and 1 MiB")
 	case c.CeilingChunk < 1 || c.CeilingChunk > 1<<20:
 		return errors.New("-ceiling-chunk must be between 1 byte and 1 MiB")
+	case c.TLS && c.TLSToo:
+		return errors.New("-tls and -tls-too: choose one")
 	case c.Repeat < 1:
 		return errors.New("-repeat must be at least 1")
 	case c.Timeout <= 0:

@@ -56,8 +56,9 @@ type Report struct {
 	Size     int64     `json:"size_bytes"`
 	Repeat   int       `json:"repeat"`
 	Pacing   bool      `json:"agent_pacing"`
-	RTTms    float64   `json:"rtt_ms,omitempty"` // simulated round trip between plugin and emulator (-rtt)
-	TLS      bool      `json:"tls,omitempty"`    // https and wss (-tls)
+	RTTms    float64   `json:"rtt_ms,omitempty"`  // simulated round trip between plugin and emulator (-rtt)
+	TLS      bool      `json:"tls,omitempty"`     // https and wss (-tls)
+	TLSToo   bool      `json:"tls_too,omitempty"` // NAME-tls columns over https and wss (-tls-too)
 	Form     Form      `json:"form"`
 	Echoes   int       `json:"echoes"`
 	EchoSize int       `json:"echo_size"`
@@ -162,6 +163,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.TLS {
 		fmt.Fprintf(w, "over TLS: https API, wss data channel (the emulator's CA in AWS_CA_BUNDLE and SSL_CERT_FILE)\n")
+	}
+	if r.TLSToo {
+		fmt.Fprintf(w, "columns *%s: over TLS (https API, wss data channel; the emulator's CA in AWS_CA_BUNDLE and SSL_CERT_FILE), measured in turn with the plain ones\n", TLSSuffix)
 	}
 	if r.RTTms > 0 {
 		fmt.Fprintf(w, "data channel through a delay proxy: %.0f ms round trip\n", r.RTTms)

@@ -176,6 +176,29 @@ func TestMainUsage(t *testing.T) {
 	}
 }
 
+// TestRunTLSToo: with -tls-too, every plugin is measured plain and over TLS in one run.
+func TestRunTLSToo(t *testing.T) {
+	cfg := testConfig(1 << 20)
+	cfg.TLSToo = true
+	cfg.Ceiling = false
+	cfg.Modes = []Mode{ModeMux}
+	cfg.Plugins = []Plugin{{Name: "ours", Path: ourPlugin(t)}}
+	rep, err := Run(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.row("ours", ModeMux) == nil || rep.row("ours"+TLSSuffix, ModeMux) == nil {
+		t.Fatalf("rows %+v, want ours and ours%s", rep.Rows, TLSSuffix)
+	}
+	for i := range rep.Rows {
+		checkRow(t, &rep.Rows[i])
+	}
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil || !strings.Contains(out.String(), "ours÷ours-tls") {
+		t.Errorf("text report (%v) lacks the plain÷TLS column:\n%s", err, out.String())
+	}
+}
+
 // TestRunOverTLS: with -tls, the ceiling relay and our plugin (given the CA as AWS_CA_BUNDLE) measure over
 // https and wss.
 func TestRunOverTLS(t *testing.T) {
