@@ -1,10 +1,12 @@
 package session
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -166,8 +168,11 @@ func NetworkError(err error) error {
 	}
 	// net/http answers a refused CONNECT with an error that is only the reason phrase ("Forbidden", or a
 	// proxy's own words such as tinyproxy's "Access violation"): a bare error with no colon, with a proxy.
-	if ue != nil && inner != err && (envProxy != nil || statusCode(inner.Error()) != 0) &&
-		fmt.Sprintf("%T", inner) == "*errors.errorString" && !strings.Contains(inner.Error(), ":") {
+	var nerr net.Error
+	common := errors.As(inner, &nerr) || inner == io.EOF || inner == io.ErrUnexpectedEOF ||
+		inner == context.Canceled || inner == context.DeadlineExceeded
+	if ue != nil && inner != err && !common && (envProxy != nil || statusCode(inner.Error()) != 0) &&
+		!strings.Contains(inner.Error(), ":") {
 		pe := newProxyError()
 		pe.Status = inner.Error()
 		if pe.StatusCode = statusCode(inner.Error()); pe.StatusCode != 0 {

@@ -440,6 +440,9 @@ func TestNetworkErrorOfHTTPClient(t *testing.T) {
 	if !errors.As(err, &pe) || pe.StatusCode != 0 || !strings.Contains(err.Error(), "cannot be reached") {
 		t.Errorf("unreachable proxy: %v", err)
 	}
+	if err := session.NetworkError(&url.Error{Op: "Post", URL: "https://x.example/", Err: io.EOF}); err != nil {
+		t.Errorf("EOF from a server: %v, want no network error", err)
+	}
 	if session.NetworkError(errors.New("other")) != nil || session.NetworkError(nil) != nil {
 		t.Error("other errors are not network errors")
 	}
