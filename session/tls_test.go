@@ -28,7 +28,7 @@ import (
 )
 
 // openTLS starts a shell session on srv and opens it with cfg's TLS and proxy settings (and srv's signing).
-func openTLS(t *testing.T, srv *ssmtest.Server, cfg session.Config) (*session.Session, session.Info, error) {
+func openTLS(t *testing.T, srv *ssmtest.Server, cfg session.Config) (*session.Channel, session.Info, error) {
 	t.Helper()
 	// The API calls offer a protocol of their own, which tells their TLS handshakes from the data channel's.
 	api := ssm.NewFromConfig(srv.AWSConfig(), func(o *ssm.Options) {
@@ -59,7 +59,7 @@ func openTLS(t *testing.T, srv *ssmtest.Server, cfg session.Config) (*session.Se
 const apiALPN = "x-ssmtest-api"
 
 // echo runs one shell round trip over s.
-func echo(t *testing.T, s *session.Session, word string) {
+func echo(t *testing.T, s *session.Channel, word string) {
 	t.Helper()
 	if _, err := s.Write([]byte("echo " + word + "-$((6*7))\r")); err != nil {
 		t.Fatal(err)

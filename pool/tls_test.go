@@ -1,4 +1,4 @@
-package ssmwire_test
+package pool_test
 
 import (
 	"fmt"
@@ -6,15 +6,18 @@ import (
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
+	"github.com/ssmwire/ssmwire/pool"
+	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
 // TestPoolOverTLS: a pool's sessions dial, and redial after dropped websockets, over TLS with the roots of
 // the aws.Config's HTTP client.
 func TestPoolOverTLS(t *testing.T) {
-	srv := newTLSServer(t, nil)
+	srv := ssmtest.NewTLSServer(&ssmtest.Options{NoPacing: true})
+	t.Cleanup(srv.Close)
 	port := testkit.EchoServer(t)
 	c := ssmwire.NewFromAWSConfig(srv.AWSConfig())
-	p, err := c.NewPool(target, ssmwire.Remote{Port: port}, &ssmwire.PoolConfig{MaxSessions: 2})
+	p, err := pool.New(c, target, ssmwire.Remote{Port: port}, &pool.Config{MaxSessions: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
