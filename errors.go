@@ -59,7 +59,15 @@ func (e *APIError) Action() string {
 	if e.Service == "" || e.Operation == "" {
 		return ""
 	}
+	if p, ok := iamPrefixes[e.Service]; ok {
+		return p + ":" + e.Operation
+	}
 	return strings.ToLower(strings.ReplaceAll(e.Service, " ", "")) + ":" + e.Operation
+}
+
+// iamPrefixes are the IAM action prefixes of services whose SDK service id does not spell them.
+var iamPrefixes = map[string]string{
+	"EC2 Instance Connect": "ec2-instance-connect",
 }
 
 // throttleCodes are the error codes AWS services use for throttling.

@@ -57,6 +57,9 @@ func (s *Server) operations() map[string]operation {
 		"AmazonSSM.DescribeSessions":                        s.describeSessions,
 		"AmazonEC2ContainerServiceV20141113.ExecuteCommand": s.executeCommand,
 		"AmazonEC2ContainerServiceV20141113.DescribeTasks":  s.describeTasks,
+		"AmazonSSM.StartAccessRequest":                      s.startAccessRequest,
+		"AmazonSSM.GetAccessToken":                          s.getAccessToken,
+		"AWSEC2InstanceConnectService.SendSSHPublicKey":     s.sendSSHPublicKey,
 		"TrentService.GenerateDataKey":                      s.generateDataKey,
 		"TrentService.Decrypt":                              s.decrypt,
 	}
@@ -136,6 +139,8 @@ func service(target string) string {
 		return "ecs"
 	case strings.HasPrefix(target, "TrentService."):
 		return "kms"
+	case strings.HasPrefix(target, "AWSEC2InstanceConnectService."):
+		return "ec2-instance-connect"
 	}
 	return ""
 }

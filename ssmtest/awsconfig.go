@@ -60,6 +60,9 @@ func (s *Server) configCredentials() (id, secret string) {
 // signature: Options.Credentials is nil and the key is not DefaultAccessKeyID (any well-formed signature
 // passes then). ok is false for a key the server refuses.
 func (s *Server) secretFor(access string) (secret string, verify, ok bool) {
+	if secret, ok := s.jitSecret(access); ok {
+		return secret, true, true
+	}
 	if s.opts.Credentials == nil {
 		if access == DefaultAccessKeyID {
 			return DefaultSecretAccessKey, true, true

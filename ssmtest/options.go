@@ -99,6 +99,16 @@ type Options struct {
 	// TLS shapes the certificate of a TLS server ([NewTLSServer], [Server.StartTLS]).
 	TLS TLSOptions
 
+	// Now is the clock of the keys pushed with SendSSHPublicKey (usable for 60 s) and of just-in-time
+	// access requests and their credentials, so that a test can move time forward. Default time.Now.
+	Now func() time.Time
+
+	// AccessDecision, when set, decides pending just-in-time access requests: it is called at each
+	// GetAccessToken of a pending request (Polls counts the calls, this one included) and returns the new
+	// status (AccessApproved, AccessRejected, AccessExpired...), or AccessPending or "" to keep it pending.
+	// Without it requests stay pending until [Server.DecideAccess].
+	AccessDecision func(AccessRequest) string
+
 	// CloseTimeout is how long Close waits before it starts reporting what is stuck.
 	// Default 5 s. Close keeps waiting after reporting.
 	CloseTimeout time.Duration
@@ -140,6 +150,10 @@ type Instance struct {
 	IPAddress       string // default "10.0.0.10"
 	ComputerName    string // default "<id>.ssmtest.internal"
 	ResourceType    string // default "EC2Instance" ("ManagedInstance" for mi-)
+	// AccessRequired makes the node require just-in-time node access: StartSession on it is refused with
+	// AccessDeniedException unless signed with the credentials of an approved access request
+	// (StartAccessRequest, GetAccessToken).
+	AccessRequired bool
 }
 
 // tags returns the instance's tags, Name included.

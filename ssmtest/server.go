@@ -51,8 +51,10 @@ type Server struct {
 	work        sync.WaitGroup // every goroutine the server started, handlers included
 	tasks       taskSet        // names of those goroutines, for Close's report
 	stats       serverCounters
-	closeReport io.Writer // where Close reports what is stuck; os.Stderr
-	mgsSecret   string    // the secret of the key stream URLs are presigned with
+	closeReport io.Writer   // where Close reports what is stuck; os.Stderr
+	mgsSecret   string      // the secret of the key stream URLs are presigned with
+	eic         eicKeys     // keys pushed with SendSSHPublicKey
+	access      accessState // just-in-time access requests and their credentials
 }
 
 // NewServer starts and returns a new Server on 127.0.0.1 with a random port. The
@@ -123,6 +125,14 @@ func (s *Server) start(scheme string, serve func(), configure func(*http.Server)
 	s.goTask("http serve", serve)
 }
 
+// now is the server's clock: Options.Now, else time.Now.
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
 // Faults returns the server's fault switches.
 func (s *Server) Faults() *Faults { return s.faults }
 
@@ -140,6 +150,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, dataChannelPath):
 		s.serveDataChannel(w, r, strings.TrimPrefix(r.URL.Path, dataChannelPath))
+	case strings.HasPrefix(r.URL.Path, instanceConnectPath):
+		s.serveInstanceConnect(w, r)
 	case r.URL.Path == "/" && r.Header.Get("X-Amz-Target") != "":
 		s.serveAPI(w, r)
 	default:

@@ -91,7 +91,7 @@ func (s *Server) authenticate(r *apiRequest) error {
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(a.Signature)) != 1 {
 		return &apiError{Code: "InvalidSignatureException", Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."}
 	}
-	return nil
+	return s.checkJIT(a.AccessKey, r.http.Header.Get("X-Amz-Security-Token"))
 }
 
 // schemeOf returns base ("http" or "ws") for a plain request and its TLS form ("https", "wss") for one that

@@ -33,6 +33,9 @@ func (s *Server) startSession(r *apiRequest) (any, error) {
 	if err := s.checkTarget(in.Target); err != nil {
 		return nil, err
 	}
+	if err := s.checkAccess(r, in.Target); err != nil {
+		return nil, err
+	}
 	name := in.DocumentName
 	if name == "" {
 		name = DocShell
