@@ -49,8 +49,8 @@ func (e *AccessError) Unwrap() error { return e.Err }
 type AccessConfig struct {
 	// Tags are attached to the access request.
 	Tags []ssmtypes.Tag
-	// PollInterval is the first wait between two GetAccessToken calls (default 2 s); each wait is 1.5
-	// times the previous one, up to MaxPollInterval (default 30 s).
+	// PollInterval is the first wait between two GetAccessToken calls (default 2 s; the first call is
+	// made at once); each wait is 1.5 times the previous one, up to MaxPollInterval (default 30 s).
 	PollInterval, MaxPollInterval time.Duration
 	// Timeout bounds the wait for a decision (default 0: until ctx is done, or the service expires the
 	// request).
@@ -111,7 +111,8 @@ func RequestAccess(ctx context.Context, api AccessAPI, instanceID, reason string
 		deadline = t.C
 	}
 	start := time.Now()
-	wait := c.PollInterval
+	// The first poll is at once: an auto-approval policy decides as the request is made.
+	wait, next := time.Duration(0), c.PollInterval
 	for {
 		timer := time.NewTimer(wait)
 		select {
@@ -137,7 +138,7 @@ func RequestAccess(ctx context.Context, api AccessAPI, instanceID, reason string
 		if c.Pending != nil {
 			c.Pending(id, time.Since(start))
 		}
-		wait = min(wait*3/2, c.MaxPollInterval)
+		wait, next = next, min(next*3/2, c.MaxPollInterval)
 	}
 }
 
@@ -215,4 +216,20 @@ func (p *accessProvider) fetch(ctx context.Context) (aws.Credentials, ssmtypes.A
 		c.CanExpire, c.Expires = true, *cr.ExpirationTime
 	}
 	return c, out.AccessRequestStatus, nil
+}
+
+// AccessCredentials returns a credentials provider for an access request approved earlier (by
+// [RequestAccess] in another process, for example): it calls GetAccessToken once now and fails with an
+// [*AccessError] unless the request is approved.
+func AccessCredentials(ctx context.Context, api AccessAPI, requestID string) (aws.CredentialsProvider, error) {
+	p := &accessProvider{api: api, id: requestID}
+	creds, status, err := p.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if status != ssmtypes.AccessRequestStatusApproved {
+		return nil, statusError(requestID, status)
+	}
+	p.creds = creds
+	return aws.NewCredentialsCache(p), nil
 }

@@ -55,6 +55,14 @@ var (
 // osUser is the API's pattern for InstanceOSUser (1 to 32 characters).
 var osUser = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9@._-]{0,30}[A-Za-z0-9$_-]?$`)
 
+// CheckUser returns an error wrapping [ErrUser] unless user fits the API's pattern for OS user names.
+func CheckUser(user string) error {
+	if !osUser.MatchString(user) {
+		return fmt.Errorf("%w: %q (1 to 32 letters, digits and . _ - @ $, not starting with a digit)", ErrUser, user)
+	}
+	return nil
+}
+
 // PushKey resolves target (an instance id or a Name tag value, looked up with lister, which may be nil
 // when target is an id) and pushes publicKey (one line of an authorized_keys file, as in id_ed25519.pub)
 // for user with [SendKey]. It returns the instance id. ECS targets and managed instances (mi-…) fail with
@@ -89,8 +97,8 @@ func SendKey(ctx context.Context, api API, instanceID, user string, publicKey []
 	if len(instanceID) > 3 && instanceID[:3] == "mi-" {
 		return fmt.Errorf("%w: %s is a managed instance, not an EC2 instance", ErrNotEC2, instanceID)
 	}
-	if !osUser.MatchString(user) {
-		return fmt.Errorf("%w: %q (1 to 32 letters, digits and . _ - @ $, not starting with a digit)", ErrUser, user)
+	if err := CheckUser(user); err != nil {
+		return err
 	}
 	line, err := CheckKey(publicKey)
 	if err != nil {

@@ -28,15 +28,19 @@ type awsSettings struct {
 	Region      string
 	EndpointURL string
 	Pacing      pacing // message size and bound on unacknowledged bytes (pacing.go)
+	// Credentials, when set, replaces the profile's credentials: those of an approved just-in-time access
+	// request (access.go).
+	Credentials aws.CredentialsProvider
 }
 
 // clients is everything a command needs to talk to AWS for one profile and region.
 type clients struct {
-	profile string // the profile in use, for messages ("default" when none was chosen)
-	cfg     aws.Config
-	ssm     *ssm.Client
-	ecs     *ecs.Client
-	wire    *ssmwire.Client
+	profile  string      // the profile in use, for messages ("default" when none was chosen)
+	settings awsSettings // what the clients were loaded with
+	cfg      aws.Config
+	ssm      *ssm.Client
+	ecs      *ecs.Client
+	wire     *ssmwire.Client
 }
 
 // loadClients loads the SDK configuration the way config.LoadDefaultConfig does, with the values of env
@@ -91,6 +95,9 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 	// The SDK's own logger writes to the process's stderr (for example "WARN falling back to IMDSv1" when no
 	// credentials are found); ours prints one line of advice instead.
 	opts = append(opts, config.WithLogger(logging.Nop{}), config.WithClientLogMode(0))
+	if s.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(s.Credentials))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		if profile != "" && strings.Contains(err.Error(), "failed to get shared config profile") {
@@ -104,7 +111,7 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 	if profile == "" {
 		profile = "default"
 	}
-	c := &clients{profile: profile, cfg: cfg}
+	c := &clients{profile: profile, settings: s, cfg: cfg}
 	c.ssm = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = endpoint(env, s, "SSM", o.BaseEndpoint) })
 	c.ecs = ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = endpoint(env, s, "ECS", o.BaseEndpoint) })
 	km := kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = endpoint(env, s, "KMS", o.BaseEndpoint) })
@@ -158,7 +165,11 @@ func (c *clients) explain(err error) error {
 	}
 	var ae *ssmwire.APIError
 	if errors.As(ssmwire.Classify(err), &ae) {
-		return &adviceError{advice: ae.Advice(c.profile), err: ae}
+		advice := ae.Advice(c.profile)
+		if ae.Kind == ssmwire.ErrAccessDenied && ae.Operation == "StartSession" && c.settings.Credentials == nil {
+			advice += jitHint
+		}
+		return &adviceError{advice: advice, err: ae}
 	}
 	// A certificate or proxy problem, of an API call or the data channel: host, reason, what to set.
 	if ne := ssmwire.NetworkError(err); ne != nil {

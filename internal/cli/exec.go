@@ -191,6 +191,11 @@ func (a *app) target(ctx context.Context, arg string) (*clients, ssmwire.Target,
 	if err != nil {
 		return nil, t, err
 	}
-	t, err = ssmwire.Resolve(ctx, c.ssm, t)
-	return c, t, c.explain(err)
+	if t, err = ssmwire.Resolve(ctx, c.ssm, t); err != nil {
+		return c, t, c.explain(err)
+	}
+	if c, err = a.withAccess(ctx, c, t); err != nil {
+		return nil, t, err
+	}
+	return c, t, nil
 }

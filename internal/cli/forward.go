@@ -191,6 +191,11 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 			stopAll()
 			return tunnelErr(tn, c.explain(err))
 		}
+		c, err = a.withAccess(ctx, c, target) // the tunnel's own clients with --reason, not shared
+		if err != nil {
+			stopAll()
+			return tunnelErr(tn, err)
+		}
 		for _, fw := range tn.Forwards {
 			k := &keeper{tunnel: tn.Name, fw: fw, target: target.ID, rep: rep, sessions: tn.Sessions}
 			if err := k.listen(); err != nil {

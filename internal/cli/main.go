@@ -61,6 +61,7 @@ type globals struct {
 	quiet  bool
 	debug  bool
 	config string
+	reason string // --reason: request just-in-time node access first (access.go)
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
@@ -71,6 +72,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.quiet, "quiet", g.quiet, "print nothing but errors")
 	fs.BoolVar(&g.debug, "debug", g.debug, "log protocol details to standard error")
 	g.aws.Pacing.register(fs)
+	fs.StringVar(&g.reason, "reason", g.reason, "request just-in-time node access to the target with this `reason`, and wait for approval, before the session")
 	fs.StringVar(&g.config, "config", g.config, "tunnel configuration `file` (default $XDG_CONFIG_HOME/ssmwire/config.toml or ~/.config/ssmwire/config.toml)")
 }
 
@@ -88,15 +90,16 @@ type command struct {
 // cmdOptions holds the values of subcommand-specific flags.
 type cmdOptions struct {
 	document string
-	sessions string // forward --sessions
-	raw      bool   // exec: send the command as it is, without the sh -c wrapper
-	exitCode string // exec --exit-code: auto, wrap, agent, none
-	wait     bool   // up --wait
+	sessions string     // forward --sessions
+	raw      bool       // exec: send the command as it is, without the sh -c wrapper
+	exitCode string     // exec --exit-code: auto, wrap, agent, none
+	wait     bool       // up --wait
+	ssh      sshOptions // ssh, ssh-proxy, ssh-config (ssh.go)
 }
 
 func commands() []*command {
 	return []*command{
-		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshProxyCommand(), upCommand(), runCommand(), listCommand(), targetsCommand(),
+		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshCommand(), sshProxyCommand(), sshConfigCommand(), upCommand(), runCommand(), listCommand(), targetsCommand(),
 	}
 }
 

@@ -3,15 +3,19 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/instanceconnect"
 	"github.com/ssmwire/ssmwire/internal/relay"
 )
 
@@ -21,7 +25,7 @@ const SSHDocument = "AWS-StartSSHSession"
 func sshProxyCommand() *command {
 	return &command{
 		name:    "ssh-proxy",
-		args:    "TARGET PORT",
+		args:    "[--send-key[=PUBKEY] --user USER] TARGET PORT",
 		summary: "Connect standard input and output to PORT on TARGET, for ssh's ProxyCommand",
 		help: `
 In ~/.ssh/config:
@@ -30,12 +34,27 @@ In ~/.ssh/config:
       ProxyCommand ssmwire ssh-proxy %h %p
 
 The session uses the ` + SSHDocument + ` document. Nothing but the connection's bytes is written
-to standard output; errors go to standard error. The session ends when either side closes.`,
+to standard output; errors go to standard error. The session ends when either side closes.
+
+--send-key pushes your public key for --user (ssh's %r) with EC2 Instance Connect first, so
+that no key need be in the instance's authorized_keys (it is usable for 60 seconds):
+
+  Host i-*
+      ProxyCommand ssmwire ssh-proxy --send-key --user %r %h %p
+
+The key is ~/.ssh/id_ed25519.pub, else ~/.ssh/id_rsa.pub, or the file given as
+--send-key=PUBKEY; 'ssmwire ssh-config' prints such a block. This needs the IAM permission
+ec2-instance-connect:SendSSHPublicKey besides ssm:StartSession.`,
+		flags: func(fs *flag.FlagSet, o *cmdOptions) {
+			fs.Var(&o.ssh.sendKey, "send-key", "push a public key `file` with EC2 Instance Connect first (alone: ~/.ssh/id_ed25519.pub, then ~/.ssh/id_rsa.pub)")
+			fs.StringVar(&o.ssh.user, "user", "", "OS `user` the key is pushed for (ssh's %r)")
+			fs.StringVar(&o.ssh.accessRequest, "access-request", "", "start the session with the credentials of the approved just-in-time access request `id`")
+		},
 		run: runSSHProxy,
 	}
 }
 
-func runSSHProxy(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
+func runSSHProxy(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 	if len(args) != 2 {
 		return usagef("ssh-proxy: want TARGET and PORT")
 	}
@@ -43,8 +62,43 @@ func runSSHProxy(ctx context.Context, a *app, _ *cmdOptions, args []string) erro
 	if err != nil {
 		return usagef("ssh-proxy: %v", err)
 	}
+	if o.ssh.sendKey.on && o.ssh.user == "" {
+		return usagef("ssh-proxy: --send-key needs --user (in ProxyCommand: --user %%r)")
+	}
+	if o.ssh.accessRequest != "" && a.g.reason != "" {
+		return usagef("ssh-proxy: --access-request and --reason exclude each other")
+	}
+	var key []byte
+	if o.ssh.sendKey.on {
+		if key, err = readPublicKey(a.env, o.ssh.sendKey.path); err != nil {
+			return fmt.Errorf("ssh-proxy: %w", err)
+		}
+	}
+	saved := a.g.reason
+	a.g.reason = "" // the key is pushed with the user's own credentials, before the access request
 	c, t, err := a.target(ctx, args[0])
+	a.g.reason = saved
 	if err != nil {
+		return err
+	}
+	if key != nil {
+		if err := a.pushKey(ctx, c, t, o.ssh.user, key); err != nil {
+			return err
+		}
+	}
+	if o.ssh.accessRequest != "" {
+		p, err := ssmwire.AccessCredentials(ctx, c.ssm, o.ssh.accessRequest)
+		var ae *ssmwire.AccessError
+		if errors.As(err, &ae) {
+			return accessFailure(ae, t.ID)
+		}
+		if err != nil {
+			return c.explain(err)
+		}
+		if c, err = a.accessClients(ctx, c, p); err != nil {
+			return err
+		}
+	} else if c, err = a.withAccess(ctx, c, t); err != nil {
 		return err
 	}
 	if t, err = ssmwire.ECSSessionTarget(ctx, c.ecs, t); err != nil {
@@ -88,4 +142,32 @@ func proxy(ctx context.Context, conn net.Conn, stdin io.Reader, stdout io.Writer
 		return errors.New("ssh-proxy: the agent could not connect to the port (check the SSM Agent's log)")
 	}
 	return err
+}
+
+// readPublicKey reads the public key to push: path, else ~/.ssh/id_ed25519.pub, else ~/.ssh/id_rsa.pub
+// (HOME from env). The key is checked here, so that a type EC2 Instance Connect refuses is named before
+// any call.
+func readPublicKey(env Env, path string) ([]byte, error) {
+	paths := []string{path}
+	if path == "" {
+		home := env.Get("HOME")
+		if home == "" {
+			return nil, errors.New("--send-key: HOME is not set; name the key: --send-key=PUBKEY")
+		}
+		paths = []string{filepath.Join(home, ".ssh", "id_ed25519.pub"), filepath.Join(home, ".ssh", "id_rsa.pub")}
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) && path == "" {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--send-key: %w", err)
+		}
+		if _, err := instanceconnect.CheckKey(b); err != nil {
+			return nil, fmt.Errorf("--send-key: %s: %w", p, err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("--send-key: neither %s nor %s exists; make a key with ssh-keygen -t ed25519, or name one: --send-key=PUBKEY", paths[0], paths[1])
 }
