@@ -27,6 +27,8 @@ var (
 	ErrAccessRevoked = errors.New("ssmwire: access request revoked")
 	// ErrAccessExpired: nobody decided before the request expired, or the approved access window is over.
 	ErrAccessExpired = errors.New("ssmwire: access request expired")
+	// ErrAccessPending: the request is not decided yet ([AccessCredentials]).
+	ErrAccessPending = errors.New("ssmwire: access request not approved yet")
 	// ErrAccessTimeout: AccessConfig.Timeout passed while the request was still pending.
 	ErrAccessTimeout = errors.New("ssmwire: timed out waiting for the access request's approval")
 )
@@ -152,6 +154,8 @@ func statusError(id string, status ssmtypes.AccessRequestStatus) error {
 		e.Err = ErrAccessRevoked
 	case ssmtypes.AccessRequestStatusExpired:
 		e.Err = ErrAccessExpired
+	case ssmtypes.AccessRequestStatusPending:
+		e.Err = ErrAccessPending
 	default:
 		return fmt.Errorf("ssmwire: access request %s: unknown status %q", id, status)
 	}

@@ -71,6 +71,8 @@ func accessFailure(e *ssmwire.AccessError, target string) error {
 		return fmt.Errorf("access request %s for %s was revoked", e.RequestID, target)
 	case errors.Is(e, ssmwire.ErrAccessExpired):
 		return fmt.Errorf("access request %s for %s expired before it was approved (or its access window is over); request access again", e.RequestID, target)
+	case errors.Is(e, ssmwire.ErrAccessPending):
+		return fmt.Errorf("access request %s for %s is not approved yet (status %s)", e.RequestID, target, e.Status)
 	case errors.Is(e, ssmwire.ErrAccessTimeout):
 		return fmt.Errorf("access request %s for %s still pending after %v; it stays open until an approver decides or it expires", e.RequestID, target, accessTimeout)
 	}
