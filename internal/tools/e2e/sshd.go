@@ -27,6 +27,22 @@ import (
 // target is not 127.0.0.1. The server is stopped when the test ends.
 func StartSSHD(t testing.TB) (port int, login string, clientArgs []string) {
 	t.Helper()
+	return StartSSHDWith(t, SSHDOptions{})
+}
+
+// SSHDOptions changes the server StartSSHDWith starts.
+type SSHDOptions struct {
+	// AuthorizedKeysCommand, when set, is the only source of authorized keys: sshd runs it (an absolute
+	// path and its arguments; %u is the user logging in) and reads the keys from its output, as an EC2
+	// instance with EC2 Instance Connect runs eic_run_authorized_keys. No client key is made then, and
+	// clientArgs name no identity. The program must be owned by root and writable by nobody else (sshd
+	// checks), e.g. "/usr/bin/curl -sf URL/%u".
+	AuthorizedKeysCommand string
+}
+
+// StartSSHDWith is StartSSHD with options.
+func StartSSHDWith(t testing.TB, opts SSHDOptions) (port int, login string, clientArgs []string) {
+	t.Helper()
 	sshd := requireFile(t, "sshd", "/usr/sbin/sshd")
 	keygen := RequireProgram(t, "ssh-keygen")
 	RequireProgram(t, "ssh")
@@ -53,19 +69,28 @@ func StartSSHD(t testing.TB) (port int, login string, clientArgs []string) {
 	dir := t.TempDir()
 	hostKey := filepath.Join(dir, "ssh_host_ed25519_key")
 	clientKey := filepath.Join(dir, "id_ed25519")
-	for _, k := range []string{hostKey, clientKey} {
+	keys := []string{hostKey, clientKey}
+	if opts.AuthorizedKeysCommand != "" {
+		keys = keys[:1]
+	}
+	for _, k := range keys {
 		out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "ssmwire-e2e", "-f", k).CombinedOutput()
 		if err != nil {
 			t.Fatalf("e2e: ssh-keygen: %v\n%s", err, out)
 		}
 	}
-	pub, err := os.ReadFile(clientKey + ".pub")
-	if err != nil {
-		t.Fatalf("e2e: sshd: %v", err)
-	}
 	authKeys := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(authKeys, pub, 0o600); err != nil {
-		t.Fatalf("e2e: sshd: %v", err)
+	keysConf := "AuthorizedKeysFile " + authKeys + "\n"
+	if opts.AuthorizedKeysCommand != "" {
+		keysConf = fmt.Sprintf("AuthorizedKeysFile none\nAuthorizedKeysCommand %s\nAuthorizedKeysCommandUser %s\n", opts.AuthorizedKeysCommand, u.Username)
+	} else {
+		pub, err := os.ReadFile(clientKey + ".pub")
+		if err != nil {
+			t.Fatalf("e2e: sshd: %v", err)
+		}
+		if err := os.WriteFile(authKeys, pub, 0o600); err != nil {
+			t.Fatalf("e2e: sshd: %v", err)
+		}
 	}
 
 	port = startServer(t, "sshd", func(port int) error {
@@ -74,8 +99,7 @@ func StartSSHD(t testing.TB) (port int, login string, clientArgs []string) {
 ListenAddress 127.0.0.1
 HostKey %s
 PidFile %s
-AuthorizedKeysFile %s
-PubkeyAuthentication yes
+%sPubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM %s
@@ -88,7 +112,7 @@ UseDNS no
 X11Forwarding no
 LogLevel INFO
 Subsystem sftp internal-sftp
-`, port, hostKey, filepath.Join(dir, "sshd."+strconv.Itoa(port)+".pid"), authKeys, usePAM, u.Username)
+`, port, hostKey, filepath.Join(dir, "sshd."+strconv.Itoa(port)+".pid"), keysConf, usePAM, u.Username)
 		if err := os.WriteFile(config, []byte(conf), 0o600); err != nil {
 			return err
 		}
@@ -104,11 +128,16 @@ Subsystem sftp internal-sftp
 		"-F", os.DevNull,
 		"-i", clientKey,
 		"-o", "IdentitiesOnly=yes",
-		"-o", "UserKnownHostsFile=" + os.DevNull,
+	}
+	if opts.AuthorizedKeysCommand != "" {
+		clientArgs = []string{"-F", os.DevNull}
+	}
+	clientArgs = append(clientArgs,
+		"-o", "UserKnownHostsFile="+os.DevNull,
 		"-o", "StrictHostKeyChecking=no",
 		"-o", "BatchMode=yes",
 		"-o", "LogLevel=ERROR",
-	}
+	)
 	return port, u.Username, clientArgs
 }
 
