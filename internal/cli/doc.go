@@ -9,14 +9,19 @@
 //	ssmwire exec TARGET -- COMMAND...    stdout and stderr apart, the remote exit code as ours
 //	ssmwire forward TARGET SPEC...       OpenSSH -L forwards, one session each (--sessions N: a pool), kept up
 //	ssmwire proxy TARGET [[addr:]port]   SOCKS5 + HTTP CONNECT proxy, one session per destination (proxy.go)
-//	ssmwire ssh-proxy TARGET PORT        stdin/stdout for ssh's ProxyCommand (AWS-StartSSHSession)
+//	ssmwire ssh-proxy TARGET PORT        stdin/stdout for ssh's ProxyCommand (AWS-StartSSHSession);
+//	                                     --send-key --user %r pushes a key with EC2 Instance Connect first
+//	ssmwire ssh [USER@]TARGET [ARGS...]  OpenSSH's ssh with a fresh key pushed by EC2 Instance Connect (ssh.go)
+//	ssmwire ssh-config [PATTERN...]      an ssh_config Host block using ssh-proxy --send-key
 //	ssmwire up [--wait] [NAME...]        named tunnels from the configuration file (--wait: a ready line)
 //	ssmwire run NAME[,NAME...] -- CMD    CMD with the tunnels up and their addresses in its environment (run.go)
 //	ssmwire list                         the configuration file's tunnels
 //	ssmwire targets                      managed instances, Name tags, ping status
 //
-// Global flags (--profile, --region, --endpoint-url, --json, --quiet, --config, --debug) are accepted before
-// or after the command name. Exit codes: 0 success, 1 failure, 2 usage or configuration-file error, a remote
+// Global flags (--profile, --region, --endpoint-url, --json, --quiet, --config, --debug, --reason) are
+// accepted before or after the command name. --reason requests just-in-time node access for the target and
+// waits for the approval before the session starts, whose clients then sign with the approved request's
+// credentials (access.go). Exit codes: 0 success, 1 failure, 2 usage or configuration-file error, a remote
 // command's own code for exec, 130 when interrupted during shell or exec.
 //
 // # From arguments to a session

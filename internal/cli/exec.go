@@ -181,8 +181,21 @@ func (a *app) ecsRun(ctx context.Context, c *clients, t ssmwire.Target, command 
 	return s.Shell(ctx, cfg)
 }
 
-// target parses and resolves a TARGET argument with the global flags' clients.
+// target parses and resolves a TARGET argument with the global flags' clients; with --reason, the clients
+// returned are signed with the credentials of an approved just-in-time access request (access.go).
 func (a *app) target(ctx context.Context, arg string) (*clients, ssmwire.Target, error) {
+	c, t, err := a.resolveTarget(ctx, arg)
+	if err != nil {
+		return c, t, err
+	}
+	if c, err = a.withAccess(ctx, c, t); err != nil {
+		return nil, t, err
+	}
+	return c, t, nil
+}
+
+// resolveTarget is target without the access request.
+func (a *app) resolveTarget(ctx context.Context, arg string) (*clients, ssmwire.Target, error) {
 	t, err := ssmwire.ParseTarget(arg)
 	if err != nil {
 		return nil, t, &usageError{err.Error()}
@@ -191,11 +204,6 @@ func (a *app) target(ctx context.Context, arg string) (*clients, ssmwire.Target,
 	if err != nil {
 		return nil, t, err
 	}
-	if t, err = ssmwire.Resolve(ctx, c.ssm, t); err != nil {
-		return c, t, c.explain(err)
-	}
-	if c, err = a.withAccess(ctx, c, t); err != nil {
-		return nil, t, err
-	}
-	return c, t, nil
+	t, err = ssmwire.Resolve(ctx, c.ssm, t)
+	return c, t, c.explain(err)
 }

@@ -129,10 +129,7 @@ func runSSH(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
 	if err != nil {
 		return fmt.Errorf("ssh: the path of this program: %w", err)
 	}
-	saved := a.g.reason
-	a.g.reason = "" // the access request comes below, with its id handed to ssh-proxy
-	c, t, err := a.target(ctx, target)
-	a.g.reason = saved
+	c, t, err := a.resolveTarget(ctx, target) // the access request comes below, its id handed to ssh-proxy
 	if err != nil {
 		return err
 	}

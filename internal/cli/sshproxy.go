@@ -74,10 +74,7 @@ func runSSHProxy(ctx context.Context, a *app, o *cmdOptions, args []string) erro
 			return fmt.Errorf("ssh-proxy: %w", err)
 		}
 	}
-	saved := a.g.reason
-	a.g.reason = "" // the key is pushed with the user's own credentials, before the access request
-	c, t, err := a.target(ctx, args[0])
-	a.g.reason = saved
+	c, t, err := a.resolveTarget(ctx, args[0]) // the key is pushed with the user's own credentials
 	if err != nil {
 		return err
 	}
