@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/ssmwire/ssmwire/ssmtest/internal/wire"
@@ -90,6 +91,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	op, ok := s.ops[target]
 	if !ok {
 		s.writeError(w, target, &apiError{Code: "UnknownOperationException", Message: fmt.Sprintf("unknown operation %q", target)})
+		return
+	}
+	if _, name, _ := strings.Cut(target, "."); slices.Contains(s.opts.DenyActions, service(target)+":"+name) {
+		s.writeError(w, target, &apiError{Code: "AccessDeniedException", Message: fmt.Sprintf(
+			"User: arn:aws:iam::%s:user/ssmtest is not authorized to perform: %s:%s because no identity-based policy allows the %s:%s action",
+			DefaultAccountID, service(target), name, service(target), name)})
 		return
 	}
 	out, err := op(req)

@@ -99,6 +99,11 @@ type Options struct {
 	// TLS shapes the certificate of a TLS server ([NewTLSServer], [Server.StartTLS]).
 	TLS TLSOptions
 
+	// DenyActions lists IAM actions the caller may not perform, such as "ssm:StartSession" or
+	// "ec2-instance-connect:SendSSHPublicKey": those calls fail with AccessDeniedException, as when an IAM
+	// policy does not allow them.
+	DenyActions []string
+
 	// Now is the clock of the keys pushed with SendSSHPublicKey (usable for 60 s) and of just-in-time
 	// access requests and their credentials, so that a test can move time forward. Default time.Now.
 	Now func() time.Time
@@ -229,6 +234,7 @@ func (o *Options) withDefaults() Options {
 	c.Credentials = maps.Clone(c.Credentials)
 	c.Hosts = maps.Clone(c.Hosts)
 	c.TLS.Names = slices.Clone(c.TLS.Names)
+	c.DenyActions = slices.Clone(c.DenyActions)
 	insts := []Instance{{ID: DefaultInstanceID, Name: DefaultInstanceName}}
 	for _, in := range c.Instances {
 		replaced := false

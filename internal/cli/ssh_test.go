@@ -138,3 +138,14 @@ func TestSSHArgv(t *testing.T) {
 		}
 	}
 }
+
+func TestSSHProxySendKeyAccessDenied(t *testing.T) {
+	h := newHarness(t, &ssmtest.Options{DenyActions: []string{"ec2-instance-connect:SendSSHPublicKey"}})
+	r := h.run(t, nil, "ssh-proxy", "--send-key="+writeKeyFile(t, h), "--user", "ec2-user", "ssmtest", "22")
+	if r.code != ExitError || !strings.Contains(r.stderr, "may not call ec2-instance-connect:SendSSHPublicKey") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if ids := h.srv.SessionIDs(); len(ids) != 0 {
+		t.Errorf("sessions started: %v", ids)
+	}
+}
