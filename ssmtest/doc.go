@@ -4,7 +4,12 @@
 //
 //   - SSM (AWS JSON 1.1, X-Amz-Target "AmazonSSM.*"): StartSession, ResumeSession,
 //     TerminateSession, DescribeInstanceInformation (with filters), ListTagsForResource
-//     and DescribeSessions.
+//     and DescribeSessions; StartAccessRequest and GetAccessToken (just-in-time node
+//     access, decided by [Options.AccessDecision] or [Server.DecideAccess]; StartSession
+//     on an [Instance] with AccessRequired needs the approved request's credentials).
+//   - EC2 Instance Connect ("AWSEC2InstanceConnectService.SendSSHPublicKey"): keys held
+//     60 s per instance and user on the [Options.Now] clock, served at
+//     [Server.InstanceConnectURL] for a test sshd's AuthorizedKeysCommand.
 //   - ECS ("AmazonEC2ContainerServiceV20141113.ExecuteCommand"): an interactive command
 //     in a task, with target "ecs:<cluster>_<task>_<runtime-id>".
 //   - KMS ("TrentService.GenerateDataKey", "TrentService.Decrypt"): data keys sealed with
