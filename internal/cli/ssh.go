@@ -121,6 +121,9 @@ func runSSH(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
 	if user == "" || target == "" {
 		return usagef("ssh: %q: want [USER@]TARGET", args[0])
 	}
+	if t, err := ssmwire.ParseTarget(target); err == nil && (t.Kind == ssmwire.TargetECS || t.Kind == ssmwire.TargetSSMString) {
+		return fmt.Errorf("ssh: %s is an ECS container, which has no EC2 Instance Connect: use ssmwire shell or exec", target)
+	}
 	sshPath, err := exec.LookPath("ssh")
 	if err != nil {
 		return fmt.Errorf("ssh: OpenSSH's ssh is not on PATH: %w", err)

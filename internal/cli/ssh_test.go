@@ -149,3 +149,18 @@ func TestSSHProxySendKeyAccessDenied(t *testing.T) {
 		t.Errorf("sessions started: %v", ids)
 	}
 }
+
+func TestSSHUsage(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, args := range [][]string{{"ssh"}, {"ssh", "@web"}, {"ssh", "user@"}} {
+		if r := h.run(t, nil, args...); r.code != ExitUsage {
+			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+	if r := h.run(t, nil, "ssh", "--reason", "x", "ecs:prod/0123456789abcdef"); r.code == 0 || !strings.Contains(r.stderr, "ECS") {
+		t.Errorf("ssh --reason to an ECS target: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if len(h.srv.AccessRequests()) != 0 || len(h.srv.InstanceConnectKeys(ssmtest.DefaultInstanceID, DefaultSSHUser)) != 0 {
+		t.Error("a refused ssh made calls")
+	}
+}
