@@ -76,12 +76,8 @@ func (s *Server) sendSSHPublicKey(r *apiRequest) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	in2 := s.instance(id)
-	if in2 == nil {
+	if s.instance(id) == nil {
 		return nil, &apiError{Code: "EC2InstanceNotFoundException", Message: fmt.Sprintf("Instance %s not found", id)}
-	}
-	if in2.PingStatus == "Stopped" || in2.PingStatus == "Terminated" {
-		return nil, &apiError{Code: "EC2InstanceStateInvalidException", Message: fmt.Sprintf("Instance %s is not in a valid state", id)}
 	}
 	now := s.now()
 	s.eic.mu.Lock()
