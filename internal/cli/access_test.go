@@ -80,3 +80,19 @@ func TestSSHProxyAccessRequest(t *testing.T) {
 		t.Fatalf("approved request: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestForwardWithReason(t *testing.T) {
+	h := jitHarness(t, func(ssmtest.AccessRequest) string { return ssmtest.AccessApproved })
+	port := echoServer(t, "db")
+	ev, errb, stop := h.startJSON(t, "forward", "--reason", "migrate", "ssmtest", fmt.Sprintf("0:localhost:%d", port))
+	up := ev.next(t, evTunnelUp)
+	if got := roundTrip(t, "tcp", up.Listen, "q"); got != "db:q" {
+		t.Fatalf("through the forward: %q", got)
+	}
+	if reqs := h.srv.AccessRequests(); len(reqs) != 1 || reqs[0].Reason != "migrate" {
+		t.Fatalf("requests %+v", reqs)
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("exit %d; stderr %s", code, errb.String())
+	}
+}
