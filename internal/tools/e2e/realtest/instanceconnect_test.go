@@ -41,11 +41,12 @@ func newEICSetup(t *testing.T, opts ssmtest.Options) *eicSetup {
 	t.Helper()
 	s := &eicSetup{skew: new(atomic.Int64)}
 	opts.Now = func() time.Time { return time.Now().Add(time.Duration(s.skew.Load())) }
-	s.srv = ssmtest.NewServer(&opts)
+	// Over TLS, as every real session; the instance's "metadata service" (the emulator) is asked over it too.
+	s.srv = ssmtest.NewTLSServer(&opts)
 	t.Cleanup(s.srv.Close)
 	curl := e2e.RequireProgram(t, "curl")
 	s.port, s.login, s.sshArgs = e2e.StartSSHDWith(t, e2e.SSHDOptions{
-		AuthorizedKeysCommand: curl + " -sf " + s.srv.InstanceConnectURL(instanceID, "%u"),
+		AuthorizedKeysCommand: curl + " -sf --cacert " + s.srv.CAFile() + " " + s.srv.InstanceConnectURL(instanceID, "%u"),
 	})
 	s.ssmwire = e2e.BuildBinary(t, ssmwirePkg)
 	s.home, s.tmp = t.TempDir(), t.TempDir()
@@ -57,6 +58,7 @@ func newEICSetup(t *testing.T, opts ssmtest.Options) *eicSetup {
 		"AWS_SECRET_ACCESS_KEY=" + e2e.FakeSecretAccessKey,
 		"AWS_REGION=" + e2e.FakeRegion,
 		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CA_BUNDLE=" + s.srv.CAFile(),
 	}
 	return s
 }
