@@ -10,5 +10,8 @@ import (
 )
 
 func main() {
-	os.Exit(plugincli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, plugincli.OSEnv()))
+	stop := startProfiles()
+	code := plugincli.Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, plugincli.OSEnv())
+	stop()
+	os.Exit(code)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -96,7 +97,12 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 						if row.plugin.tls {
 							em = eTLS
 						}
-						m, ps, st, err = throughPlugin(ctx, em, row.plugin, cfg.Form, t, cfg.Size, cfg.Timeout)
+						p := row.plugin
+						if cfg.PluginProfile != "" {
+							prefix := filepath.Join(cfg.PluginProfile, fmt.Sprintf("%s-%s-%s-%d", p.Name, mode, name(t), rep+1))
+							p.Env = append(slices.Clip(p.Env), "SSMWIRE_PROFILE="+prefix)
+						}
+						m, ps, st, err = throughPlugin(ctx, em, p, cfg.Form, t, cfg.Size, cfg.Timeout)
 					}
 					logf("%s %s: %s: %s", mode, row.Name, name(t), summary(m, ps, err))
 					row.add(t, m, ps, st, err, cfg.Size)
@@ -134,6 +140,8 @@ func (r *rowSamples) add(t transfer, m measured, ps procStats, st sessionStats, 
 	if !r.Ceiling {
 		r.PeakRSSMiB = max(r.PeakRSSMiB, float64(ps.MaxRSS)/mib)
 		r.ReadyRSSMiB = max(r.ReadyRSSMiB, float64(ps.ReadyRSS)/mib)
+		r.BinaryRSSMiB = max(r.BinaryRSSMiB, float64(ps.Parts.Binary)/mib)
+		r.AnonRSSMiB = max(r.AnonRSSMiB, float64(ps.Parts.Anon)/mib)
 		r.Exits = append(r.Exits, name(t)+": "+ps.Exit)
 		if ps.Ready > 0 {
 			r.ready = append(r.ready, ms(ps.Ready))

@@ -50,23 +50,27 @@ const TLSSuffix = "-tls"
 
 // Config is what one run measures. ParseArgs builds it from the command line.
 type Config struct {
-	Plugins      []Plugin      // measured in order; the first is the baseline for ratios
-	Size         int64         // bytes per upload and per download
-	Pacing       bool          // the emulated agent paces itself like the real one (1 KiB reads, 1 ms sleeps)
-	Modes        []Mode        // port-forwarding modes to measure
-	JSON         bool          // print the report as JSON instead of tables
-	JSONOut      string        // also write the JSON report to this file
-	CPUProfile   string        // write a CPU profile of this process (the emulator and the ceiling relay) here
-	Form         Form          // how the StartSession response reaches the plugin
-	Echoes       int           // 64-byte round trips per echo measurement
-	EchoSize     int           // bytes per echo round trip
-	Ceiling      bool          // also measure the emulator's ceiling with the built-in relay client
-	CeilingChunk int           // payload bytes per message the ceiling relay sends
-	Timeout      time.Duration // limit for one measurement (one plugin process)
-	Repeat       int           // repetitions of every measurement; rates and CPU costs are medians
-	RTT          time.Duration // > 0: the data channel goes through a proxy adding this round trip
-	TLS          bool          // the emulator serves https and wss; plugins get its CA in AWS_CA_BUNDLE and SSL_CERT_FILE
-	TLSToo       bool          // also measure every plugin over TLS, in turn with the plain runs, as NAME-tls
+	Plugins    []Plugin // measured in order; the first is the baseline for ratios
+	Size       int64    // bytes per upload and per download
+	Pacing     bool     // the emulated agent paces itself like the real one (1 KiB reads, 1 ms sleeps)
+	Modes      []Mode   // port-forwarding modes to measure
+	JSON       bool     // print the report as JSON instead of tables
+	JSONOut    string   // also write the JSON report to this file
+	CPUProfile string   // write a CPU profile of this process (the emulator and the ceiling relay) here
+	// PluginProfile is a directory where each plugin process built with -tags ssmwire_pprof writes its CPU
+	// and heap profiles and memory classes (SSMWIRE_PROFILE=DIR/NAME-MODE-TRANSFER-REPETITION, plus .PID.cpu,
+	// .PID.heap, .PID.mem). Other builds ignore it.
+	PluginProfile string
+	Form          Form          // how the StartSession response reaches the plugin
+	Echoes        int           // 64-byte round trips per echo measurement
+	EchoSize      int           // bytes per echo round trip
+	Ceiling       bool          // also measure the emulator's ceiling with the built-in relay client
+	CeilingChunk  int           // payload bytes per message the ceiling relay sends
+	Timeout       time.Duration // limit for one measurement (one plugin process)
+	Repeat        int           // repetitions of every measurement; rates and CPU costs are medians
+	RTT           time.Duration // > 0: the data channel goes through a proxy adding this round trip
+	TLS           bool          // the emulator serves https and wss; plugins get its CA in AWS_CA_BUNDLE and SSL_CERT_FILE
+	TLSToo        bool          // also measure every plugin over TLS, in turn with the plain runs, as NAME-tls
 }
 
 // DefaultConfig returns the defaults ParseArgs starts from.
@@ -116,6 +120,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.JSONOut, "json-out", "", "also write the JSON report to `FILE`")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (emulator and ceiling relay, not the plugins) to `FILE`")
+	fs.StringVar(&cfg.PluginProfile, "plugin-profile", "", "each plugin process built with -tags ssmwire_pprof writes CPU and heap profiles and runtime memory classes into `DIR`")
 	form := string(cfg.Form)
 	fs.StringVar(&form, "form", form, "how the StartSession response reaches the plugin: env (AWS_SSM_START_SESSION_RESPONSE) or argv (JSON in argv[1])")
 	fs.IntVar(&cfg.Echoes, "echoes", cfg.Echoes, "round trips per echo measurement")

@@ -133,6 +133,7 @@ type procStats struct {
 	CPU      time.Duration // user + system time of the child
 	MaxRSS   int64         // peak resident set (VmHWM at the end of the transfer), bytes
 	ReadyRSS int64         // VmHWM when the port was announced, before any transfer, bytes
+	Parts    rssParts      // the resident set at the end of the transfer, by kind of mapping (smaps)
 	Exit     string        // how it ended: "exit 0", "exit status 1", "killed after SIGINT", …
 }
 
@@ -193,6 +194,7 @@ func throughPlugin(ctx context.Context, e *emulator, p Plugin, form Form, t tran
 		defer c.Close()
 		m, err := t.run(c, d, deadline)
 		ps.MaxRSS = peakRSS(cmd.Process.Pid)
+		ps.Parts = readRSSParts(cmd.Process.Pid)
 		return m, err
 	}()
 

@@ -32,6 +32,8 @@ type Row struct {
 	PeakRSSMiB        float64 `json:"peak_rss_mib"`           // largest VmHWM of the row's processes after a transfer
 	ReadyRSSMiB       float64 `json:"ready_rss_mib"`          // largest VmHWM at "Port N opened", before any transfer
 	ReadyMs           float64 `json:"ready_ms"`               // median exec → "Port N opened"
+	BinaryRSSMiB      float64 `json:"binary_rss_mib"`         // largest resident part of the executable's own mappings after a transfer (smaps)
+	AnonRSSMiB        float64 `json:"anon_rss_mib"`           // largest anonymous resident memory after a transfer: heap, stacks, runtime (smaps)
 
 	Session sessionStats `json:"session"` // the emulator's counters, summed over the row's sessions
 	Exits   []string     `json:"exits,omitempty"`
@@ -122,6 +124,8 @@ var metrics = []metric{
 	{label: "download CPU s/MiB", value: func(r *Row) float64 { return r.DownloadCPUPerMiB }, format: "%.4f", proc: true},
 	{label: "peak RSS MiB", value: func(r *Row) float64 { return r.PeakRSSMiB }, format: "%.1f", proc: true},
 	{label: "RSS at Port opened MiB", value: func(r *Row) float64 { return r.ReadyRSSMiB }, format: "%.1f", proc: true},
+	{label: "  of which binary MiB", value: func(r *Row) float64 { return r.BinaryRSSMiB }, format: "%.1f", proc: true},
+	{label: "  of which anonymous MiB", value: func(r *Row) float64 { return r.AnonRSSMiB }, format: "%.1f", proc: true},
 	{label: "exec → Port opened ms", value: func(r *Row) float64 { return r.ReadyMs }, format: "%.1f", proc: true},
 	{label: "duplicate frames at agent", value: func(r *Row) float64 { return float64(r.Session.DuplicatesAtAgent) }, format: "%.0f"},
 	{label: "frames to agent", value: func(r *Row) float64 { return float64(r.Session.FramesToAgent) }, format: "%.0f"},
