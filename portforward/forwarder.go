@@ -12,6 +12,7 @@ import (
 
 	"github.com/xtaci/smux"
 
+	"github.com/ssmwire/ssmwire/internal/relay"
 	"github.com/ssmwire/ssmwire/protocol"
 	"github.com/ssmwire/ssmwire/session"
 )
@@ -57,9 +58,12 @@ type Config struct {
 	// MuxKeepAlive overrides the smux keepalive choice of mux mode. Default [KeepAliveAuto].
 	MuxKeepAlive KeepAlive
 	// MaxFrameSize is the largest smux frame payload. Data messages do not follow frames (the transport packs
-	// the byte stream into full messages), so it only sets smux's write granularity. Default the session's
-	// MaxPayload less 8 (the channel's MaxPayload is already less the encryption overhead in KMS-encrypted
-	// sessions).
+	// the byte stream into full messages, and a frame may span several, as with AWS's plugin, whose 32 KiB
+	// smux frames go out in 1 KiB messages, docs/protocol.md §6.4), so it only sets smux's write
+	// granularity, and every frame costs smux a hand-off between goroutines and a few allocations. Default
+	// 32 760 (a 32 KiB read from the local connection, with its 8-byte header, fills exactly 32 default
+	// messages), or the session's MaxPayload less 8 (the channel's MaxPayload is already less the encryption
+	// overhead in KMS-encrypted sessions) if that is larger; at most 65 535.
 	MaxFrameSize int
 	// MuxReceiveBuffer and MuxStreamBuffer bound smux's receive buffers. Defaults 1 MiB and 256 KiB.
 	MuxReceiveBuffer int
@@ -91,6 +95,7 @@ func (c *Config) withDefaults(maxPayload int) Config {
 	}
 	if out.MaxFrameSize <= 0 {
 		out.MaxFrameSize = maxPayload - 8
+		out.MaxFrameSize = max(out.MaxFrameSize, relay.BufferSize-8)
 	}
 	out.MaxFrameSize = min(out.MaxFrameSize, 65535)
 	if out.MuxReceiveBuffer <= 0 {
