@@ -89,43 +89,55 @@ func (s *Channel) enqueue(ctx context.Context, pt protocol.PayloadType, payload 
 	if len(payload) > s.cfg.MaxPayload {
 		return fmt.Errorf("session: send: payload of %d bytes exceeds MaxPayload %d", len(payload), s.cfg.MaxPayload)
 	}
+	// Serialize before taking the lock: the digest is most of a message's cost, and the reader goroutine
+	// takes the same lock for every acknowledgement. The sequence number and the time, known under the lock,
+	// are written into the header there.
+	var buf []byte
+	var pooled *[]byte
+	if len(payload) <= DefaultMaxPayload {
+		pooled = framePool.Get().(*[]byte)
+		buf = (*pooled)[:0]
+	}
+	m := protocol.Message{
+		MessageType:   protocol.TypeInputStreamData,
+		SchemaVersion: 1,
+		MessageID:     newMessageID(),
+		PayloadType:   pt,
+		Payload:       payload,
+	}
+	buf, err := m.AppendMarshal(buf)
+	release := func() {
+		if pooled != nil {
+			framePool.Put(pooled)
+		}
+	}
+	if err != nil {
+		release()
+		return fmt.Errorf("session: send: %w", err)
+	}
 	s.mu.Lock()
 	for block && s.inflight > 0 && (s.inflight+len(payload) > s.bound || len(s.out) >= maxOutstandingMsgs) {
 		s.mu.Unlock()
 		select {
 		case <-s.windowCh:
 		case <-ctx.Done():
+			release()
 			return fmt.Errorf("session: send: %w", ctx.Err())
 		case <-s.done:
+			release()
 			return s.endErr("send")
 		}
 		s.mu.Lock()
 	}
 	if s.isDone() {
 		s.mu.Unlock()
+		release()
 		return s.endErr("send")
 	}
+	binary.BigEndian.PutUint64(buf[protocol.OffsetCreatedDate:], uint64(time.Now().UnixMilli()))
+	binary.BigEndian.PutUint64(buf[protocol.OffsetSequenceNumber:], uint64(s.nextSeq))
 	e := outMsgPool.Get().(*outMsg)
-	*e = outMsg{seq: s.nextSeq, size: len(payload)}
-	var buf []byte
-	if len(payload) <= DefaultMaxPayload {
-		e.pooled = framePool.Get().(*[]byte)
-		buf = (*e.pooled)[:0]
-	}
-	m := protocol.Message{
-		MessageType:    protocol.TypeInputStreamData,
-		SchemaVersion:  1,
-		CreatedDate:    uint64(time.Now().UnixMilli()),
-		SequenceNumber: s.nextSeq,
-		MessageID:      newMessageID(),
-		PayloadType:    pt,
-		Payload:        payload,
-	}
-	buf, err := m.AppendMarshal(buf)
-	if err != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("session: send: %w", err)
-	}
+	*e = outMsg{seq: s.nextSeq, size: len(payload), pooled: pooled}
 	e.buf = buf
 	s.nextSeq++
 	s.out = append(s.out, e)
@@ -250,7 +262,9 @@ func (s *Channel) resendInterval() time.Duration {
 func (s *Channel) onAck(seq int64) {
 	now := time.Now()
 	s.mu.Lock()
-	s.heardLocked(now)
+	if s.heardLocked(now) {
+		defer s.kick() // the pause is over: the writer sends what waited
+	}
 	if len(s.out) == 0 {
 		s.mu.Unlock()
 		return
@@ -281,13 +295,25 @@ func (s *Channel) onAck(seq int64) {
 		clear(s.out[k:])
 		s.out = s.out[:k]
 	}
+	// A writer blocked on the bound is woken only once a few messages fit (windowWake), so that it queues
+	// them together and the writer goroutine sends them with one system call, instead of one message, one
+	// wake-up of each goroutine and one write per acknowledgement. Nothing else waits for an
+	// acknowledgement: the writer goroutine sends whatever is queued and is woken by enqueue.
+	wake := s.bound-s.inflight >= s.windowWake() || s.inflight == 0
 	s.mu.Unlock()
 	s.stats.acksReceived.Add(1)
-	select {
-	case s.windowCh <- struct{}{}:
-	default:
+	if wake {
+		select {
+		case s.windowCh <- struct{}{}:
+		default:
+		}
 	}
-	s.kick()
+}
+
+// windowWake is how much room in the bound wakes a writer blocked on it: a sixteenth of the bound, at most
+// four full messages (4 KiB with the defaults), at least one byte. Called with mu held.
+func (s *Channel) windowWake() int {
+	return max(min(s.bound/16, 4*s.cfg.MaxPayload), 1)
 }
 
 func (s *Channel) updateRTO(r float64) {
