@@ -151,3 +151,13 @@ func service(target string) string {
 	}
 	return ""
 }
+
+// denied refuses action ("ec2:DescribeInstances") when Options.DenyActions lists it, with AWS's message.
+func (s *Server) denied(action string) *apiError {
+	if !slices.Contains(s.opts.DenyActions, action) {
+		return nil
+	}
+	return &apiError{Code: "AccessDeniedException", Message: fmt.Sprintf(
+		"User: arn:aws:iam::%s:user/ssmtest is not authorized to perform: %s because no identity-based policy allows the %s action",
+		DefaultAccountID, action, action)}
+}

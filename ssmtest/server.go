@@ -154,6 +154,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveInstanceConnect(w, r)
 	case r.URL.Path == "/" && r.Header.Get("X-Amz-Target") != "":
 		s.serveAPI(w, r)
+	case isQueryRequest(r):
+		s.serveQuery(w, r)
 	default:
 		s.writeError(w, "", &apiError{Status: http.StatusNotFound, Code: "UnknownOperationException", Message: "unknown path or missing X-Amz-Target"})
 	}
