@@ -67,10 +67,17 @@ agent's code (exit 0 when there is none); --exit-code=none always exits 0 after 
 }
 
 func runShell(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
-	if len(args) != 1 {
-		return usagef("shell: want exactly one TARGET")
+	var c *clients
+	var t ssmwire.Target
+	var err error
+	switch len(args) {
+	case 0:
+		c, t, err = a.pickTarget(ctx, "shell")
+	case 1:
+		c, t, err = a.target(ctx, args[0])
+	default:
+		return usagef("shell: want one TARGET, not %d arguments (to run a command, use exec)", len(args))
 	}
-	c, t, err := a.target(ctx, args[0])
 	if err != nil {
 		return err
 	}
@@ -204,6 +211,6 @@ func (a *app) resolveTarget(ctx context.Context, arg string) (*clients, ssmwire.
 	if err != nil {
 		return nil, t, err
 	}
-	t, err = ssmwire.Resolve(ctx, c.ssm, t)
+	t, err = a.resolve(ctx, c, t)
 	return c, t, c.explain(err)
 }

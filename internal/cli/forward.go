@@ -182,7 +182,7 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 		}
 		target, err := ssmwire.ParseTarget(tn.Target)
 		if err == nil {
-			target, err = ssmwire.Resolve(ctx, c.ssm, target)
+			target, err = a.resolve(ctx, c, target)
 		}
 		if err == nil {
 			target, err = ssmwire.ECSSessionTarget(ctx, c.ecs, target)

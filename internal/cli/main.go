@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,14 +26,16 @@ func (e Env) Get(key string) string {
 	return ""
 }
 
-// Exit codes of Main besides a remote command's own.
+// Exit codes of Main besides a remote command's own. As ssh keeps 255 for its own failures, ssmwire exits
+// 255 when it fails itself (a bad command line, a target it cannot resolve, a session it cannot start or
+// lost), so that any other status is the remote command's.
 const (
 	ExitOK    = 0
-	ExitError = 1 // a failure: AWS error, lost session, expired SSO login...
-	ExitUsage = 2 // bad command line or configuration file
+	ExitError = 255 // ssmwire failed: AWS error, lost session, expired SSO login...
+	ExitUsage = 255 // bad command line or configuration file
 )
 
-// usageError marks command-line mistakes (exit code 2).
+// usageError marks command-line mistakes (exit code ExitUsage).
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
@@ -46,6 +49,7 @@ func (e *exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.
 
 // app is one invocation of the command.
 type app struct {
+	cmd    string // the command being run, for usage errors
 	env    Env
 	stdin  io.Reader
 	stdout io.Writer
@@ -119,11 +123,35 @@ func Main(ctx context.Context, args []string, env []string, stdin io.Reader, std
 	case errors.As(err, &ec):
 		return ec.code
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "ssmwire: %s\nRun 'ssmwire help' for usage.\n", ue.msg)
+		help := "ssmwire help"
+		if a.cmd != "" {
+			help += " " + a.cmd
+		}
+		a.fail("usage", ue.msg, fmt.Sprintf("Run '%s' for usage.", help), ExitUsage)
 		return ExitUsage
 	default:
-		fmt.Fprintf(stderr, "ssmwire: %v\n", err)
+		a.fail("error", err.Error(), "", ExitError)
 		return ExitError
+	}
+}
+
+// fail reports the error that ends the command on standard error: a line (and a hint) for people, one JSON
+// object with --json.
+func (a *app) fail(kind, msg, hint string, code int) {
+	if a.g.json {
+		b, _ := json.Marshal(struct {
+			Event    string `json:"event"`
+			Kind     string `json:"kind"`
+			Error    string `json:"error"`
+			Hint     string `json:"hint,omitempty"`
+			ExitCode int    `json:"exit_code"`
+		}{"error", kind, msg, hint, code})
+		fmt.Fprintf(a.stderr, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(a.stderr, "ssmwire: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintln(a.stderr, hint)
 	}
 }
 
@@ -137,7 +165,7 @@ func (a *app) main(ctx context.Context, args []string) error {
 			a.usage(a.stdout)
 			return err
 		}
-		return usagef("%v", err)
+		return usagef("%s", flagError(top, err))
 	}
 	if *showVersion {
 		fmt.Fprintf(a.stdout, "ssmwire %s\n", version.Version)
@@ -163,8 +191,9 @@ func (a *app) main(ctx context.Context, args []string) error {
 		}
 	}
 	if cmd == nil {
-		return usagef("unknown command %q", name)
+		return unknownCommand(name)
 	}
+	a.cmd = cmd.name
 	fs := flag.NewFlagSet("ssmwire "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.g.register(fs)
@@ -178,7 +207,7 @@ func (a *app) main(ctx context.Context, args []string) error {
 			a.commandHelp(a.stdout, cmd)
 			return err
 		}
-		return usagef("%s: %v", cmd.name, err)
+		return usagef("%s: %s", cmd.name, flagError(fs, err))
 	}
 	if a.g.json && a.g.quiet {
 		return usagef("--json and --quiet exclude each other")
@@ -247,7 +276,7 @@ func (a *app) help(args []string) error {
 			return nil
 		}
 	}
-	return usagef("unknown command %q", args[0])
+	return unknownCommand(args[0])
 }
 
 func (a *app) commandHelp(w io.Writer, c *command) {
@@ -282,4 +311,20 @@ func (a *app) clients(ctx context.Context, profile, region string) (*clients, er
 // errorf prints an error line unless it is to be swallowed; used for failures that do not end the command.
 func (a *app) errorf(format string, args ...any) {
 	fmt.Fprintf(a.stderr, "ssmwire: "+format+"\n", args...)
+}
+
+// warnf prints a warning line on standard error (a JSON object with --json); --quiet silences it.
+func (a *app) warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	switch {
+	case a.g.quiet:
+	case a.g.json:
+		b, _ := json.Marshal(struct {
+			Event   string `json:"event"`
+			Warning string `json:"warning"`
+		}{"warning", msg})
+		fmt.Fprintf(a.stderr, "%s\n", b)
+	default:
+		fmt.Fprintf(a.stderr, "ssmwire: warning: %s\n", msg)
+	}
 }
