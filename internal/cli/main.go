@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
