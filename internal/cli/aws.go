@@ -160,7 +160,9 @@ func (e *adviceError) Error() string { return e.advice }
 func (e *adviceError) Unwrap() error { return e.err }
 
 // explain turns SDK errors into what a user should do: missing credentials, an expired SSO login, access
-// denied, a target that is not connected and throttling become one line of advice (an [adviceError]).
+// denied, a target that is not connected and throttling become one line of advice (an [adviceError]), as do
+// a missing session document and an endpoint that cannot be reached; any other failed AWS call is told as
+// its service, operation, code and message, never as the SDK's chain of wrappers.
 func (c *clients) explain(err error) error {
 	var ad *adviceError
 	if err == nil || errors.As(err, &ad) {
@@ -178,5 +180,5 @@ func (c *clients) explain(err error) error {
 	if ne := ssmwire.NetworkError(err); ne != nil {
 		return ne
 	}
-	return err
+	return c.explainOther(err)
 }

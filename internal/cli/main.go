@@ -145,11 +145,11 @@ func (a *app) fail(kind, msg, hint string, code int) {
 			Error    string `json:"error"`
 			Hint     string `json:"hint,omitempty"`
 			ExitCode int    `json:"exit_code"`
-		}{"error", kind, msg, hint, code})
+		}{"error", kind, strings.TrimPrefix(msg, "ssmwire: "), hint, code})
 		fmt.Fprintf(a.stderr, "%s\n", b)
 		return
 	}
-	fmt.Fprintf(a.stderr, "ssmwire: %s\n", msg)
+	fmt.Fprintf(a.stderr, "ssmwire: %s\n", strings.TrimPrefix(msg, "ssmwire: "))
 	if hint != "" {
 		fmt.Fprintln(a.stderr, hint)
 	}

@@ -49,10 +49,6 @@ func TestExecDocumentFlag(t *testing.T) {
 	if r.code != 0 || r.stdout != "--document\n" {
 		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
-	r = h.run(t, nil, "exec", "--document", "Missing-Doc", "i-0123456789abcdef0", "--", "true")
-	if r.code != ExitError || !strings.Contains(r.stderr, "Missing-Doc") {
-		t.Errorf("code %d stderr %q", r.code, r.stderr)
-	}
 }
 
 func TestExecECS(t *testing.T) {
