@@ -56,6 +56,8 @@ func (s *Server) operations() map[string]operation {
 		"AmazonSSM.DescribeInstanceInformation":             s.describeInstanceInformation,
 		"AmazonSSM.ListTagsForResource":                     s.listTagsForResource,
 		"AmazonSSM.DescribeSessions":                        s.describeSessions,
+		"AmazonSSM.CreateDocument":                          s.createDocument,
+		"AmazonSSM.GetDocument":                             s.getDocument,
 		"AmazonEC2ContainerServiceV20141113.ExecuteCommand": s.executeCommand,
 		"AmazonEC2ContainerServiceV20141113.DescribeTasks":  s.describeTasks,
 		"AmazonSSM.StartAccessRequest":                      s.startAccessRequest,

@@ -62,6 +62,10 @@ type Options struct {
 	// Documents adds session documents, or overrides built-in ones, by name.
 	Documents map[string]Document
 
+	// NoRunCommandDocument leaves out the built-in DocRunCommand (SSMWire-RunCommand), as in a fresh
+	// account where nobody has created it; CreateDocument adds it.
+	NoRunCommandDocument bool
+
 	// Credentials maps access key IDs to secret keys. When non-nil, the access key must
 	// be in the map and the signature is verified in full. When nil, the server knows
 	// only [DefaultAccessKeyID] (which [Server.AWSConfig] hands out) and verifies its
@@ -232,6 +236,9 @@ func (o *Options) withDefaults() Options {
 		c.FaultSeed = 0x55_4d_54_45_53_54 // "SSMTEST"
 	}
 	docs := builtinDocuments()
+	if c.NoRunCommandDocument {
+		delete(docs, DocRunCommand)
+	}
 	for name, d := range c.Documents {
 		docs[name] = d
 	}

@@ -40,6 +40,9 @@ type Server struct {
 
 	mu sync.Mutex
 
+	docMu   sync.Mutex
+	created map[string]createdDocument // documents made with CreateDocument, under docMu
+
 	ecsMu         sync.Mutex
 	ecsContainers map[string][]string // "cluster/task" → container names ExecuteCommand was asked for
 	started       bool

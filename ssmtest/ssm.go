@@ -40,7 +40,7 @@ func (s *Server) startSession(r *apiRequest) (any, error) {
 	if name == "" {
 		name = DocShell
 	}
-	doc, ok := s.opts.Documents[name]
+	doc, ok := s.document(name)
 	if !ok {
 		return nil, &apiError{Code: "InvalidDocument", Message: fmt.Sprintf("Document with name %s does not exist.", name)}
 	}

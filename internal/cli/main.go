@@ -88,6 +88,7 @@ type command struct {
 	help    string // further paragraphs for `ssmwire help NAME`
 	flags   func(fs *flag.FlagSet, o *cmdOptions)
 	stopAt  int // positional arguments after which parsing stops (0: never), for exec's command
+	flagTip string // added to flag errors, e.g. where a remote command's flags go
 	run     func(ctx context.Context, a *app, o *cmdOptions, args []string) error
 }
 
@@ -99,11 +100,13 @@ type cmdOptions struct {
 	exitCode string     // exec --exit-code: auto, wrap, agent, none
 	wait     bool       // up --wait
 	ssh      sshOptions // ssh, ssh-proxy, ssh-config (ssh.go)
+	dryRun   bool       // setup --dry-run
 }
 
 func commands() []*command {
 	return []*command{
 		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshCommand(), sshProxyCommand(), sshConfigCommand(), upCommand(), runCommand(), listCommand(), targetsCommand(),
+		setupCommand(),
 	}
 }
 
@@ -207,7 +210,7 @@ func (a *app) main(ctx context.Context, args []string) error {
 			a.commandHelp(a.stdout, cmd)
 			return err
 		}
-		return usagef("%s: %s", cmd.name, flagError(fs, err))
+		return usagef("%s: %s%s", cmd.name, flagError(fs, err), cmd.flagTip)
 	}
 	if a.g.json && a.g.quiet {
 		return usagef("--json and --quiet exclude each other")

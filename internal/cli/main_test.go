@@ -44,11 +44,6 @@ func TestExecDocumentFlag(t *testing.T) {
 	if r.code != 3 || !strings.Contains(r.stdout, "out") || !strings.Contains(r.stdout, "err") {
 		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
-	// Flags after the target belong to the command.
-	r = h.run(t, nil, "exec", "i-0123456789abcdef0", "echo", "--document")
-	if r.code != 0 || r.stdout != "--document\n" {
-		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
-	}
 }
 
 func TestExecECS(t *testing.T) {
