@@ -87,7 +87,7 @@ type command struct {
 	summary string
 	help    string // further paragraphs for `ssmwire help NAME`
 	flags   func(fs *flag.FlagSet, o *cmdOptions)
-	stopAt  int // positional arguments after which parsing stops (0: never), for exec's command
+	stopAt  int    // positional arguments after which parsing stops (0: never), for exec's command
 	flagTip string // added to flag errors, e.g. where a remote command's flags go
 	run     func(ctx context.Context, a *app, o *cmdOptions, args []string) error
 }
