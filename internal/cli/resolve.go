@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ssmwire/ssmwire"
 )
@@ -77,16 +78,10 @@ func (a *app) pickTarget(ctx context.Context, cmd string) (*clients, ssmwire.Tar
 	}
 	n, err := a.choose(ctx, on, "pick a managed node")
 	if errors.Is(err, errNoTerminal) {
-		return nil, ssmwire.Target{}, usagef("%s: want a TARGET; online managed nodes:\n%s", cmd, nodeTable(on))
+		return nil, ssmwire.Target{}, usagef("%s: want a TARGET; online managed nodes:\n%s", cmd, strings.TrimRight(nodeTable(on), "\n"))
 	}
 	if err != nil {
 		return nil, ssmwire.Target{}, err
 	}
 	return c, ssmwire.Target{Raw: n.ID, Kind: ssmwire.TargetInstance, ID: n.ID}, nil
-}
-
-// choose picks one of nodes interactively; errNoTerminal when standard input and output are not a
-// terminal.
-func (a *app) choose(ctx context.Context, nodes []ssmwire.Instance, prompt string) (ssmwire.Instance, error) {
-	return ssmwire.Instance{}, errNoTerminal
 }

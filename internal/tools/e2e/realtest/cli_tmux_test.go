@@ -95,3 +95,87 @@ func TestStatusLineInTmux(t *testing.T) {
 		})
 	}
 }
+
+// pickerNodes are managed nodes for the picker: two share the Name tag "web".
+func pickerServer(t *testing.T) *ssmtest.Server {
+	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true, Instances: []ssmtest.Instance{
+		{ID: "i-0aaaaaaaaaaaaaaa1", Name: "web", IPAddress: "10.0.3.7"},
+		{ID: "i-0aaaaaaaaaaaaaaa2", Name: "web", IPAddress: "10.0.3.8"},
+		{ID: "i-0aaaaaaaaaaaaaaa3", Name: "batch", IPAddress: "10.0.3.9"},
+		{ID: "i-0aaaaaaaaaaaaaaa4", Name: "gone", PingStatus: "ConnectionLost"},
+	}})
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// lastTarget is the target of srv's latest session, "" when none.
+func lastTarget(srv *ssmtest.Server) string {
+	ids := srv.SessionIDs()
+	if len(ids) == 0 {
+		return ""
+	}
+	return srv.Session(ids[len(ids)-1]).Target
+}
+
+// TestPickerNoTargetInTmux: `ssmwire shell` without TARGET on a terminal opens the picker of online nodes;
+// typing filters, Enter starts the shell on the node picked.
+func TestPickerNoTargetInTmux(t *testing.T) {
+	t.Parallel()
+	srv := pickerServer(t)
+	tm := ssmwireInTmux(t, srv, 140, 30, "shell")
+	screen := tm.WaitFor("Enter to pick", 60*time.Second)
+	for _, want := range []string{"i-0aaaaaaaaaaaaaaa1", "i-0aaaaaaaaaaaaaaa3", "10.0.3.9", "Amazon Linux", "3.3.987.0"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("picker lacks %q:\n%s", want, screen)
+		}
+	}
+	if strings.Contains(screen, "i-0aaaaaaaaaaaaaaa4") {
+		t.Errorf("picker lists an offline node:\n%s", screen)
+	}
+	tm.Type("btch")
+	tm.WaitFor("1/4", 30*time.Second)
+	tm.SendKeys("Enter")
+	tm.WaitFor("starting session on i-0aaaaaaaaaaaaaaa3", 60*time.Second)
+	const prompt = "picked> "
+	tm.Type("PS1='picked''> '")
+	tm.SendKeys("Enter")
+	tm.WaitFor(prompt, 60*time.Second)
+	if got := lastTarget(srv); got != "i-0aaaaaaaaaaaaaaa3" {
+		t.Errorf("session on %q, want i-0aaaaaaaaaaaaaaa3", got)
+	}
+	tm.Type("exit")
+	tm.SendKeys("Enter")
+	if status := tm.WaitExit(60 * time.Second); status != 0 {
+		t.Errorf("exit status %d; screen:\n%s", status, tm.Capture())
+	}
+}
+
+// TestPickerAmbiguousInTmux: a Name tag two nodes share opens the picker with those two; Esc cancels.
+func TestPickerAmbiguousInTmux(t *testing.T) {
+	t.Parallel()
+	srv := pickerServer(t)
+	tm := ssmwireInTmux(t, srv, 140, 30, "exec", "web", "--", "echo ran-on-$((40+2))")
+	screen := tm.WaitFor(`2 managed nodes match "web"`, 60*time.Second)
+	if strings.Contains(screen, "batch") {
+		t.Errorf("picker lists a node that does not match:\n%s", screen)
+	}
+	tm.SendKeys("Down")
+	tm.SendKeys("Enter")
+	tm.WaitFor("ran-on-42", 60*time.Second)
+	if status := tm.WaitExit(60 * time.Second); status != 0 {
+		t.Errorf("exit status %d; screen:\n%s", status, tm.Capture())
+	}
+	if got := lastTarget(srv); got != "i-0aaaaaaaaaaaaaaa2" {
+		t.Errorf("session on %q, want i-0aaaaaaaaaaaaaaa2", got)
+	}
+
+	tm = ssmwireInTmux(t, srv, 140, 30, "exec", "web", "--", "true")
+	tm.WaitFor(`2 managed nodes match "web"`, 60*time.Second)
+	tm.SendKeys("Escape")
+	if status := tm.WaitExit(60 * time.Second); status != 255 {
+		t.Errorf("exit status %d after Esc, want 255; screen:\n%s", status, tm.Capture())
+	}
+	if n := len(srv.SessionIDs()); n != 1 {
+		t.Errorf("%d sessions, want 1", n)
+	}
+}
