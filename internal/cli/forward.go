@@ -198,9 +198,10 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 		}
 		for _, fw := range tn.Forwards {
 			k := &keeper{tunnel: tn.Name, fw: fw, target: target.ID, rep: rep, sessions: tn.Sessions}
+			a.forwardWarning(fw, target.Raw, c.profile)
 			if err := k.listen(); err != nil {
 				stopAll()
-				return tunnelErr(tn, err)
+				return tunnelErr(tn, busyHint(err, fw))
 			}
 			keepers = append(keepers, k)
 			if err := k.start(runCtx, c.wire); err != nil {
