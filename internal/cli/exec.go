@@ -31,9 +31,16 @@ func shellCommand() *command {
 		summary: "Start an interactive shell on TARGET",
 		help: `
 On a terminal, the terminal is put in raw mode and window size changes are sent to the
-remote side. After a newline, ~. ends the session, ~? lists the escapes and ~~ sends one ~. Standard input may also be a pipe: the remote shell reads it as typed input,
-so end a script with "exit". For ecs:CLUSTER/TASK[/CONTAINER] targets the shell is
-` + ecsShellCommand + ` started with ECS ExecuteCommand.`,
+remote side. After a newline, ~. ends the session, ~? lists the escapes and ~~ sends one ~.
+Standard input may also be a pipe: the remote shell reads it as typed input, so end a script
+with "exit". For ecs:CLUSTER/TASK[/CONTAINER] targets the shell is ` + ecsShellCommand + ` started
+with ECS ExecuteCommand. Without TARGET, on a terminal, a picker lists the online nodes; so
+does a TARGET several nodes match.
+
+Examples:
+  ssmwire shell
+  ssmwire shell web
+  ssmwire shell ecs:prod/0123456789abcdef/app`,
 		run: runShell,
 	}
 }
@@ -69,9 +76,9 @@ Examples:
   ssmwire exec i-0123456789abcdef0 -- 'journalctl -u nginx | tail -n 50'
   ssmwire exec --document AWS-StartNonInteractiveCommand 10.0.3.7 -- df -h`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
-			fs.StringVar(&o.document, "document", DefaultExecDocument, "Session Manager `document` to start (its \"command\" parameter gets COMMAND)")
-			fs.BoolVar(&o.raw, "raw", false, "send COMMAND as it is, without the sh -c wrapper (Windows targets; the agent's word splitting)")
-			fs.StringVar(&o.exitCode, "exit-code", "auto", "`mode` of getting the exit code: wrap, agent, none, or auto (wrap unless the document reports one)")
+			fs.StringVar(&o.document, "document", DefaultExecDocument, "Session Manager `document`, whose \"command\" gets COMMAND")
+			fs.BoolVar(&o.raw, "raw", false, "send COMMAND as it is, without sh -c (Windows targets; the agent's own word splitting)")
+			fs.StringVar(&o.exitCode, "exit-code", "auto", "`mode` of the exit code: wrap, agent, none, or auto (wrap without one)")
 		},
 		flagTip: "\n(flags anywhere before -- are ssmwire's; the command's own go after it: " +
 			"ssmwire exec TARGET -- ls -la)",

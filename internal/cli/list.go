@@ -17,6 +17,13 @@ func listCommand() *command {
 		name:    "list",
 		args:    "",
 		summary: "List the tunnels of the configuration file",
+		help: `
+Shows each tunnel's name, target, profile, region and forwards, as 'ssmwire up' would start
+them.
+
+Examples:
+  ssmwire list
+  ssmwire list --json --config ./tunnels.toml`,
 		run:     runList,
 	}
 }

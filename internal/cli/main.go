@@ -71,13 +71,13 @@ type globals struct {
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.aws.Profile, "profile", g.aws.Profile, "AWS profile `name` (default: AWS_PROFILE, else the default profile)")
 	fs.StringVar(&g.aws.Region, "region", g.aws.Region, "AWS `region` (default: AWS_REGION, else the profile's)")
-	fs.StringVar(&g.aws.EndpointURL, "endpoint-url", g.aws.EndpointURL, "`URL` of the SSM, ECS and KMS endpoint (default: AWS_ENDPOINT_URL*, else AWS's)")
+	fs.StringVar(&g.aws.EndpointURL, "endpoint-url", g.aws.EndpointURL, "`URL` of the SSM, EC2, ECS and KMS endpoint (default: AWS_ENDPOINT_URL*, else AWS's)")
 	fs.BoolVar(&g.json, "json", g.json, "print machine-readable JSON, one object per line")
 	fs.BoolVar(&g.quiet, "quiet", g.quiet, "print nothing but errors")
 	fs.BoolVar(&g.debug, "debug", g.debug, "log protocol details to standard error")
 	g.aws.Pacing.register(fs)
-	fs.StringVar(&g.reason, "reason", g.reason, "request just-in-time node access to the target with this `reason`, and wait for approval, before the session")
-	fs.StringVar(&g.config, "config", g.config, "tunnel configuration `file` (default $XDG_CONFIG_HOME/ssmwire/config.toml or ~/.config/ssmwire/config.toml)")
+	fs.StringVar(&g.reason, "reason", g.reason, "request just-in-time node access with this `reason`; wait for approval first")
+	fs.StringVar(&g.config, "config", g.config, "tunnel configuration `file` (default $XDG_CONFIG_HOME or ~/.config, ssmwire/config.toml)")
 }
 
 // command is one subcommand.
@@ -249,14 +249,20 @@ func parseInterleaved(fs *flag.FlagSet, args []string, stopAt int) ([]string, er
 }
 
 func (a *app) usage(w io.Writer) {
-	fmt.Fprintf(w, "ssmwire %s: AWS Session Manager sessions without the plugin.\n\nUsage:\n", version.Version)
+	fmt.Fprintf(w, "ssmwire %s: AWS Session Manager sessions without the plugin.\n\nUsage: ssmwire [flags] COMMAND [flags] [ARGS]\n\nCommands:\n", version.Version)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  ssmwire %-10s %-28s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, `
-TARGET is an instance id (i-…), a managed instance id (mi-…), the value of a Name tag, or
-ecs:CLUSTER/TASK[/CONTAINER] (shell and exec through ECS ExecuteCommand; forward, proxy, up and ssh-proxy
-through the container's Session Manager target, found with ECS DescribeTasks).
+TARGET is an instance id (i-…), a managed node id (mi-…), a Name tag, a private IP address or
+private DNS name ('ssmwire targets' lists them), or ecs:CLUSTER/TASK[/CONTAINER] (shell and exec
+through ECS ExecuteCommand; forward, proxy, up and ssh-proxy through the container's Session
+Manager target). On a terminal, shell without TARGET, or a TARGET several nodes match, opens a
+picker.
+
+Exit status: that of the remote command (exec), 0 on success, 130 when interrupted, and 255
+when ssmwire itself fails (usage, target, AWS, session), as ssh does. With --json, that error
+is one JSON object on standard error.
 
 Global flags (before or after the command):
 `)
@@ -283,20 +289,47 @@ func (a *app) help(args []string) error {
 }
 
 func (a *app) commandHelp(w io.Writer, c *command) {
-	fmt.Fprintf(w, "Usage: ssmwire %s %s\n\n%s.\n", c.name, c.args, c.summary)
+	fmt.Fprintf(w, "Usage: ssmwire %s [flags] %s\n\n%s.\n", c.name, c.args, c.summary)
 	if c.help != "" {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.help))
 	}
+	// The command's own flags, then the global ones by name only: 'ssmwire help' describes those.
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	var g globals
-	g.register(fs)
 	var o cmdOptions
 	if c.flags != nil {
 		c.flags(fs, &o)
 	}
-	fmt.Fprintf(w, "\nFlags:\n")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	own := 0
+	fs.VisitAll(func(*flag.Flag) { own++ })
+	if own > 0 {
+		fmt.Fprintf(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	var names []string
+	gs := flag.NewFlagSet("ssmwire", flag.ContinueOnError)
+	var g globals
+	g.register(gs)
+	gs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+	fmt.Fprintf(w, "\nGlobal flags (see 'ssmwire help'):\n%s\n", wrapWords(names, 100, "  "))
+}
+
+// wrapWords joins words with spaces into lines of at most width columns, each starting with indent.
+func wrapWords(words []string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range words {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 // clients loads AWS clients for the global flags, with profile and region overridden when non-empty.

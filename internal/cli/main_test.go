@@ -23,7 +23,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"--json", "--quiet", "targets"}, ExitUsage, "exclude each other"},
 		{[]string{"help", "exec"}, 0, "agent reports an exit code only for documents"},
 		{[]string{"exec", "--help"}, 0, "-document document"},
-		{[]string{"help"}, 0, "ssmwire forward"},
+		{[]string{"help"}, 0, "\n  forward "},
 		{[]string{"--version"}, 0, "ssmwire "},
 	} {
 		r := h.run(t, nil, tc.args...)
