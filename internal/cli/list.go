@@ -24,7 +24,7 @@ them.
 Examples:
   ssmwire list
   ssmwire list --json --config ./tunnels.toml`,
-		run:     runList,
+		run: runList,
 	}
 }
 
