@@ -136,6 +136,9 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
+// Instances returns the managed nodes the server knows, defaults filled in.
+func (s *Server) Instances() []Instance { return slices.Clone(s.opts.Instances) }
+
 // Faults returns the server's fault switches.
 func (s *Server) Faults() *Faults { return s.faults }
 
