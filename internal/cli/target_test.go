@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -163,5 +164,32 @@ func TestTargetByAddressAndDNSName(t *testing.T) {
 	r := h.run(t, nil, "exec", "i-bad", "--", "true")
 	if r.code != ExitError || !strings.Contains(r.stderr, "an instance id is i- and 8 or 17 hex digits") {
 		t.Errorf("i-bad: code %d stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestTargetsManyInstances: more instances than one DescribeInstances call may name (EC2 takes 200 filter
+// values) are asked about in batches, and every name arrives.
+func TestTargetsManyInstances(t *testing.T) {
+	var insts []ssmtest.Instance
+	for i := range 450 {
+		insts = append(insts, ssmtest.Instance{ID: fmt.Sprintf("i-0%016x", i+1), Name: fmt.Sprintf("node-%03d", i)})
+	}
+	h := newHarness(t, &ssmtest.Options{Instances: insts})
+	r := h.run(t, nil, "targets", "--json")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("code %d stderr %q", r.code, r.stderr)
+	}
+	named := 0
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var m map[string]string
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(m["name"], "node-") {
+			named++
+		}
+	}
+	if named != 450 {
+		t.Errorf("%d of 450 instances named", named)
 	}
 }
