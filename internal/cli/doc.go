@@ -17,6 +17,7 @@
 //	ssmwire run NAME[,NAME...] -- CMD    CMD with the tunnels up and their addresses in its environment (run.go)
 //	ssmwire list                         the configuration file's tunnels
 //	ssmwire targets                      managed nodes: names, addresses, DNS names, ping status
+//	ssmwire setup [--dry-run]            create the SSMWire-RunCommand document exec uses (setup.go)
 //
 // Global flags (--profile, --region, --endpoint-url, --json, --quiet, --config, --debug, --reason) are
 // accepted before or after the command name. --reason requests just-in-time node access for the target and

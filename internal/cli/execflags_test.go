@@ -106,6 +106,10 @@ func TestExecFreshAccount(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "already exists") {
 		t.Errorf("setup again: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
+	r = h.run(t, nil, "setup", "--json")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, `{"document":"SSMWire-RunCommand","region":"us-east-1","state":"exists"`) {
+		t.Errorf("setup --json: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
 
 	// Now the document reports the exit code and keeps the streams apart.
 	r = h.run(t, nil, "exec", "i-0123456789abcdef0", "--", "echo out; echo err >&2; exit 4")

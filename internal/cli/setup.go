@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -62,12 +63,14 @@ func runSetup(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 	switch {
 	case err == nil:
 		a.say("%s already exists (%s); nothing to do.", DefaultExecDocument, where)
+		a.setupJSON(c, "exists")
 		return nil
 	case !errors.As(err, &invalid):
 		return c.explain(err)
 	}
 	if o.dryRun {
 		a.say("Would create the Session document %s (%s):\n%s", DefaultExecDocument, where, runCommandContent)
+		a.setupJSON(c, "would_create")
 		return nil
 	}
 	a.say("Creating the Session document %s (%s):\n%s", DefaultExecDocument, where, runCommandContent)
@@ -80,13 +83,28 @@ func runSetup(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 	var exists *ssmtypes.DocumentAlreadyExists
 	if errors.As(err, &exists) {
 		a.say("%s already exists (%s); nothing to do.", DefaultExecDocument, where)
+		a.setupJSON(c, "exists")
 		return nil
 	}
 	if err != nil {
 		return c.explain(err)
 	}
 	a.say("Created. 'ssmwire exec TARGET -- COMMAND' now reports the command's exit code.")
+	a.setupJSON(c, "created")
 	return nil
+}
+
+// setupJSON reports setup's outcome as one JSON object with --json.
+func (a *app) setupJSON(c *clients, state string) {
+	if !a.g.json {
+		return
+	}
+	json.NewEncoder(a.stdout).Encode(struct {
+		Document string `json:"document"`
+		Region   string `json:"region"`
+		State    string `json:"state"` // created, exists or would_create
+		Content  string `json:"content"`
+	}{DefaultExecDocument, c.cfg.Region, state, runCommandContent})
 }
 
 // say prints a line for people on standard output, unless --quiet or --json.
