@@ -49,7 +49,7 @@
 // Credentials are fetched lazily by the SDK, at the first API call. The first-run failures (no credentials,
 // an expired SSO login, access denied, a target that is not connected, throttling) are recognised by
 // ssmwire.Classify; the command prints the library's one line of advice (ssmwire.APIError.Advice, e.g.
-// "Your SSO session has expired. Run: aws sso login --profile X") and exits 1. The SDK's own logger is
+// "Your SSO session has expired. Run: aws sso login --profile X") and exits 255. The SDK's own logger is
 // silenced: it would write to the terminal.
 //
 // # Tunnels that stay up

@@ -53,7 +53,7 @@ func TestCABundleProfile(t *testing.T) {
 	}
 }
 
-// TestUntrustedCertificate: without the CA, one line that names the host and what to set, exit 1.
+// TestUntrustedCertificate: without the CA, one line that names the host and what to set, exit 255.
 func TestUntrustedCertificate(t *testing.T) {
 	h := newTLSHarness(t)
 	r := h.run(t, nil, "exec", ssmtest.DefaultInstanceID, "--", "echo never")
