@@ -123,7 +123,7 @@ func TestExecFreshAccount(t *testing.T) {
 }
 
 func TestSetupDenied(t *testing.T) {
-	h := newHarness(t, &ssmtest.Options{NoRunCommandDocument: true, Deny: []string{"ssm:CreateDocument"}})
+	h := newHarness(t, &ssmtest.Options{NoRunCommandDocument: true, DenyActions: []string{"ssm:CreateDocument"}})
 	r := h.run(t, nil, "setup")
 	if r.code != ExitError || !strings.Contains(r.stderr, "ssm:CreateDocument") || strings.Contains(r.stderr, "operation error") {
 		t.Errorf("code %d stderr %q", r.code, r.stderr)

@@ -53,7 +53,7 @@ Examples:
   ssh -o ProxyCommand='ssmwire ssh-proxy %h %p' ec2-user@i-0123456789abcdef0
   ssh -o ProxyCommand='ssmwire ssh-proxy --send-key --user %r %h %p' ec2-user@web`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
-			fs.Var(&o.ssh.sendKey, "send-key", "push a public key `file` with EC2 Instance Connect first (alone: ~/.ssh/id_ed25519.pub, then ~/.ssh/id_rsa.pub)")
+			fs.Var(&o.ssh.sendKey, "send-key", "push a public key `file` with Instance Connect first (alone: ~/.ssh/id_ed25519.pub)")
 			fs.StringVar(&o.ssh.user, "user", "", "OS `user` the key is pushed for (ssh's %r)")
 			fs.StringVar(&o.ssh.accessRequest, "access-request", "", "start the session with the credentials of the approved just-in-time access request `id`")
 		},
@@ -121,21 +121,30 @@ func runSSHProxy(ctx context.Context, a *app, o *cmdOptions, args []string) erro
 	if err != nil {
 		return fmt.Errorf("ssh-proxy: %w", err)
 	}
-	conn, err := f.Dial(ctx)
-	if err != nil {
-		return fmt.Errorf("ssh-proxy: %w", err)
-	}
-	defer conn.Close()
-	got, err := proxy(ctx, conn, a.stdin, a.stdout)
-	if err == nil && got == 0 && ctx.Err() == nil {
-		// In stream mode the agent reports a destination it cannot reach by ending the session with a
-		// message, before any byte of the server's: ssh would only say the connection was closed.
+	// In stream mode the agent reports a destination it cannot reach by ending the session with a
+	// message, before any byte of the server's (ssh alone would only say the connection was closed).
+	refused := func() error {
 		select {
 		case <-s.Done():
 			if out, ok := s.ChannelClosedOutput(); ok && strings.TrimSpace(out) != "" {
 				return fmt.Errorf("ssh-proxy: %s port %d: the agent could not connect: %s", t.Raw, port, strings.TrimSpace(out))
 			}
 		default:
+		}
+		return nil
+	}
+	conn, err := f.Dial(ctx)
+	if err != nil {
+		if rerr := refused(); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("ssh-proxy: %w", err)
+	}
+	defer conn.Close()
+	got, err := proxy(ctx, conn, a.stdin, a.stdout)
+	if err == nil && got == 0 && ctx.Err() == nil {
+		if rerr := refused(); rerr != nil {
+			return rerr
 		}
 	}
 	if err != nil {

@@ -75,8 +75,9 @@ func TestSSHProxyRefused(t *testing.T) {
 	inR, inW := io.Pipe()
 	defer inW.Close()
 	r := h.run(t, inR, "ssh-proxy", "i-0123456789abcdef0", fmt.Sprint(port))
-	if r.code != ExitError || r.stdout != "" || !strings.Contains(r.stderr, fmt.Sprintf("port %d", port)) ||
-		!strings.Contains(r.stderr, "could not connect") {
+	if r.code != ExitError || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 ||
+		!strings.Contains(r.stderr, fmt.Sprintf("i-0123456789abcdef0 port %d: the agent could not connect: ", port)) ||
+		!strings.Contains(r.stderr, "connection refused") {
 		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }

@@ -88,7 +88,7 @@ func TestTargets(t *testing.T) {
 
 // ec2Nodes are EC2 instances and a hybrid node as AWS shows them: the Name tags of i-… come from EC2 only.
 func ec2Nodes(deny ...string) *ssmtest.Options {
-	return &ssmtest.Options{Deny: deny, Instances: []ssmtest.Instance{
+	return &ssmtest.Options{DenyActions: deny, Instances: []ssmtest.Instance{
 		{ID: "i-0aaaaaaaaaaaaaaa1", Name: "api", IPAddress: "10.0.3.7"},
 		{ID: "i-0aaaaaaaaaaaaaaa2", Name: "batch", IPAddress: "10.0.3.8", PrivateDNSName: "ip-10-0-3-8.eu-west-1.compute.internal"},
 		{ID: "mi-0bbbbbbbbbbbbbbb1", Name: "rack", IPAddress: "192.168.1.4"},
