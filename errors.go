@@ -77,6 +77,11 @@ var throttleCodes = map[string]bool{
 	"RequestThrottledException": true, "SlowDown": true,
 }
 
+// accessDeniedCodes are the error codes of an IAM refusal: JSON services, S3-style, and EC2's.
+var accessDeniedCodes = map[string]bool{
+	"AccessDeniedException": true, "AccessDenied": true, "UnauthorizedOperation": true,
+}
+
 // ssoCodes are the SSO and SSO-OIDC error codes that mean "log in again".
 var ssoCodes = map[string]bool{
 	"UnauthorizedException": true, "InvalidGrantException": true, "ExpiredTokenException": true,
@@ -139,7 +144,7 @@ func classify(err error, target string) (*APIError, bool) {
 		e.Kind = ErrSSOExpired
 	case errors.As(err, &empty), !hasAPI && containsAny(msg, noCredentialMessages):
 		e.Kind = ErrNoCredentials
-	case hasAPI && (apiErr.ErrorCode() == "AccessDeniedException" || apiErr.ErrorCode() == "AccessDenied"):
+	case hasAPI && accessDeniedCodes[apiErr.ErrorCode()]:
 		e.Kind = ErrAccessDenied
 	case hasAPI && apiErr.ErrorCode() == "TargetNotConnected":
 		e.Kind = ErrTargetNotConnected

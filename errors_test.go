@@ -42,6 +42,8 @@ func TestClassify(t *testing.T) {
 			ssmwire.ErrAccessDenied, "may not call ssm:StartSession on the target"},
 		{"kms access denied", opErr("KMS", "GenerateDataKey", "AccessDeniedException", "no"),
 			ssmwire.ErrAccessDenied, "may not call kms:GenerateDataKey"},
+		{"ec2 access denied", opErr("EC2", "DescribeInstances", "UnauthorizedOperation", "You are not authorized to perform this operation."),
+			ssmwire.ErrAccessDenied, "may not call ec2:DescribeInstances"},
 		{"not connected", opErr("SSM", "StartSession", "TargetNotConnected", "i-1 is not connected."),
 			ssmwire.ErrTargetNotConnected, "its SSM Agent is not running, or cannot reach the Systems Manager service"},
 		{"throttled", opErr("SSM", "StartSession", "ThrottlingException", "Rate exceeded"),

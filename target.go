@@ -109,8 +109,10 @@ func (e *AmbiguousError) Error() string {
 }
 
 // Instance is one managed instance, as DescribeInstanceInformation and its Name tag describe it.
+// PrivateDNSName is EC2's, filled in by programs that also ask EC2 (see [ListInstances]).
 type Instance struct {
 	ID, Name, PingStatus, Platform, IPAddress, ComputerName, AgentVersion string
+	PrivateDNSName                                                        string
 }
 
 // Resolve turns a TargetName into an instance id through DescribeInstanceInformation with the filter
@@ -165,14 +167,19 @@ func describe(ctx context.Context, api InstanceLister, filters []ssmtypes.Instan
 	}
 }
 
-// ListInstances lists every managed instance with its Name tag (from ListTagsForResource; an instance whose
-// tags cannot be read that way keeps an empty name).
+// ListInstances lists every managed instance, sorted by Name tag and id. The Name tags of hybrid nodes
+// (mi-…) come from SSM ListTagsForResource; those of EC2 instances (i-…) are EC2's, which SSM does not show
+// (AWS documents resource type ManagedInstance for mi-… only): their Name is empty, for a program to fill in
+// with EC2 DescribeInstances (the ssmwire command does). A node whose tags cannot be read keeps an empty name.
 func ListInstances(ctx context.Context, api InstanceLister) ([]Instance, error) {
 	insts, err := describe(ctx, api, nil)
 	if err != nil {
 		return nil, err
 	}
 	for i := range insts {
+		if !strings.HasPrefix(insts[i].ID, "mi-") {
+			continue
+		}
 		tags, err := api.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{
 			ResourceType: ssmtypes.ResourceTypeForTaggingManagedInstance,
 			ResourceId:   aws.String(insts[i].ID),
@@ -189,11 +196,16 @@ func ListInstances(ctx context.Context, api InstanceLister) ([]Instance, error) 
 			}
 		}
 	}
+	SortInstances(insts)
+	return insts, nil
+}
+
+// SortInstances sorts by Name tag, then id.
+func SortInstances(insts []Instance) {
 	slices.SortFunc(insts, func(a, b Instance) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return insts, nil
 }

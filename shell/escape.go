@@ -87,6 +87,9 @@ type escapeReader struct {
 	err     error // from r, returned once pending is empty
 }
 
+// EscapeEndEcho is what "~." writes to standard error before the session ends, as ssh writes it.
+const EscapeEndEcho = "~.\r\n"
+
 func newEscapeReader(r io.Reader, help io.Writer, end func()) *escapeReader {
 	return &escapeReader{r: r, help: help, end: end, buf: make([]byte, readBufSize)}
 }
@@ -116,6 +119,9 @@ func (er *escapeReader) Read(p []byte) (int, error) {
 		er.rest = append(er.rest[:0], in...)
 		switch act {
 		case escapeEnd:
+			// As ssh does, echo the escape and end the line: the remote prompt the cursor sits after
+			// stays on its line, and the local shell's prompt comes on a fresh one.
+			io.WriteString(er.help, EscapeEndEcho)
 			er.ended = true
 			er.end()
 		case escapeHelp:

@@ -66,6 +66,10 @@ func TestEscapes(t *testing.T) {
 			if n := strings.Count(help.String(), "Supported escape sequences"); n != tc.helps {
 				t.Errorf("help printed %d times, want %d", n, tc.helps)
 			}
+			// "~." ends the line it was typed on, so the local prompt starts on a fresh one.
+			if tc.ended != strings.HasSuffix(help.String(), EscapeEndEcho) {
+				t.Errorf("stderr after the escapes: %q", help.String())
+			}
 		})
 	}
 }

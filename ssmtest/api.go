@@ -56,6 +56,8 @@ func (s *Server) operations() map[string]operation {
 		"AmazonSSM.DescribeInstanceInformation":             s.describeInstanceInformation,
 		"AmazonSSM.ListTagsForResource":                     s.listTagsForResource,
 		"AmazonSSM.DescribeSessions":                        s.describeSessions,
+		"AmazonSSM.CreateDocument":                          s.createDocument,
+		"AmazonSSM.GetDocument":                             s.getDocument,
 		"AmazonEC2ContainerServiceV20141113.ExecuteCommand": s.executeCommand,
 		"AmazonEC2ContainerServiceV20141113.DescribeTasks":  s.describeTasks,
 		"AmazonSSM.StartAccessRequest":                      s.startAccessRequest,
@@ -150,4 +152,14 @@ func service(target string) string {
 		return "ec2-instance-connect"
 	}
 	return ""
+}
+
+// denied refuses action ("ec2:DescribeInstances") when Options.DenyActions lists it, with AWS's message.
+func (s *Server) denied(action string) *apiError {
+	if !slices.Contains(s.opts.DenyActions, action) {
+		return nil
+	}
+	return &apiError{Code: "AccessDeniedException", Message: fmt.Sprintf(
+		"User: arn:aws:iam::%s:user/ssmtest is not authorized to perform: %s because no identity-based policy allows the %s action",
+		DefaultAccountID, action, action)}
 }

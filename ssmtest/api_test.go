@@ -221,8 +221,8 @@ func TestInstancesAndTags(t *testing.T) {
 	if code := errorCode(err); code != "InvalidFilterKey" {
 		t.Errorf("bogus filter: %v", err)
 	}
-	tags, err := c.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingManagedInstance, ResourceId: aws.String(DefaultInstanceID)})
-	if err != nil || len(tags.TagList) != 1 || *tags.TagList[0].Key != "Name" || *tags.TagList[0].Value != DefaultInstanceName {
+	tags, err := c.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingManagedInstance, ResourceId: aws.String("mi-0bbbbbbbbbbbbbbb2")})
+	if err != nil || len(tags.TagList) != 1 || *tags.TagList[0].Key != "Name" || *tags.TagList[0].Value != "onprem" {
 		t.Errorf("ListTagsForResource: %+v %v", tags, err)
 	}
 	_, err = c.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingManagedInstance, ResourceId: aws.String("i-0nope")})

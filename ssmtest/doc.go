@@ -4,9 +4,13 @@
 //
 //   - SSM (AWS JSON 1.1, X-Amz-Target "AmazonSSM.*"): StartSession, ResumeSession,
 //     TerminateSession, DescribeInstanceInformation (with filters), ListTagsForResource
-//     and DescribeSessions; StartAccessRequest and GetAccessToken (just-in-time node
+//     (resource type ManagedInstance: hybrid nodes, mi-…, only, as AWS documents) and
+//     DescribeSessions; StartAccessRequest and GetAccessToken (just-in-time node
 //     access, decided by [Options.AccessDecision] or [Server.DecideAccess]; StartSession
 //     on an [Instance] with AccessRequired needs the approved request's credentials).
+//   - EC2 (query protocol: form-encoded POST, XML answer): DescribeInstances for the i-…
+//     instances, with tags, private address and private DNS name, instance ids or
+//     filters, MaxResults and NextToken, and EC2's refusals.
 //   - EC2 Instance Connect ("AWSEC2InstanceConnectService.SendSSHPublicKey"): keys held
 //     60 s per instance and user on the [Options.Now] clock, served at
 //     [Server.InstanceConnectURL] for a test sshd's AuthorizedKeysCommand.

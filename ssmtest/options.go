@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -61,6 +62,10 @@ type Options struct {
 	// Documents adds session documents, or overrides built-in ones, by name.
 	Documents map[string]Document
 
+	// NoRunCommandDocument leaves out the built-in DocRunCommand (SSMWire-RunCommand), as in a fresh
+	// account where nobody has created it; CreateDocument adds it.
+	NoRunCommandDocument bool
+
 	// Credentials maps access key IDs to secret keys. When non-nil, the access key must
 	// be in the map and the signature is verified in full. When nil, the server knows
 	// only [DefaultAccessKeyID] (which [Server.AWSConfig] hands out) and verifies its
@@ -101,7 +106,7 @@ type Options struct {
 
 	// DenyActions lists IAM actions the caller may not perform, such as "ssm:StartSession" or
 	// "ec2-instance-connect:SendSSHPublicKey": those calls fail with AccessDeniedException, as when an IAM
-	// policy does not allow them.
+	// policy does not allow them (EC2's own query API, "ec2:DescribeInstances", with UnauthorizedOperation).
 	DenyActions []string
 
 	// Now is the clock of the keys pushed with SendSSHPublicKey (usable for 60 s) and of just-in-time
@@ -152,7 +157,8 @@ type Instance struct {
 	PlatformType    string // default "Linux"
 	PlatformName    string // default "Amazon Linux"
 	PlatformVersion string // default "2023"
-	IPAddress       string // default "10.0.0.10"
+	IPAddress       string // default "10.0.0.10"; also the private address EC2 DescribeInstances reports
+	PrivateDNSName  string // EC2's private DNS name; default "ip-10-0-0-10.ec2.internal" from IPAddress
 	ComputerName    string // default "<id>.ssmtest.internal"
 	ResourceType    string // default "EC2Instance" ("ManagedInstance" for mi-)
 	// AccessRequired makes the node require just-in-time node access: StartSession on it is refused with
@@ -188,6 +194,9 @@ func (in Instance) withDefaults() Instance {
 	}
 	if in.IPAddress == "" {
 		in.IPAddress = "10.0.0.10"
+	}
+	if in.PrivateDNSName == "" && strings.HasPrefix(in.ID, "i-") {
+		in.PrivateDNSName = "ip-" + strings.ReplaceAll(in.IPAddress, ".", "-") + ".ec2.internal"
 	}
 	if in.ComputerName == "" {
 		in.ComputerName = in.ID + ".ssmtest.internal"
@@ -227,6 +236,9 @@ func (o *Options) withDefaults() Options {
 		c.FaultSeed = 0x55_4d_54_45_53_54 // "SSMTEST"
 	}
 	docs := builtinDocuments()
+	if c.NoRunCommandDocument {
+		delete(docs, DocRunCommand)
+	}
 	for name, d := range c.Documents {
 		docs[name] = d
 	}

@@ -40,6 +40,9 @@ type Server struct {
 
 	mu sync.Mutex
 
+	docMu   sync.Mutex
+	created map[string]createdDocument // documents made with CreateDocument, under docMu
+
 	ecsMu         sync.Mutex
 	ecsContainers map[string][]string // "cluster/task" → container names ExecuteCommand was asked for
 	started       bool
@@ -133,6 +136,9 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
+// Instances returns the managed nodes the server knows, defaults filled in.
+func (s *Server) Instances() []Instance { return slices.Clone(s.opts.Instances) }
+
 // Faults returns the server's fault switches.
 func (s *Server) Faults() *Faults { return s.faults }
 
@@ -154,6 +160,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveInstanceConnect(w, r)
 	case r.URL.Path == "/" && r.Header.Get("X-Amz-Target") != "":
 		s.serveAPI(w, r)
+	case isQueryRequest(r):
+		s.serveQuery(w, r)
 	default:
 		s.writeError(w, "", &apiError{Status: http.StatusNotFound, Code: "UnknownOperationException", Message: "unknown path or missing X-Amz-Target"})
 	}

@@ -40,7 +40,7 @@ func (s *Server) startSession(r *apiRequest) (any, error) {
 	if name == "" {
 		name = DocShell
 	}
-	doc, ok := s.opts.Documents[name]
+	doc, ok := s.document(name)
 	if !ok {
 		return nil, &apiError{Code: "InvalidDocument", Message: fmt.Sprintf("Document with name %s does not exist.", name)}
 	}
@@ -252,8 +252,9 @@ func (s *Server) listTagsForResource(r *apiRequest) (any, error) {
 	if in.ResourceType != "ManagedInstance" {
 		return nil, &apiError{Code: "InvalidResourceType", Message: fmt.Sprintf("ssmtest only knows tags of ManagedInstance resources, not %q.", in.ResourceType)}
 	}
+	// As AWS documents, ManagedInstance means hybrid nodes (mi-…); an EC2 instance's tags are EC2's.
 	inst := s.instance(in.ResourceId)
-	if inst == nil {
+	if inst == nil || !strings.HasPrefix(in.ResourceId, "mi-") {
 		return nil, &apiError{Code: "InvalidResourceId", Message: fmt.Sprintf("The resource ID %q is not valid. Verify the ID and try again.", in.ResourceId)}
 	}
 	type tag struct{ Key, Value string }

@@ -7,9 +7,26 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"text/tabwriter"
 
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
+
+// printWelcome tells a person what the server serves and how to reach it.
+func printWelcome(w io.Writer, srv *ssmtest.Server) {
+	fmt.Fprintf(w, "ssmtest: listening on %s; managed nodes:\n", srv.URL)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, in := range srv.Instances() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", in.ID, in.Name, in.PingStatus, in.IPAddress, in.PrivateDNSName)
+	}
+	tw.Flush()
+	name := ssmtest.DefaultInstanceName
+	fmt.Fprintf(w, `Try it from another terminal (any key works):
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=%s
+  ssmwire --endpoint-url %s shell %s
+  aws --endpoint-url %s ssm start-session --target %s
+`, ssmtest.DefaultRegion, srv.URL, name, srv.URL, ssmtest.DefaultInstanceID)
+}
 
 // run runs the server until ctx ends and returns the process exit code. Once it is
 // listening it prints SSMTEST_ENDPOINT=<url> to stdout, after SSMTEST_CA_BUNDLE=<file> with -tls.
@@ -74,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "SSMTEST_CA_BUNDLE=%s\n", srv.CAFile())
 	}
 	fmt.Fprintf(stdout, "SSMTEST_ENDPOINT=%s\n", srv.URL)
+	printWelcome(stderr, srv)
 	<-ctx.Done()
 	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
@@ -64,4 +65,29 @@ func TestRunBadFlags(t *testing.T) {
 	if c := run(context.Background(), []string{"-addr", "256.0.0.1:0"}, io.Discard, io.Discard); c != 1 {
 		t.Errorf("bad address: exit %d, want 1", c)
 	}
+}
+
+// TestRunWelcome: once listening, ssmtest tells a person on stderr which targets it serves and what to
+// paste to reach one.
+func TestRunWelcome(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr testkit.Buffer
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, []string{"-no-pacing"}, &stdout, &stderr) }()
+	line := stdout.WaitFor(t, "\n")
+	url := strings.TrimSpace(strings.TrimPrefix(line, "SSMTEST_ENDPOINT="))
+	got := stderr.WaitFor(t, "start-session")
+	for _, want := range []string{
+		ssmtest.DefaultInstanceID + "  " + ssmtest.DefaultInstanceName + "  Online",
+		"ssmwire --endpoint-url " + url + " shell " + ssmtest.DefaultInstanceName,
+		"aws --endpoint-url " + url + " ssm start-session --target " + ssmtest.DefaultInstanceID,
+		"export AWS_ACCESS_KEY_ID=",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, got)
+		}
+	}
+	cancel()
+	<-code
 }

@@ -34,7 +34,7 @@ func oneLine(t *testing.T, r result, want ...string) {
 	t.Helper()
 	line := strings.TrimSuffix(r.stderr, "\n")
 	if r.code != ExitError || strings.Contains(line, "\n") || !strings.HasPrefix(line, "ssmwire: ") {
-		t.Fatalf("code %d stderr %q; want exit 1 and one line", r.code, r.stderr)
+		t.Fatalf("code %d stderr %q; want exit 255 and one line", r.code, r.stderr)
 	}
 	for _, w := range want {
 		if !strings.Contains(line, w) {

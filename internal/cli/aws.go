@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -40,6 +41,7 @@ type clients struct {
 	cfg      aws.Config
 	ssm      *ssm.Client
 	ecs      *ecs.Client
+	ec2      ec2API // names and addresses of EC2 instances (nodes.go)
 	wire     *ssmwire.Client
 }
 
@@ -47,7 +49,7 @@ type clients struct {
 // (the environment Main was given) passed explicitly, so that a caller's environment, not only the process's,
 // decides: AWS_PROFILE, AWS_REGION/AWS_DEFAULT_REGION, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, HOME,
 // static keys in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, and the endpoint overrides
-// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_SSM/_ECS/_KMS. Credentials are fetched lazily, at the first call.
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_SSM/_ECS/_KMS/_EC2. Credentials are fetched lazily, at the first call.
 func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) (*clients, error) {
 	var opts []func(*config.LoadOptions) error
 	profile := s.Profile
@@ -114,6 +116,7 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 	c := &clients{profile: profile, settings: s, cfg: cfg}
 	c.ssm = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = endpoint(env, s, "SSM", o.BaseEndpoint) })
 	c.ecs = ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = endpoint(env, s, "ECS", o.BaseEndpoint) })
+	c.ec2 = ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = endpoint(env, s, "EC2", o.BaseEndpoint) })
 	km := kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = endpoint(env, s, "KMS", o.BaseEndpoint) })
 	if err := s.Pacing.check(); err != nil {
 		return nil, err
@@ -157,7 +160,9 @@ func (e *adviceError) Error() string { return e.advice }
 func (e *adviceError) Unwrap() error { return e.err }
 
 // explain turns SDK errors into what a user should do: missing credentials, an expired SSO login, access
-// denied, a target that is not connected and throttling become one line of advice (an [adviceError]).
+// denied, a target that is not connected and throttling become one line of advice (an [adviceError]), as do
+// a missing session document and an endpoint that cannot be reached; any other failed AWS call is told as
+// its service, operation, code and message, never as the SDK's chain of wrappers.
 func (c *clients) explain(err error) error {
 	var ad *adviceError
 	if err == nil || errors.As(err, &ad) {
@@ -175,5 +180,5 @@ func (c *clients) explain(err error) error {
 	if ne := ssmwire.NetworkError(err); ne != nil {
 		return ne
 	}
-	return err
+	return c.explainOther(err)
 }

@@ -74,8 +74,8 @@ sso_region = us-east-1
 				{"forward", "i-0123456789abcdef0", "0:localhost:22", "--profile", tc.profile},
 			} {
 				r := h.run(t, nil, args...)
-				if r.code != 1 || strings.TrimSpace(r.stderr) != "ssmwire: "+want {
-					t.Errorf("%v: code %d stderr %q; want 1 and %q", args, r.code, r.stderr, want)
+				if r.code != ExitError || strings.TrimSpace(r.stderr) != "ssmwire: "+want {
+					t.Errorf("%v: code %d stderr %q; want 255 and %q", args, r.code, r.stderr, want)
 				}
 			}
 			if n := len(h.srv.SessionIDs()); n != 0 {
@@ -102,7 +102,7 @@ func TestProfileFromEnvironment(t *testing.T) {
 		t.Errorf("Upgrades %+v, want one signed", got)
 	}
 	r = h.run(t, nil, "--profile", "missing", "targets")
-	if r.code != 1 || !strings.Contains(r.stderr, `AWS profile "missing" not found`) {
+	if r.code != ExitError || !strings.Contains(r.stderr, `AWS profile "missing" not found`) {
 		t.Errorf("code %d stderr %q", r.code, r.stderr)
 	}
 }

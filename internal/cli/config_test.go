@@ -128,10 +128,10 @@ func TestList(t *testing.T) {
 	}
 
 	writeFile(t, path, "[tunnels.a]\ntarget = \"web\"\n")
-	if r := h.run(t, nil, "up", "--config", path); r.code != 2 || !strings.Contains(r.stderr, "tunnels.toml:1: tunnel \"a\" has no forwards") {
+	if r := h.run(t, nil, "up", "--config", path); r.code != ExitUsage || !strings.Contains(r.stderr, "tunnels.toml:1: tunnel \"a\" has no forwards") {
 		t.Errorf("invalid file: code %d stderr %q", r.code, r.stderr)
 	}
-	if r := h.run(t, nil, "up", "--config", filepath.Join(h.home, "none.toml")); r.code != 1 || !strings.Contains(r.stderr, "no configuration file") {
+	if r := h.run(t, nil, "up", "--config", filepath.Join(h.home, "none.toml")); r.code != ExitError || !strings.Contains(r.stderr, "no configuration file") {
 		t.Errorf("missing file: code %d stderr %q", r.code, r.stderr)
 	}
 }

@@ -16,13 +16,16 @@
 //	ssmwire up [--wait] [NAME...]        named tunnels from the configuration file (--wait: a ready line)
 //	ssmwire run NAME[,NAME...] -- CMD    CMD with the tunnels up and their addresses in its environment (run.go)
 //	ssmwire list                         the configuration file's tunnels
-//	ssmwire targets                      managed instances, Name tags, ping status
+//	ssmwire targets                      managed nodes: names, addresses, DNS names, ping status
+//	ssmwire setup [--dry-run]            create the SSMWire-RunCommand document exec uses (setup.go)
 //
 // Global flags (--profile, --region, --endpoint-url, --json, --quiet, --config, --debug, --reason) are
 // accepted before or after the command name. --reason requests just-in-time node access for the target and
 // waits for the approval before the session starts, whose clients then sign with the approved request's
-// credentials (access.go). Exit codes: 0 success, 1 failure, 2 usage or configuration-file error, a remote
-// command's own code for exec, 130 when interrupted during shell or exec.
+// credentials (access.go). Exit codes, as ssh's: 255 when ssmwire itself fails (usage, configuration file,
+// a target it cannot resolve, a session it cannot start or lost), otherwise 0 or the remote command's own
+// code for exec, 130 when interrupted during shell or exec. With --json the error is one JSON object on
+// standard error.
 //
 // # From arguments to a session
 //
@@ -31,8 +34,11 @@
 //	          ├─▶ loadClients: config.LoadDefaultConfig with the profile, region, config files and static keys
 //	          │   taken from Main's env; SSM, ECS and KMS clients with --endpoint-url / AWS_ENDPOINT_URL*
 //	          │
-//	          ├─▶ the library resolves TARGET: ssmwire.ParseTarget, then ssmwire.Resolve for a Name tag (SSM
-//	          │   DescribeInstanceInformation, filter tag:Name); ecs:CLUSTER/TASK[/CONTAINER] goes through
+//	          ├─▶ resolve (resolve.go): ssmwire.ParseTarget; a word that is no id is a Name tag, private address
+//	          │   or private DNS name, matched against the managed nodes (nodes.go: SSM
+//	          │   DescribeInstanceInformation joined with EC2 DescribeInstances, which stays out of the
+//	          │   library and so out of session-manager-plugin); several matches open the picker on a
+//	          │   terminal; ecs:CLUSTER/TASK[/CONTAINER] goes through
 //	          │   ssmwire.Client.ExecuteCommand (ECS Exec) for shell and exec, and through
 //	          │   ssmwire.ECSSessionTarget (ECS DescribeTasks: ecs:CLUSTER_TASKID_RUNTIMEID) for forward, proxy,
 //	          │   up and ssh-proxy, since ECS Exec carries commands only
@@ -43,7 +49,7 @@
 // Credentials are fetched lazily by the SDK, at the first API call. The first-run failures (no credentials,
 // an expired SSO login, access denied, a target that is not connected, throttling) are recognised by
 // ssmwire.Classify; the command prints the library's one line of advice (ssmwire.APIError.Advice, e.g.
-// "Your SSO session has expired. Run: aws sso login --profile X") and exits 1. The SDK's own logger is
+// "Your SSO session has expired. Run: aws sso login --profile X") and exits 255. The SDK's own logger is
 // silenced: it would write to the terminal.
 //
 // # Tunnels that stay up

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -17,6 +18,9 @@ import (
 // NonInteractiveCommands document with separateOutputStream, the only kind whose sessions report an exit code.
 const DefaultExecDocument = "SSMWire-RunCommand"
 
+// fallbackExecDocument is the document exec uses when the account has no DefaultExecDocument.
+const fallbackExecDocument = "AWS-StartNonInteractiveCommand"
+
 // ecsShellCommand is the command ECS ExecuteCommand runs for `ssmwire shell ecs:…`.
 const ecsShellCommand = "/bin/sh"
 
@@ -27,9 +31,16 @@ func shellCommand() *command {
 		summary: "Start an interactive shell on TARGET",
 		help: `
 On a terminal, the terminal is put in raw mode and window size changes are sent to the
-remote side. After a newline, ~. ends the session, ~? lists the escapes and ~~ sends one ~. Standard input may also be a pipe: the remote shell reads it as typed input,
-so end a script with "exit". For ecs:CLUSTER/TASK[/CONTAINER] targets the shell is
-` + ecsShellCommand + ` started with ECS ExecuteCommand.`,
+remote side. After a newline, ~. ends the session, ~? lists the escapes and ~~ sends one ~.
+Standard input may also be a pipe: the remote shell reads it as typed input, so end a script
+with "exit". For ecs:CLUSTER/TASK[/CONTAINER] targets the shell is ` + ecsShellCommand + ` started
+with ECS ExecuteCommand. Without TARGET, on a terminal, a picker lists the online nodes; so
+does a TARGET several nodes match.
+
+Examples:
+  ssmwire shell
+  ssmwire shell web
+  ssmwire shell ecs:prod/0123456789abcdef/app`,
 		run: runShell,
 	}
 }
@@ -41,39 +52,56 @@ func execCommand() *command {
 		summary: "Run a command on TARGET and exit with its exit code",
 		help: `
 The command's words are joined with spaces and run by sh -c on the target, as ssh does:
-quote for the remote shell. (The agent itself runs no shell: it splits the command line into
-words and executes them. ssmwire therefore sends sh -c '<command>'. --raw sends the command
-as it is, for the agent's own splitting: needed for Windows targets, where the agent hands
-the words to PowerShell, and for containers without sh.) Standard output and standard error
-arrive separately.
+quote for the remote shell. Flags anywhere before -- are ssmwire's; put the command after --
+when it has flags of its own. (The agent runs no shell: it splits the command line into words
+and executes them, so ssmwire sends sh -c '<command>'. --raw sends the command as it is: for
+Windows targets, where the agent hands the words to PowerShell, and containers without sh.)
+Standard output and standard error arrive separately. The command gets no standard input:
+the agent gives these sessions none (ssmwire says so when input was waiting); to feed a
+script, pipe it to 'ssmwire shell'.
 
 The agent reports an exit code only for documents of session type NonInteractiveCommands
-with "separateOutputStream": true, such as the default ` + DefaultExecDocument + ` (create it
-once in your account; see the README). With other documents (AWS-StartNonInteractiveCommand,
-AWS-StartInteractiveCommand) and on ECS targets the output arrives on standard output only,
-and --exit-code=wrap (the default there) gets the exit code anyway: the command runs in a
-wrapper sh that prints a random per-run sentinel line with the exit code at the end, which
-ssmwire removes from the output and exits with. A command that never gets there (killed, or
-the session was lost) makes ssmwire exit 1 with a message. --exit-code=agent uses only the
-agent's code (exit 0 when there is none); --exit-code=none always exits 0 after a clean end.`,
+with "separateOutputStream": true, such as the default ` + DefaultExecDocument + `, which
+'ssmwire setup' creates. Without it in the account, exec says so and uses
+` + fallbackExecDocument + `. With that document, AWS-StartInteractiveCommand and on ECS
+targets the output arrives on standard output only, and --exit-code=wrap (the default there)
+gets the exit code anyway: a wrapper sh prints a random per-run sentinel line with the exit
+code at the end, which ssmwire removes from the output and exits with. A command that never
+gets there (killed, or the session was lost) makes ssmwire exit 255 with a message.
+--exit-code=agent uses only the agent's code (exit 0 when there is none); --exit-code=none
+always exits 0 after a clean end.
+
+Examples:
+  ssmwire exec web -- uptime
+  ssmwire exec i-0123456789abcdef0 -- 'journalctl -u nginx | tail -n 50'
+  ssmwire exec --document AWS-StartNonInteractiveCommand 10.0.3.7 -- df -h`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
-			fs.StringVar(&o.document, "document", DefaultExecDocument, "Session Manager `document` to start (its \"command\" parameter gets COMMAND)")
-			fs.BoolVar(&o.raw, "raw", false, "send COMMAND as it is, without the sh -c wrapper (Windows targets; the agent's word splitting)")
-			fs.StringVar(&o.exitCode, "exit-code", "auto", "`mode` of getting the exit code: wrap, agent, none, or auto (wrap unless the document reports one)")
+			fs.StringVar(&o.document, "document", DefaultExecDocument, "Session Manager `document`, whose \"command\" gets COMMAND")
+			fs.BoolVar(&o.raw, "raw", false, "send COMMAND as it is, without sh -c (Windows targets; the agent's own word splitting)")
+			fs.StringVar(&o.exitCode, "exit-code", "auto", "`mode` of the exit code: wrap, agent, none, or auto (wrap without one)")
 		},
-		stopAt: 1,
-		run:    runExec,
+		flagTip: "\n(flags anywhere before -- are ssmwire's; the command's own go after it: " +
+			"ssmwire exec TARGET -- ls -la)",
+		run: runExec,
 	}
 }
 
 func runShell(ctx context.Context, a *app, _ *cmdOptions, args []string) error {
-	if len(args) != 1 {
-		return usagef("shell: want exactly one TARGET")
+	var c *clients
+	var t ssmwire.Target
+	var err error
+	switch len(args) {
+	case 0:
+		c, t, err = a.pickTarget(ctx, "shell")
+	case 1:
+		c, t, err = a.target(ctx, args[0])
+	default:
+		return usagef("shell: want one TARGET, not %d arguments (to run a command, use exec)", len(args))
 	}
-	c, t, err := a.target(ctx, args[0])
 	if err != nil {
 		return err
 	}
+	a.starting(t)
 	// On a terminal, package shell owns it: raw mode, window sizes, the escapes ~. ~? ~~.
 	cfg := &shell.Config{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr, Terminal: true, Logger: a.log}
 	if t.Kind == ssmwire.TargetECS {
@@ -89,14 +117,16 @@ func runExec(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 		return usagef("exec: want TARGET and a COMMAND")
 	}
 	command := strings.Join(args[1:], " ")
+	wrap, err := execWraps(o, strings.HasPrefix(args[0], "ecs:"))
+	if err != nil {
+		return err
+	}
 	c, t, err := a.target(ctx, args[0])
 	if err != nil {
 		return err
 	}
-	wrap, err := execWraps(o, t.Kind == ssmwire.TargetECS)
-	if err != nil {
-		return err
-	}
+	a.starting(t)
+	defer a.watchStdin()()
 	if t.Kind == ssmwire.TargetECS {
 		cfg := &shell.Config{Stdout: a.stdout, Stderr: a.stderr, Logger: a.log}
 		line := command
@@ -116,18 +146,26 @@ func runExec(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 		if wrap {
 			mode = ssmwire.ExitCodeWrap
 		}
-		err = c.wire.Run(ctx, t.ID, ssmwire.Command{
+		cmd := ssmwire.Command{
 			Document: o.document,
 			Command:  command,
 			Raw:      o.raw,
 			ExitCode: mode,
 			Stdout:   a.stdout,
 			Stderr:   a.stderr,
-		})
+		}
+		err = c.wire.Run(ctx, t.ID, cmd)
 		var invalid *ssmtypes.InvalidDocument
 		if errors.As(err, &invalid) && o.document == DefaultExecDocument {
-			return fmt.Errorf("%w\n(create the %s document in this account and region, see the README, or use --document AWS-StartNonInteractiveCommand, where --exit-code=wrap gets the exit code)",
-				err, DefaultExecDocument)
+			// A fresh account: nothing ran (StartSession refused the document). AWS's own
+			// NonInteractiveCommands document merges the streams and reports no exit code; the wrapper gets it.
+			cmd.Document = fallbackExecDocument
+			if !o.raw && (o.exitCode == "auto" || o.exitCode == "") {
+				cmd.ExitCode = ssmwire.ExitCodeWrap
+			}
+			a.warnf("%s does not exist in %s; running with %s (output and errors merged, exit code by "+
+				"--exit-code=wrap); 'ssmwire setup' creates it", DefaultExecDocument, c.cfg.Region, fallbackExecDocument)
+			err = c.wire.Run(ctx, t.ID, cmd)
 		}
 	}
 	var ee *ssmwire.ExitError
@@ -204,6 +242,42 @@ func (a *app) resolveTarget(ctx context.Context, arg string) (*clients, ssmwire.
 	if err != nil {
 		return nil, t, err
 	}
-	t, err = ssmwire.Resolve(ctx, c.ssm, t)
+	t, err = a.resolve(ctx, c, t)
 	return c, t, c.explain(err)
+}
+
+// starting says on standard error which session is starting, for a person waiting at a terminal (not with
+// --quiet or --json, and not into a script's capture of standard error).
+func (a *app) starting(t ssmwire.Target) {
+	if a.g.quiet || a.g.json || !shell.IsTerminal(a.stderr) {
+		return
+	}
+	what := t.Raw
+	if t.ID != "" && t.ID != t.Raw {
+		what = fmt.Sprintf("%s (%s)", t.Raw, t.ID)
+	}
+	fmt.Fprintf(a.stderr, "ssmwire: starting session on %s…\n", what)
+}
+
+// watchStdin reads standard input, unless it is a terminal, for the byte that shows input nobody will read:
+// the agent gives NonInteractiveCommands sessions (and ECS Exec commands run this way) no input. The
+// returned func, called when the command has ended, says so once when input came. The reading goroutine
+// may stay blocked on a pipe that never ends; it writes nothing.
+func (a *app) watchStdin() (report func()) {
+	if a.stdin == nil || shell.IsTerminal(a.stdin) {
+		return func() {}
+	}
+	var got atomic.Bool
+	go func() {
+		var b [1]byte
+		if n, _ := a.stdin.Read(b[:]); n > 0 {
+			got.Store(true)
+		}
+	}()
+	return func() {
+		if got.Load() {
+			a.warnf("standard input had data that did not reach the command: the agent gives such " +
+				"commands no input (to feed a script, pipe it to 'ssmwire shell TARGET')")
+		}
+	}
 }

@@ -40,7 +40,15 @@ Interrupting ssmwire ends every session properly.
 many as there are concurrent connections): the agent paces every session to about
 0.8 MiB/s, so parallel transfers go faster on sessions of their own. A new session starts
 only when every open one carries a connection, at most 2 per second (4 at once), retried
-with backoff when AWS throttles StartSession; extra sessions idle for a minute end.`,
+with backoff when AWS throttles StartSession; extra sessions idle for a minute end.
+
+A forward on an address beyond loopback is warned about: anyone who can reach the port
+reaches the remote one with your AWS identity.
+
+Examples:
+  ssmwire forward web 5432:db.internal:5432
+  ssmwire forward i-0123456789abcdef0 8080:localhost:80 9090:localhost:9090
+  ssmwire forward --sessions auto bastion 6379:redis.internal:6379`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
 			fs.StringVar(&o.sessions, "sessions", "1", "sessions per forward: `N` (1-64) or auto; connections are spread over them")
 		},
@@ -63,7 +71,7 @@ The configuration file (--config, default $XDG_CONFIG_HOME/ssmwire/config.toml o
   target   = "bastion"          # instance id, mi- id or Name tag value
   forwards = ["5432:localhost:5432", "6379:redis.internal:6379"]
   sessions = 4                  # optional: sessions per forward, a number or "auto" (see forward)
-  proxy    = "127.0.0.1:1080"   # optional: a SOCKS5 and HTTP CONNECT proxy through target (see proxy)
+  proxy    = "127.0.0.1:1080"   # optional: SOCKS5 and HTTP CONNECT proxy via target (see proxy)
   max_payload = 32768           # optional opt-in: data message size in bytes (default 1024)
   window      = 1048576         # optional opt-in: bound on unacknowledged bytes (default 262144)
 
@@ -73,7 +81,12 @@ runs in this one process.
 --wait prints one more line once every forward listens and every first session is open
 ("ready: listening on ADDR, ..."; with --json a "ready" event with "listeners"), so that a
 script can start 'ssmwire up --wait NAME &' and wait for that line. To run one command with
-tunnels up, 'ssmwire run' does all of it.`,
+tunnels up, 'ssmwire run' does all of it.
+
+Examples:
+  ssmwire up
+  ssmwire up --wait staging-db &
+  ssmwire up --config ./tunnels.toml staging-db redis`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
 			fs.BoolVar(&o.wait, "wait", false, "print a ready line once everything listens")
 		},
@@ -182,7 +195,7 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 		}
 		target, err := ssmwire.ParseTarget(tn.Target)
 		if err == nil {
-			target, err = ssmwire.Resolve(ctx, c.ssm, target)
+			target, err = a.resolve(ctx, c, target)
 		}
 		if err == nil {
 			target, err = ssmwire.ECSSessionTarget(ctx, c.ecs, target)
@@ -198,9 +211,10 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 		}
 		for _, fw := range tn.Forwards {
 			k := &keeper{tunnel: tn.Name, fw: fw, target: target.ID, rep: rep, sessions: tn.Sessions}
+			a.forwardWarning(fw, target.Raw, c.profile)
 			if err := k.listen(); err != nil {
 				stopAll()
-				return tunnelErr(tn, err)
+				return tunnelErr(tn, busyHint(err, fw))
 			}
 			keepers = append(keepers, k)
 			if err := k.start(runCtx, c.wire); err != nil {

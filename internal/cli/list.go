@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -16,7 +17,14 @@ func listCommand() *command {
 		name:    "list",
 		args:    "",
 		summary: "List the tunnels of the configuration file",
-		run:     runList,
+		help: `
+Shows each tunnel's name, target, profile, region and forwards, as 'ssmwire up' would start
+them.
+
+Examples:
+  ssmwire list
+  ssmwire list --json --config ./tunnels.toml`,
+		run: runList,
 	}
 }
 
@@ -24,10 +32,16 @@ func targetsCommand() *command {
 	return &command{
 		name:    "targets",
 		args:    "",
-		summary: "List managed instances with their Name tags and ping status",
+		summary: "List managed nodes with their names, addresses and ping status",
 		help: `
-Instances come from SSM DescribeInstanceInformation; Name tags from SSM ListTagsForResource.
-An instance whose tags SSM does not show has an empty name.`,
+Nodes come from SSM DescribeInstanceInformation. Name tags, private addresses and private DNS
+names of EC2 instances come from EC2 DescribeInstances (permission ec2:DescribeInstances;
+without it they are missing, with a warning); those of hybrid nodes (mi-…) from SSM
+ListTagsForResource. Any of these names a TARGET.
+
+Examples:
+  ssmwire targets
+  ssmwire targets --json | jq -r 'select(.ping_status == "Online") | .id'`,
 		run: runTargets,
 	}
 }
@@ -79,9 +93,6 @@ func runList(_ context.Context, a *app, _ *cmdOptions, args []string) error {
 		}
 		return nil
 	}
-	if a.g.quiet {
-		return nil
-	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTARGET\tPROFILE\tREGION\tFORWARDS")
 	for _, t := range f.Tunnels {
@@ -105,34 +116,45 @@ func runTargets(ctx context.Context, a *app, _ *cmdOptions, args []string) error
 	if err != nil {
 		return err
 	}
-	insts, err := ssmwire.ListInstances(ctx, c.ssm)
+	nodes, missing, err := listNodes(ctx, c.ssm, c.ec2)
 	if err != nil {
-		return c.explain(fmt.Errorf("list managed instances: %w", err))
+		return c.explain(fmt.Errorf("list managed nodes: %w", err))
+	}
+	if missing != nil {
+		a.warnf("%s", c.describeMissing(missing))
 	}
 	if a.g.json {
 		enc := json.NewEncoder(a.stdout)
-		for _, in := range insts {
+		for _, in := range nodes {
 			enc.Encode(struct {
-				ID           string `json:"id"`
-				Name         string `json:"name"`
-				PingStatus   string `json:"ping_status"`
-				Platform     string `json:"platform"`
-				IPAddress    string `json:"ip_address"`
-				ComputerName string `json:"computer_name"`
-				AgentVersion string `json:"agent_version"`
-			}{in.ID, in.Name, in.PingStatus, in.Platform, in.IPAddress, in.ComputerName, in.AgentVersion})
+				ID             string `json:"id"`
+				Name           string `json:"name"`
+				PingStatus     string `json:"ping_status"`
+				Platform       string `json:"platform"`
+				IPAddress      string `json:"ip_address"`
+				PrivateDNSName string `json:"private_dns_name,omitempty"`
+				ComputerName   string `json:"computer_name"`
+				AgentVersion   string `json:"agent_version"`
+			}{in.ID, in.Name, in.PingStatus, in.Platform, in.IPAddress, in.PrivateDNSName, in.ComputerName, in.AgentVersion})
 		}
 		return nil
 	}
-	if a.g.quiet {
-		return nil
+	// --quiet silences chatter, never what was asked for.
+	_, err = io.WriteString(a.stdout, nodeTable(nodes))
+	return err
+}
+
+// nodeTable formats nodes as aligned columns under a header line.
+func nodeTable(nodes []ssmwire.Instance) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPING\tPLATFORM\tADDRESS\tDNS NAME\tAGENT")
+	for _, in := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, dash(in.Name), in.PingStatus, dash(in.Platform),
+			dash(in.IPAddress), dash(in.PrivateDNSName), dash(in.AgentVersion))
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tPING\tPLATFORM\tIP\tAGENT")
-	for _, in := range insts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, dash(in.Name), in.PingStatus, dash(in.Platform), dash(in.IPAddress), dash(in.AgentVersion))
-	}
-	return tw.Flush()
+	tw.Flush()
+	return b.String()
 }
 
 func dash(s string) string {

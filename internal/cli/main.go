@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,14 +26,16 @@ func (e Env) Get(key string) string {
 	return ""
 }
 
-// Exit codes of Main besides a remote command's own.
+// Exit codes of Main besides a remote command's own. As ssh keeps 255 for its own failures, ssmwire exits
+// 255 when it fails itself (a bad command line, a target it cannot resolve, a session it cannot start or
+// lost), so that any other status is the remote command's.
 const (
 	ExitOK    = 0
-	ExitError = 1 // a failure: AWS error, lost session, expired SSO login...
-	ExitUsage = 2 // bad command line or configuration file
+	ExitError = 255 // ssmwire failed: AWS error, lost session, expired SSO login...
+	ExitUsage = 255 // bad command line or configuration file
 )
 
-// usageError marks command-line mistakes (exit code 2).
+// usageError marks command-line mistakes (exit code ExitUsage).
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
@@ -46,6 +49,7 @@ func (e *exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.
 
 // app is one invocation of the command.
 type app struct {
+	cmd    string // the command being run, for usage errors
 	env    Env
 	stdin  io.Reader
 	stdout io.Writer
@@ -67,13 +71,13 @@ type globals struct {
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.aws.Profile, "profile", g.aws.Profile, "AWS profile `name` (default: AWS_PROFILE, else the default profile)")
 	fs.StringVar(&g.aws.Region, "region", g.aws.Region, "AWS `region` (default: AWS_REGION, else the profile's)")
-	fs.StringVar(&g.aws.EndpointURL, "endpoint-url", g.aws.EndpointURL, "`URL` of the SSM, ECS and KMS endpoint (default: AWS_ENDPOINT_URL*, else AWS's)")
+	fs.StringVar(&g.aws.EndpointURL, "endpoint-url", g.aws.EndpointURL, "`URL` of the SSM, EC2, ECS and KMS endpoint (default: AWS_ENDPOINT_URL*, else AWS's)")
 	fs.BoolVar(&g.json, "json", g.json, "print machine-readable JSON, one object per line")
 	fs.BoolVar(&g.quiet, "quiet", g.quiet, "print nothing but errors")
 	fs.BoolVar(&g.debug, "debug", g.debug, "log protocol details to standard error")
 	g.aws.Pacing.register(fs)
-	fs.StringVar(&g.reason, "reason", g.reason, "request just-in-time node access to the target with this `reason`, and wait for approval, before the session")
-	fs.StringVar(&g.config, "config", g.config, "tunnel configuration `file` (default $XDG_CONFIG_HOME/ssmwire/config.toml or ~/.config/ssmwire/config.toml)")
+	fs.StringVar(&g.reason, "reason", g.reason, "request just-in-time node access with this `reason`; wait for approval first")
+	fs.StringVar(&g.config, "config", g.config, "tunnel configuration `file` (default $XDG_CONFIG_HOME or ~/.config, ssmwire/config.toml)")
 }
 
 // command is one subcommand.
@@ -83,7 +87,8 @@ type command struct {
 	summary string
 	help    string // further paragraphs for `ssmwire help NAME`
 	flags   func(fs *flag.FlagSet, o *cmdOptions)
-	stopAt  int // positional arguments after which parsing stops (0: never), for exec's command
+	stopAt  int    // positional arguments after which parsing stops (0: never), for exec's command
+	flagTip string // added to flag errors, e.g. where a remote command's flags go
 	run     func(ctx context.Context, a *app, o *cmdOptions, args []string) error
 }
 
@@ -95,11 +100,13 @@ type cmdOptions struct {
 	exitCode string     // exec --exit-code: auto, wrap, agent, none
 	wait     bool       // up --wait
 	ssh      sshOptions // ssh, ssh-proxy, ssh-config (ssh.go)
+	dryRun   bool       // setup --dry-run
 }
 
 func commands() []*command {
 	return []*command{
 		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshCommand(), sshProxyCommand(), sshConfigCommand(), upCommand(), runCommand(), listCommand(), targetsCommand(),
+		setupCommand(),
 	}
 }
 
@@ -119,11 +126,35 @@ func Main(ctx context.Context, args []string, env []string, stdin io.Reader, std
 	case errors.As(err, &ec):
 		return ec.code
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "ssmwire: %s\nRun 'ssmwire help' for usage.\n", ue.msg)
+		help := "ssmwire help"
+		if a.cmd != "" {
+			help += " " + a.cmd
+		}
+		a.fail("usage", ue.msg, fmt.Sprintf("Run '%s' for usage.", help), ExitUsage)
 		return ExitUsage
 	default:
-		fmt.Fprintf(stderr, "ssmwire: %v\n", err)
+		a.fail("error", err.Error(), "", ExitError)
 		return ExitError
+	}
+}
+
+// fail reports the error that ends the command on standard error: a line (and a hint) for people, one JSON
+// object with --json.
+func (a *app) fail(kind, msg, hint string, code int) {
+	if a.g.json {
+		b, _ := json.Marshal(struct {
+			Event    string `json:"event"`
+			Kind     string `json:"kind"`
+			Error    string `json:"error"`
+			Hint     string `json:"hint,omitempty"`
+			ExitCode int    `json:"exit_code"`
+		}{"error", kind, strings.TrimPrefix(msg, "ssmwire: "), hint, code})
+		fmt.Fprintf(a.stderr, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(a.stderr, "ssmwire: %s\n", strings.TrimPrefix(msg, "ssmwire: "))
+	if hint != "" {
+		fmt.Fprintln(a.stderr, hint)
 	}
 }
 
@@ -137,7 +168,7 @@ func (a *app) main(ctx context.Context, args []string) error {
 			a.usage(a.stdout)
 			return err
 		}
-		return usagef("%v", err)
+		return usagef("%s", flagError(top, err))
 	}
 	if *showVersion {
 		fmt.Fprintf(a.stdout, "ssmwire %s\n", version.Version)
@@ -163,8 +194,9 @@ func (a *app) main(ctx context.Context, args []string) error {
 		}
 	}
 	if cmd == nil {
-		return usagef("unknown command %q", name)
+		return unknownCommand(name)
 	}
+	a.cmd = cmd.name
 	fs := flag.NewFlagSet("ssmwire "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	a.g.register(fs)
@@ -178,7 +210,7 @@ func (a *app) main(ctx context.Context, args []string) error {
 			a.commandHelp(a.stdout, cmd)
 			return err
 		}
-		return usagef("%s: %v", cmd.name, err)
+		return usagef("%s: %s%s", cmd.name, flagError(fs, err), cmd.flagTip)
 	}
 	if a.g.json && a.g.quiet {
 		return usagef("--json and --quiet exclude each other")
@@ -217,14 +249,20 @@ func parseInterleaved(fs *flag.FlagSet, args []string, stopAt int) ([]string, er
 }
 
 func (a *app) usage(w io.Writer) {
-	fmt.Fprintf(w, "ssmwire %s: AWS Session Manager sessions without the plugin.\n\nUsage:\n", version.Version)
+	fmt.Fprintf(w, "ssmwire %s: AWS Session Manager sessions without the plugin.\n\nUsage: ssmwire [flags] COMMAND [flags] [ARGS]\n\nCommands:\n", version.Version)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  ssmwire %-10s %-28s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, `
-TARGET is an instance id (i-…), a managed instance id (mi-…), the value of a Name tag, or
-ecs:CLUSTER/TASK[/CONTAINER] (shell and exec through ECS ExecuteCommand; forward, proxy, up and ssh-proxy
-through the container's Session Manager target, found with ECS DescribeTasks).
+TARGET is an instance id (i-…), a managed node id (mi-…), a Name tag, a private IP address or
+private DNS name ('ssmwire targets' lists them), or ecs:CLUSTER/TASK[/CONTAINER] (shell and exec
+through ECS ExecuteCommand; forward, proxy, up and ssh-proxy through the container's Session
+Manager target). On a terminal, shell without TARGET, or a TARGET several nodes match, opens a
+picker.
+
+Exit status: that of the remote command (exec), 0 on success, 130 when interrupted, and 255
+when ssmwire itself fails (usage, target, AWS, session), as ssh does. With --json, that error
+is one JSON object on standard error.
 
 Global flags (before or after the command):
 `)
@@ -247,24 +285,51 @@ func (a *app) help(args []string) error {
 			return nil
 		}
 	}
-	return usagef("unknown command %q", args[0])
+	return unknownCommand(args[0])
 }
 
 func (a *app) commandHelp(w io.Writer, c *command) {
-	fmt.Fprintf(w, "Usage: ssmwire %s %s\n\n%s.\n", c.name, c.args, c.summary)
+	fmt.Fprintf(w, "Usage: ssmwire %s [flags] %s\n\n%s.\n", c.name, c.args, c.summary)
 	if c.help != "" {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.help))
 	}
+	// The command's own flags, then the global ones by name only: 'ssmwire help' describes those.
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	var g globals
-	g.register(fs)
 	var o cmdOptions
 	if c.flags != nil {
 		c.flags(fs, &o)
 	}
-	fmt.Fprintf(w, "\nFlags:\n")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	own := 0
+	fs.VisitAll(func(*flag.Flag) { own++ })
+	if own > 0 {
+		fmt.Fprintf(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	var names []string
+	gs := flag.NewFlagSet("ssmwire", flag.ContinueOnError)
+	var g globals
+	g.register(gs)
+	gs.VisitAll(func(f *flag.Flag) { names = append(names, "--"+f.Name) })
+	fmt.Fprintf(w, "\nGlobal flags (see 'ssmwire help'):\n%s\n", wrapWords(names, 100, "  "))
+}
+
+// wrapWords joins words with spaces into lines of at most width columns, each starting with indent.
+func wrapWords(words []string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range words {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 // clients loads AWS clients for the global flags, with profile and region overridden when non-empty.
@@ -282,4 +347,20 @@ func (a *app) clients(ctx context.Context, profile, region string) (*clients, er
 // errorf prints an error line unless it is to be swallowed; used for failures that do not end the command.
 func (a *app) errorf(format string, args ...any) {
 	fmt.Fprintf(a.stderr, "ssmwire: "+format+"\n", args...)
+}
+
+// warnf prints a warning line on standard error (a JSON object with --json); --quiet silences it.
+func (a *app) warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	switch {
+	case a.g.quiet:
+	case a.g.json:
+		b, _ := json.Marshal(struct {
+			Event   string `json:"event"`
+			Warning string `json:"warning"`
+		}{"warning", msg})
+		fmt.Fprintf(a.stderr, "%s\n", b)
+	default:
+		fmt.Fprintf(a.stderr, "ssmwire: warning: %s\n", msg)
+	}
 }

@@ -18,7 +18,7 @@ type pacing struct {
 }
 
 func (p *pacing) register(fs *flag.FlagSet) {
-	fs.Var((*byteFlag)(&p.MaxPayload), "max-payload", "largest data message payload in `bytes` (default 1024, as AWS's plugin; larger is an unproven opt-in)")
+	fs.Var((*byteFlag)(&p.MaxPayload), "max-payload", "largest data message payload in `bytes` (default 1024, as AWS's; more is an unproven opt-in)")
 	fs.Var((*byteFlag)(&p.Window), "window", "initial bound on unacknowledged `bytes` (default 262144; larger is an unproven opt-in)")
 }
 

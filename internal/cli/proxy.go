@@ -52,7 +52,12 @@ a tunnel can carry a proxy, with or without forwards:
 
   [tunnels.staging]
   target = "bastion"
-  proxy  = "127.0.0.1:1080"`,
+  proxy  = "127.0.0.1:1080"
+
+Examples:
+  ssmwire proxy bastion
+  curl --proxy socks5h://127.0.0.1:1080 http://internal.example/
+  ssmwire proxy --sessions auto i-0123456789abcdef0 127.0.0.1:8888`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
 			fs.StringVar(&o.sessions, "sessions", "1", "sessions per destination: `N` (1-64) or auto; connections are spread over them")
 		},

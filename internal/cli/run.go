@@ -64,7 +64,11 @@ STAGING_DB, host "redis.internal" is REDIS_INTERNAL). When two forwards of one t
 the same remote port on different hosts, only the names with <HOST> are set for them.
 
 ssmwire's own messages go to standard error (--json: its events, as JSON lines), so that
-standard output is COMMAND's.`,
+standard output is COMMAND's.
+
+Examples:
+  ssmwire run staging-db -- sh -c 'psql "host=127.0.0.1 port=$SSMWIRE_STAGING_DB_5432_PORT"'
+  ssmwire run staging-db,redis -- make integration-test`,
 		stopAt: 1,
 		run:    runRun,
 	}

@@ -63,7 +63,7 @@ func sshCommand() *command {
 	return &command{
 		name:    "ssh",
 		args:    "[USER@]TARGET [SSH-ARGS...]",
-		summary: "Log in with OpenSSH through Session Manager, with a fresh key pushed by EC2 Instance Connect",
+		summary: "Log in with ssh through Session Manager, with a fresh key pushed by Instance Connect",
 		help: `
 ssmwire makes a new ed25519 key pair in memory, pushes its public half to TARGET for USER with
 EC2 Instance Connect (SendSSHPublicKey; the key is usable for 60 seconds), then runs your ssh:
@@ -79,7 +79,12 @@ access request is made and approved before the key is pushed.
 
 Needs IAM permissions ec2-instance-connect:SendSSHPublicKey on the instance and
 ssm:StartSession on the instance and the AWS-StartSSHSession document; the instance needs
-EC2 Instance Connect (the ec2-instance-connect package: Amazon Linux 2 and 2023, Ubuntu).`,
+EC2 Instance Connect (the ec2-instance-connect package: Amazon Linux 2 and 2023, Ubuntu).
+
+Examples:
+  ssmwire ssh web
+  ssmwire ssh ubuntu@i-0123456789abcdef0 -L 8080:localhost:80
+  ssmwire ssh --profile prod ec2-user@bastion -v`,
 		stopAt: 1,
 		run:    runSSH,
 	}
@@ -89,14 +94,18 @@ func sshConfigCommand() *command {
 	return &command{
 		name:    "ssh-config",
 		args:    "[HOST-PATTERN...]",
-		summary: "Print an ssh_config Host block that pushes your key and connects through Session Manager",
+		summary: "Print an ssh_config block that pushes your key and connects through Session Manager",
 		help: `
 Appended to ~/.ssh/config, the block lets every OpenSSH tool (ssh, scp, sftp, rsync, git,
 ansible) reach EC2 instances by id: the ProxyCommand pushes your own public key with EC2
 Instance Connect, then connects through an AWS-StartSSHSession session. HOST-PATTERN defaults
 to i-*. --send-key=PUBKEY names the public key (default ~/.ssh/id_ed25519.pub, then
 ~/.ssh/id_rsa.pub; EC2 Instance Connect takes ed25519 and RSA keys); --user sets the User line
-(default ` + DefaultSSHUser + `).`,
+(default ` + DefaultSSHUser + `).
+
+Examples:
+  ssmwire ssh-config >> ~/.ssh/config
+  ssmwire ssh-config --user ubuntu --send-key=~/.ssh/work.pub 'i-*' web`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
 			fs.Var(&o.ssh.sendKey, "send-key", "public key `file` to push (default ~/.ssh/id_ed25519.pub, then ~/.ssh/id_rsa.pub)")
 			fs.StringVar(&o.ssh.user, "user", DefaultSSHUser, "OS `user` of the User line")

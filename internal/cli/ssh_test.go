@@ -69,11 +69,11 @@ func TestSSHProxySendKeyErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no user", []string{"--send-key", "ssmtest", port}, 2, "--send-key needs --user"},
-		{"no key", []string{"--send-key", "--user", "ec2-user", "ssmtest", port}, 1, "id_ed25519.pub nor"},
-		{"ecdsa", []string{"--send-key=" + ecFile, "--user", "ec2-user", "ssmtest", port}, 1, "ecdsa-sha2-nistp256"},
-		{"ecs", []string{"--send-key=" + writeKeyFile(t, h), "--user", "ec2-user", "ecs:prod/0123456789abcdef", port}, 1, "ECS container"},
-		{"bad user", []string{"--send-key=" + writeKeyFile(t, h), "--user", "1x y", "ssmtest", port}, 1, "invalid OS user name"},
+		{"no user", []string{"--send-key", "ssmtest", port}, ExitUsage, "--send-key needs --user"},
+		{"no key", []string{"--send-key", "--user", "ec2-user", "ssmtest", port}, ExitError, "id_ed25519.pub nor"},
+		{"ecdsa", []string{"--send-key=" + ecFile, "--user", "ec2-user", "ssmtest", port}, ExitError, "ecdsa-sha2-nistp256"},
+		{"ecs", []string{"--send-key=" + writeKeyFile(t, h), "--user", "ec2-user", "ecs:prod/0123456789abcdef", port}, ExitError, "ECS container"},
+		{"bad user", []string{"--send-key=" + writeKeyFile(t, h), "--user", "1x y", "ssmtest", port}, ExitError, "invalid OS user name"},
 	} {
 		r := h.run(t, nil, append([]string{"ssh-proxy"}, tc.args...)...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
@@ -116,7 +116,7 @@ func TestSSHConfig(t *testing.T) {
 			t.Errorf("ssh-config printed:\n%s\nwant %q", r.stdout, want)
 		}
 	}
-	if r := h.run(t, nil, "ssh-config", "--user", "9 lives"); r.code != 2 {
+	if r := h.run(t, nil, "ssh-config", "--user", "9 lives"); r.code != ExitUsage {
 		t.Errorf("bad --user: exit %d", r.code)
 	}
 }

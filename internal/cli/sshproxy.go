@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -34,7 +35,9 @@ In ~/.ssh/config:
       ProxyCommand ssmwire ssh-proxy %h %p
 
 The session uses the ` + SSHDocument + ` document. Nothing but the connection's bytes is written
-to standard output; errors go to standard error. The session ends when either side closes.
+to standard output; errors go to standard error, where ssh shows them: a port the agent cannot
+connect to ends ssh-proxy with a message and exit status 255. The session ends when either
+side closes.
 
 --send-key pushes your public key for --user (ssh's %r) with EC2 Instance Connect first, so
 that no key need be in the instance's authorized_keys (it is usable for 60 seconds):
@@ -44,9 +47,13 @@ that no key need be in the instance's authorized_keys (it is usable for 60 secon
 
 The key is ~/.ssh/id_ed25519.pub, else ~/.ssh/id_rsa.pub, or the file given as
 --send-key=PUBKEY; 'ssmwire ssh-config' prints such a block. This needs the IAM permission
-ec2-instance-connect:SendSSHPublicKey besides ssm:StartSession.`,
+ec2-instance-connect:SendSSHPublicKey besides ssm:StartSession.
+
+Examples:
+  ssh -o ProxyCommand='ssmwire ssh-proxy %h %p' ec2-user@i-0123456789abcdef0
+  ssh -o ProxyCommand='ssmwire ssh-proxy --send-key --user %r %h %p' ec2-user@web`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
-			fs.Var(&o.ssh.sendKey, "send-key", "push a public key `file` with EC2 Instance Connect first (alone: ~/.ssh/id_ed25519.pub, then ~/.ssh/id_rsa.pub)")
+			fs.Var(&o.ssh.sendKey, "send-key", "push a public key `file` with Instance Connect first (alone: ~/.ssh/id_ed25519.pub)")
 			fs.StringVar(&o.ssh.user, "user", "", "OS `user` the key is pushed for (ssh's %r)")
 			fs.StringVar(&o.ssh.accessRequest, "access-request", "", "start the session with the credentials of the approved just-in-time access request `id`")
 		},
@@ -114,31 +121,56 @@ func runSSHProxy(ctx context.Context, a *app, o *cmdOptions, args []string) erro
 	if err != nil {
 		return fmt.Errorf("ssh-proxy: %w", err)
 	}
+	// In stream mode the agent reports a destination it cannot reach by ending the session with a
+	// message, before any byte of the server's (ssh alone would only say the connection was closed).
+	refused := func() error {
+		select {
+		case <-s.Done():
+			if out, ok := s.ChannelClosedOutput(); ok && strings.TrimSpace(out) != "" {
+				return fmt.Errorf("ssh-proxy: %s port %d: the agent could not connect: %s", t.Raw, port, strings.TrimSpace(out))
+			}
+		default:
+		}
+		return nil
+	}
 	conn, err := f.Dial(ctx)
 	if err != nil {
+		if rerr := refused(); rerr != nil {
+			return rerr
+		}
 		return fmt.Errorf("ssh-proxy: %w", err)
 	}
 	defer conn.Close()
-	return proxy(ctx, conn, a.stdin, a.stdout)
+	got, err := proxy(ctx, conn, a.stdin, a.stdout)
+	if err == nil && got == 0 && ctx.Err() == nil {
+		if rerr := refused(); rerr != nil {
+			return rerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("ssh-proxy: %s port %d: %w", t.Raw, port, err)
+	}
+	return nil
 }
 
 // proxy copies stdin to conn and conn to stdout (package relay, with stdin and stdout as one side) until
 // either ends or ctx is done. A read of stdin in progress may stay blocked after proxy returns (a pipe's Read
 // cannot be interrupted); what it reads is dropped.
-func proxy(ctx context.Context, conn net.Conn, stdin io.Reader, stdout io.Writer) error {
+func proxy(ctx context.Context, conn net.Conn, stdin io.Reader, stdout io.Writer) (received int64, err error) {
 	res := relay.Pipe(ctx, relay.NewStdio(stdin, stdout), conn, nil)
-	err := res.DownErr // the remote side ended
+	err = res.DownErr // the remote side ended
 	if res.LocalFirst {
 		err = res.UpErr // the local side ended (ssh exited)
 	}
 	if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) {
-		return nil
+		return res.Down, nil
 	}
 	var cpe *ssmwire.ConnectToPortError
 	if errors.As(err, &cpe) {
-		return errors.New("ssh-proxy: the agent could not connect to the port (check the SSM Agent's log)")
+		return res.Down, errors.New("the agent could not connect to the port (connection refused, or " +
+			"unreachable from the target; the SSM Agent's log says which)")
 	}
-	return err
+	return res.Down, err
 }
 
 // readPublicKey reads the public key to push: path, else ~/.ssh/id_ed25519.pub, else ~/.ssh/id_rsa.pub

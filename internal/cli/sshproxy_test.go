@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,4 +65,31 @@ func testSSHProxyBytes(t *testing.T, target string) {
 	case <-ctx.Done():
 		t.Error("session still running after ssh-proxy exited")
 	}
+}
+
+// TestSSHProxyRefused: with nothing listening on the port, ssh-proxy says so on standard error (ssh shows
+// it) and exits non-zero, rather than ending as if the server had closed the connection.
+func TestSSHProxyRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	port := closedPort(t)
+	inR, inW := io.Pipe()
+	defer inW.Close()
+	r := h.run(t, inR, "ssh-proxy", "i-0123456789abcdef0", fmt.Sprint(port))
+	if r.code != ExitError || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 ||
+		!strings.Contains(r.stderr, fmt.Sprintf("i-0123456789abcdef0 port %d: the agent could not connect: ", port)) ||
+		!strings.Contains(r.stderr, "connection refused") {
+		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// closedPort returns a loopback port nothing listens on.
+func closedPort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
 }

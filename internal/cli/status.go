@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ssmwire/ssmwire/shell"
 )
@@ -60,15 +62,17 @@ type reporter struct {
 	mode      reportMode
 	out, errw io.Writer
 	now       func() time.Time
+	width     func() int // the terminal's columns at this moment, 0 when unknown (statuswidth.go)
 
 	mu      sync.Mutex
 	keepers []*keeper
 	lines   []func() string // further status lines (proxies), after the keepers'
 	drawn   int             // status lines currently on the terminal
+	widths  []int           // their lengths in columns, for the rows they take after a resize
 }
 
 func newReporter(a *app) *reporter {
-	r := &reporter{out: a.stdout, errw: a.stderr, now: time.Now}
+	r := &reporter{out: a.stdout, errw: a.stderr, now: time.Now, width: terminalWidth(a.stdout)}
 	switch {
 	case a.g.json:
 		r.mode = reportJSON
@@ -161,6 +165,8 @@ func (r *reporter) run(ctx context.Context, interval time.Duration) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	resized := make(chan os.Signal, 1)
+	defer resizeSignal(resized)()
 	for {
 		select {
 		case <-ctx.Done():
@@ -168,6 +174,11 @@ func (r *reporter) run(ctx context.Context, interval time.Duration) {
 			r.clearLocked()
 			r.mu.Unlock()
 			return
+		case <-resized:
+			r.mu.Lock()
+			r.clearLocked()
+			r.drawLocked()
+			r.mu.Unlock()
 		case <-t.C:
 			r.mu.Lock()
 			r.clearLocked()
@@ -182,8 +193,8 @@ func (r *reporter) clearLocked() {
 	if r.drawn == 0 {
 		return
 	}
-	fmt.Fprintf(r.out, "\x1b[%dA\x1b[J", r.drawn)
-	r.drawn = 0
+	fmt.Fprintf(r.out, "\x1b[%dA\x1b[J", rowsAfterResize(r.widths, r.drawn, r.width))
+	r.drawn, r.widths = 0, r.widths[:0]
 }
 
 // addLine registers a further status line, drawn by line.
@@ -196,13 +207,21 @@ func (r *reporter) addLine(line func() string) {
 // drawLocked writes one status line per forward, then the further lines.
 func (r *reporter) drawLocked() {
 	var b strings.Builder
-	for _, k := range r.keepers {
-		b.WriteString(statusLine(k))
+	cols := 0
+	if r.width != nil {
+		cols = r.width()
+	}
+	put := func(line string) {
+		line = fitWidth(line, cols)
+		r.widths = append(r.widths, utf8.RuneCountInString(line))
+		b.WriteString(line)
 		b.WriteByte('\n')
 	}
+	for _, k := range r.keepers {
+		put(statusLine(k))
+	}
 	for _, line := range r.lines {
-		b.WriteString(line())
-		b.WriteByte('\n')
+		put(line())
 	}
 	io.WriteString(r.out, b.String())
 	r.drawn = len(r.keepers) + len(r.lines)

@@ -53,13 +53,13 @@ func TestCABundleProfile(t *testing.T) {
 	}
 }
 
-// TestUntrustedCertificate: without the CA, one line that names the host and what to set, exit 1.
+// TestUntrustedCertificate: without the CA, one line that names the host and what to set, exit 255.
 func TestUntrustedCertificate(t *testing.T) {
 	h := newTLSHarness(t)
 	r := h.run(t, nil, "exec", ssmtest.DefaultInstanceID, "--", "echo never")
 	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-	if r.code != 1 || len(lines) != 1 {
-		t.Fatalf("exit %d, stderr %q: want 1 and one line", r.code, r.stderr)
+	if r.code != ExitError || len(lines) != 1 {
+		t.Fatalf("exit %d, stderr %q: want 255 and one line", r.code, r.stderr)
 	}
 	for _, w := range []string{"127.0.0.1", "unknown authority", "AWS_CA_BUNDLE", "ca_bundle"} {
 		if !strings.Contains(r.stderr, w) {

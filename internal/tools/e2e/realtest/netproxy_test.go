@@ -161,8 +161,8 @@ func TestRealProxyRefusals(t *testing.T) {
 		w.Env = append(cmd.Env, "AWS_REGION="+e2e.FakeRegion)
 		b, err = w.CombinedOutput()
 		got = string(b)
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || strings.Count(strings.TrimSpace(got), "\n") != 0 {
-			t.Errorf("ssmwire, %s: %v, want exit 1 and one line:\n%s", tc.name, err, got)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 255 || strings.Count(strings.TrimSpace(got), "\n") != 0 {
+			t.Errorf("ssmwire, %s: %v, want exit 255 and one line:\n%s", tc.name, err, got)
 		}
 		if !strings.Contains(got, tc.words[0]) || strings.Contains(got, "s3cret") {
 			t.Errorf("ssmwire, %s: output lacks %q or leaks the password:\n%s", tc.name, tc.words[0], got)
