@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/awsnet"
 )
 
 // awsSettings selects credentials, region and endpoint. Empty fields fall back to the environment and the
@@ -49,7 +48,8 @@ type clients struct {
 // (the environment Main was given) passed explicitly, so that a caller's environment, not only the process's,
 // decides: AWS_PROFILE, AWS_REGION/AWS_DEFAULT_REGION, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, HOME,
 // static keys in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, and the endpoint overrides
-// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_SSM/_ECS/_KMS/_EC2. Credentials are fetched lazily, at the first call.
+// AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_SSM/_ECS/_KMS/_EC2, AWS_CA_BUNDLE, and the proxies HTTPS_PROXY, HTTP_PROXY
+// and NO_PROXY (for the API calls and the data channel). Credentials are fetched lazily, at the first call.
 func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) (*clients, error) {
 	var opts []func(*config.LoadOptions) error
 	profile := s.Profile
@@ -70,30 +70,36 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 		opts = append(opts, config.WithRegion(region))
 	}
 	home := env.Get("HOME")
+	var files awsnet.Files
 	if f := env.Get("AWS_CONFIG_FILE"); f != "" {
-		opts = append(opts, config.WithSharedConfigFiles([]string{f}))
+		files.Config = []string{f}
 	} else if home != "" {
-		opts = append(opts, config.WithSharedConfigFiles([]string{filepath.Join(home, ".aws", "config")}))
+		files.Config = []string{filepath.Join(home, ".aws", "config")}
 	}
 	if f := env.Get("AWS_SHARED_CREDENTIALS_FILE"); f != "" {
-		opts = append(opts, config.WithSharedCredentialsFiles([]string{f}))
+		files.Credentials = []string{f}
 	} else if home != "" {
-		opts = append(opts, config.WithSharedCredentialsFiles([]string{filepath.Join(home, ".aws", "credentials")}))
+		files.Credentials = []string{filepath.Join(home, ".aws", "credentials")}
+	}
+	if files.Config != nil {
+		opts = append(opts, config.WithSharedConfigFiles(files.Config))
+	}
+	if files.Credentials != nil {
+		opts = append(opts, config.WithSharedCredentialsFiles(files.Credentials))
 	}
 	// The SDK prefers keys in the environment to the default profile, and a named profile to the keys.
 	if id, secret := env.Get("AWS_ACCESS_KEY_ID"), env.Get("AWS_SECRET_ACCESS_KEY"); profile == "" && id != "" && secret != "" {
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(id, secret, env.Get("AWS_SESSION_TOKEN"))))
 	}
-	// The data channel trusts what the API calls trust (ssmwire.New takes the roots from the SSM client):
-	// AWS_CA_BUNDLE from env wins over the profile's ca_bundle, as in the SDK.
-	if f := env.Get("AWS_CA_BUNDLE"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("AWS_CA_BUNDLE: %w", err)
-		}
-		opts = append(opts, config.WithCustomCABundle(bytes.NewReader(b)))
+	// The data channel trusts what the API calls trust and goes through their proxy (ssmwire.New takes both
+	// from the SSM client): AWS_CA_BUNDLE from env wins over the profile's ca_bundle, as in the SDK, and a
+	// bundle that cannot be used fails here, before anything is dialled; the proxies are env's.
+	netOpts, err := awsnet.LoadOptions(ctx, lookup(env), profile, files)
+	if err != nil {
+		return nil, err
 	}
+	opts = append(opts, netOpts...)
 	// The SDK's own logger writes to the process's stderr (for example "WARN falling back to IMDSv1" when no
 	// credentials are found); ours prints one line of advice instead.
 	opts = append(opts, config.WithLogger(logging.Nop{}), config.WithClientLogMode(0))
@@ -135,6 +141,18 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 		return nil, err
 	}
 	return c, nil
+}
+
+// lookup reads env as os.LookupEnv reads the process's environment.
+func lookup(env Env) awsnet.Lookup {
+	return func(key string) (string, bool) {
+		for i := len(env) - 1; i >= 0; i-- {
+			if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+				return v, true
+			}
+		}
+		return "", false
+	}
 }
 
 // endpoint picks a service's endpoint: --endpoint-url, then AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL

@@ -79,3 +79,53 @@ func TestRunOverTLS(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q: want 5 and the echo server's answer", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestBadCABundle: a CA bundle in AWS_CA_BUNDLE or a profile's ca_bundle that cannot be used (missing, a
+// directory, no certificate in it) fails with one line naming the file and what is wrong, exit 1, before any
+// call or dial.
+func TestBadCABundle(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.pem")
+	if err := os.WriteFile(empty, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bundles := map[string]struct{ file, reason string }{
+		"missing":        {filepath.Join(dir, "missing.pem"), "no such file or directory"},
+		"directory":      {dir, "is a directory"},
+		"no certificate": {empty, "holds no PEM certificate"},
+	}
+	for name, b := range bundles {
+		for _, where := range []string{"AWS_CA_BUNDLE", "ca_bundle"} {
+			t.Run(name+" in "+where, func(t *testing.T) {
+				h := newTLSHarness(t)
+				args := []string{"exec", ssmtest.DefaultInstanceID, "--", "echo never"}
+				if where == "AWS_CA_BUNDLE" {
+					h.env = append(h.env, "AWS_CA_BUNDLE="+b.file)
+				} else {
+					awsDir := filepath.Join(h.home, ".aws")
+					if err := os.MkdirAll(awsDir, 0o700); err != nil {
+						t.Fatal(err)
+					}
+					prof := "[profile corp]\nregion = us-east-1\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\nca_bundle = " + b.file + "\n"
+					if err := os.WriteFile(filepath.Join(awsDir, "config"), []byte(prof), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					args = append([]string{"--profile", "corp"}, args...)
+				}
+				r := h.run(t, nil, args...)
+				lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+				if r.code != 1 || len(lines) != 1 {
+					t.Fatalf("exit %d, stderr %q: want 1 and one line", r.code, r.stderr)
+				}
+				for _, w := range []string{b.file, b.reason, where} {
+					if !strings.Contains(r.stderr, w) {
+						t.Errorf("stderr %q lacks %q", r.stderr, w)
+					}
+				}
+				if n := len(h.srv.ClientHellos()); n != 0 || len(h.srv.SessionIDs()) != 0 {
+					t.Errorf("%d TLS handshakes, sessions %q: want none", n, h.srv.SessionIDs())
+				}
+			})
+		}
+	}
+}

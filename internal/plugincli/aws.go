@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/awsnet"
 )
 
 // awsClients builds the SSM and KMS clients a session may need, on first use (ssmwire.LazySSM, LazyKMS): most sessions never call
@@ -21,10 +22,25 @@ import (
 type awsClients struct {
 	region, profile string
 	ssmEndpoint     string // "" = the SDK's endpoint resolution (AWS_ENDPOINT_URL_SSM etc. honoured)
+	// lookup is Main's environment, for the CA bundle (AWS_CA_BUNDLE) and the proxies (HTTPS_PROXY,
+	// NO_PROXY...) of the API calls and the data channel; the rest of the configuration is the SDK's.
+	lookup awsnet.Lookup
 
 	once sync.Once
 	cfg  aws.Config
 	err  error
+}
+
+// checkCABundle loads the configuration and returns its error when it is a CA bundle that cannot be used,
+// else nil: such a bundle must stop the session before it dials (the AWS CLI refuses it too), where any other
+// configuration error only matters to the call that needs it.
+func (c *awsClients) checkCABundle(ctx context.Context) error {
+	_, err := c.config(ctx)
+	var be *awsnet.CABundleError
+	if errors.As(err, &be) {
+		return err
+	}
+	return nil
 }
 
 func (c *awsClients) config(ctx context.Context) (aws.Config, error) {
@@ -36,6 +52,13 @@ func (c *awsClients) config(ctx context.Context) (aws.Config, error) {
 		if c.profile != "" {
 			opts = append(opts, config.WithSharedConfigProfile(c.profile))
 		}
+		// A CA bundle that cannot be used is refused as it is, naming the file (a *awsnet.CABundleError).
+		netOpts, err := awsnet.LoadOptions(ctx, c.lookup, c.profile, awsnet.Files{})
+		if err != nil {
+			c.err = err
+			return
+		}
+		opts = append(opts, netOpts...)
 		c.cfg, c.err = config.LoadDefaultConfig(ctx, opts...)
 		if c.err != nil {
 			c.err = fmt.Errorf("load AWS configuration: %w", c.err)

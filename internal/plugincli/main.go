@@ -120,7 +120,11 @@ func (r *runner) startSession(ctx context.Context, inv *invocation) int {
 		r.log.Debug("plugincli: ECS execute-command session; SSM calls use the region's default SSM endpoint, not the ECS endpoint argument",
 			"ecsEndpoint", inv.ecsEndpoint, "region", inv.region)
 	}
-	clients := &awsClients{region: inv.region, profile: inv.profile, ssmEndpoint: inv.endpoint}
+	clients := &awsClients{region: inv.region, profile: inv.profile, ssmEndpoint: inv.endpoint, lookup: r.env.Lookup}
+	if err := clients.checkCABundle(ctx); err != nil {
+		r.cannot(err)
+		return 1
+	}
 	km := clients.kms()
 	if inv.legacy {
 		km = refuseKMS{}
