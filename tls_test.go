@@ -3,12 +3,15 @@ package ssmwire_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/ssmwire/ssmwire"
@@ -79,4 +82,38 @@ func newTLSServer(t testing.TB, opts *ssmtest.Options) *ssmtest.Server {
 	srv := ssmtest.NewTLSServer(&o)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// TestHTTPSProxyLibrary: an https:// proxy in the aws.Config's HTTP client carries the API calls and the data
+// channel of NewFromAWSConfig, trusted with the client's roots (the server's CA and the proxy's certificate).
+// The server's name resolves only through the proxy, so a call or dial that bypasses it fails.
+func TestHTTPSProxyLibrary(t *testing.T) {
+	const host = "ssmtest.invalid"
+	srv := newTLSServer(t, &ssmtest.Options{Hostname: host})
+	p := testkit.NewProxy(t, true)
+	p.Hosts[host] = "127.0.0.1"
+	roots := srv.CertPool()
+	roots.AddCert(p.Certificate())
+	cfg := srv.AWSConfig()
+	cfg.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+		tr.Proxy = http.ProxyURL(p.URL)
+	})
+	c := ssmwire.NewFromAWSConfig(cfg)
+	var out bytes.Buffer
+	if err := c.Run(testkit.Context(t), target, ssmwire.Command{Command: "echo via-https-proxy", Stdout: &out}); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !strings.Contains(out.String(), "via-https-proxy") {
+		t.Errorf("output %q", out.String())
+	}
+	n := 0
+	for _, tg := range p.Targets() {
+		if tg == "CONNECT "+strings.TrimPrefix(srv.URL, "https://") {
+			n++
+		}
+	}
+	if n < 2 {
+		t.Errorf("proxy saw %q: want CONNECTs for the API calls and the data channel", p.Targets())
+	}
 }
