@@ -35,6 +35,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		RTTms:    ms(cfg.RTT),
 		TLS:      cfg.TLS,
 		TLSToo:   cfg.TLSToo,
+		ProxyToo: cfg.ProxyToo,
 		Form:     cfg.Form,
 		Echoes:   cfg.Echoes,
 		EchoSize: cfg.EchoSize,
@@ -49,6 +50,22 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		for _, p := range cfg.Plugins {
 			p.Name += TLSSuffix
 			p.tls = true
+			plugins = append(plugins, p)
+		}
+		rep.Plugins = plugins
+	}
+	var tp *tinyproxy
+	if cfg.ProxyToo {
+		var err error
+		if tp, err = startTinyproxy(); err != nil {
+			return rep, err
+		}
+		defer tp.close()
+		for _, p := range cfg.Plugins {
+			p.Name += ProxySuffix
+			p.proxy = true
+			// Main's environment wins over the process's (exec keeps a variable's last value).
+			p.Env = append(slices.Clone(p.Env), "HTTPS_PROXY="+tp.url(), "https_proxy="+tp.url(), "NO_PROXY=", "no_proxy=")
 			plugins = append(plugins, p)
 		}
 		rep.Plugins = plugins
@@ -68,6 +85,16 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		if cfg.TLSToo {
 			if eTLS, err = newEmulator(mode, cfg.Pacing, cfg.RTT, true); err != nil {
 				e.close()
+				return rep, err
+			}
+		}
+		var eProxy *emulator // the emulator of the NAME-proxy rows, over TLS and named for the proxy
+		if cfg.ProxyToo {
+			if eProxy, err = newNamedEmulator(mode, cfg.Pacing, cfg.RTT, true, ProxyHostname); err != nil {
+				e.close()
+				if eTLS != e {
+					eTLS.close()
+				}
 				return rep, err
 			}
 		}
@@ -97,6 +124,9 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 						if row.plugin.tls {
 							em = eTLS
 						}
+						if row.plugin.proxy {
+							em = eProxy
+						}
 						p := row.plugin
 						if cfg.PluginProfile != "" {
 							prefix := filepath.Join(cfg.PluginProfile, fmt.Sprintf("%s-%s-%s-%d", p.Name, mode, name(t), rep+1))
@@ -116,9 +146,15 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		if eTLS != e {
 			eTLS.close()
 		}
+		if eProxy != nil {
+			eProxy.close()
+		}
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
+	}
+	if tp != nil {
+		rep.ProxyConnects = tp.connects()
 	}
 	rep.Seconds = time.Since(rep.Started).Seconds()
 	rep.LoadAvg[1] = loadAverage()

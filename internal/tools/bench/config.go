@@ -42,8 +42,12 @@ type Plugin struct {
 	Path string   `json:"path"`
 	Env  []string `json:"env,omitempty"` // extra KEY=VALUE environment (-plugin-env), e.g. SSMWIRE_MAX_PAYLOAD
 
-	tls bool // a NAME-tls column of -tls-too: measured against a TLS emulator
+	tls   bool // a NAME-tls column of -tls-too: measured against a TLS emulator
+	proxy bool // a NAME-proxy column of -proxy-too: over TLS through tinyproxy
 }
+
+// ProxySuffix ends the names of the columns -proxy-too adds.
+const ProxySuffix = "-proxy"
 
 // TLSSuffix ends the names of the columns -tls-too adds.
 const TLSSuffix = "-tls"
@@ -71,6 +75,7 @@ type Config struct {
 	RTT           time.Duration // > 0: the data channel goes through a proxy adding this round trip
 	TLS           bool          // the emulator serves https and wss; plugins get its CA in AWS_CA_BUNDLE and SSL_CERT_FILE
 	TLSToo        bool          // also measure every plugin over TLS, in turn with the plain runs, as NAME-tls
+	ProxyToo      bool          // also measure every plugin over TLS through tinyproxy, in turn, as NAME-proxy
 }
 
 // DefaultConfig returns the defaults ParseArgs starts from.
@@ -131,6 +136,7 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "repeat every measurement `N` times (clients in turn) and report medians")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "limit for one measurement")
 	fs.BoolVar(&cfg.TLS, "tls", false, "serve the API over https and the data channel over wss, as AWS does; the plugins get the emulator's CA in AWS_CA_BUNDLE (ours) and SSL_CERT_FILE (AWS's)")
+	fs.BoolVar(&cfg.ProxyToo, "proxy-too", false, "also measure every plugin over TLS through a real HTTP proxy (tinyproxy, started on 127.0.0.1; the emulator is named "+ProxyHostname+", which must resolve to 127.0.0.1) in the same run: columns NAME"+ProxySuffix)
 	fs.BoolVar(&cfg.TLSToo, "tls-too", false, "also measure every plugin over TLS in the same run, in turn with the plain measurements: columns NAME"+TLSSuffix)
 	fs.DurationVar(&cfg.RTT, "rtt", 0, "simulate a wide-area link: the data channel goes through a proxy adding this round trip (e.g. 30ms)")
 	var penv []string

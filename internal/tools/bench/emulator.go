@@ -33,9 +33,15 @@ type emulator struct {
 }
 
 func newEmulator(mode Mode, pacing bool, rtt time.Duration, useTLS bool) (*emulator, error) {
+	return newNamedEmulator(mode, pacing, rtt, useTLS, "")
+}
+
+// newNamedEmulator is newEmulator with a host name in its URLs instead of its loopback address
+// (ssmtest.Options.Hostname), which clients send through an HTTP proxy.
+func newNamedEmulator(mode Mode, pacing bool, rtt time.Duration, useTLS bool, hostname string) (*emulator, error) {
 	// AllowUnsignedUpgrade: the bench also measures AWS's plugin built from the 2024 source, which predates
 	// signed upgrades (1.2.764.0, docs/protocol.md §3.5); it measures throughput, not authentication.
-	opts := &ssmtest.Options{NoPacing: !pacing, AllowUnsignedUpgrade: true}
+	opts := &ssmtest.Options{NoPacing: !pacing, AllowUnsignedUpgrade: true, Hostname: hostname}
 	if mode == ModeBasic {
 		opts.AgentVersion = BasicAgentVersion
 	}

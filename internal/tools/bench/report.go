@@ -58,17 +58,20 @@ type Report struct {
 	Size     int64     `json:"size_bytes"`
 	Repeat   int       `json:"repeat"`
 	Pacing   bool      `json:"agent_pacing"`
-	RTTms    float64   `json:"rtt_ms,omitempty"`  // simulated round trip between plugin and emulator (-rtt)
-	TLS      bool      `json:"tls,omitempty"`     // https and wss (-tls)
-	TLSToo   bool      `json:"tls_too,omitempty"` // NAME-tls columns over https and wss (-tls-too)
-	Form     Form      `json:"form"`
-	Echoes   int       `json:"echoes"`
-	EchoSize int       `json:"echo_size"`
-	Chunk    int       `json:"ceiling_chunk"`
-	Modes    []Mode    `json:"modes"`
-	Plugins  []Plugin  `json:"plugins"`
-	Rows     []Row     `json:"rows"`
-	Goals    []Goal    `json:"goals,omitempty"`
+	RTTms    float64   `json:"rtt_ms,omitempty"`    // simulated round trip between plugin and emulator (-rtt)
+	TLS      bool      `json:"tls,omitempty"`       // https and wss (-tls)
+	TLSToo   bool      `json:"tls_too,omitempty"`   // NAME-tls columns over https and wss (-tls-too)
+	ProxyToo bool      `json:"proxy_too,omitempty"` // NAME-proxy columns over TLS through tinyproxy (-proxy-too)
+	// ProxyConnects is how many CONNECTs to the emulator tinyproxy's log shows at the end of a -proxy-too run.
+	ProxyConnects int      `json:"proxy_connects,omitempty"`
+	Form          Form     `json:"form"`
+	Echoes        int      `json:"echoes"`
+	EchoSize      int      `json:"echo_size"`
+	Chunk         int      `json:"ceiling_chunk"`
+	Modes         []Mode   `json:"modes"`
+	Plugins       []Plugin `json:"plugins"`
+	Rows          []Row    `json:"rows"`
+	Goals         []Goal   `json:"goals,omitempty"`
 }
 
 // ThisMachine reads the CPU count and model (from /proc/cpuinfo) and the Go version.
@@ -167,6 +170,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.TLS {
 		fmt.Fprintf(w, "over TLS: https API, wss data channel (the emulator's CA in AWS_CA_BUNDLE and SSL_CERT_FILE)\n")
+	}
+	if r.ProxyToo {
+		fmt.Fprintf(w, "columns *%s: over TLS through tinyproxy (HTTPS_PROXY; CONNECT for the API calls and the data channel; %d CONNECTs in its log), measured in turn with the others\n", ProxySuffix, r.ProxyConnects)
 	}
 	if r.TLSToo {
 		fmt.Fprintf(w, "columns *%s: over TLS (https API, wss data channel; the emulator's CA in AWS_CA_BUNDLE and SSL_CERT_FILE), measured in turn with the plain ones\n", TLSSuffix)
