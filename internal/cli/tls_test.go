@@ -81,7 +81,7 @@ func TestRunOverTLS(t *testing.T) {
 }
 
 // TestBadCABundle: a CA bundle in AWS_CA_BUNDLE or a profile's ca_bundle that cannot be used (missing, a
-// directory, no certificate in it) fails with one line naming the file and what is wrong, exit 1, before any
+// directory, no certificate in it) fails with one line naming the file and what is wrong, exit 255, before any
 // call or dial.
 func TestBadCABundle(t *testing.T) {
 	dir := t.TempDir()
@@ -114,8 +114,8 @@ func TestBadCABundle(t *testing.T) {
 				}
 				r := h.run(t, nil, args...)
 				lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
-				if r.code != 1 || len(lines) != 1 {
-					t.Fatalf("exit %d, stderr %q: want 1 and one line", r.code, r.stderr)
+				if r.code != ExitError || len(lines) != 1 {
+					t.Fatalf("exit %d, stderr %q: want %d and one line", r.code, r.stderr, ExitError)
 				}
 				for _, w := range []string{b.file, b.reason, where} {
 					if !strings.Contains(r.stderr, w) {
