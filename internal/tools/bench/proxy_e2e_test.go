@@ -10,7 +10,7 @@ import (
 )
 
 // TestRunProxyToo: with -proxy-too, every plugin is also measured over TLS through tinyproxy, whose log
-// shows the CONNECTs to the emulator (the API calls and every session's data channel). Needs tinyproxy and
+// shows the CONNECTs to the emulator (every session's data channel; ssmbench itself calls StartSession directly). Needs tinyproxy and
 // ssmtest.internal in /etc/hosts, which scripts/test provides.
 func TestRunProxyToo(t *testing.T) {
 	cfg := testConfig(1 << 20)

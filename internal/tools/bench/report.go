@@ -172,7 +172,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "over TLS: https API, wss data channel (the emulator's CA in AWS_CA_BUNDLE and SSL_CERT_FILE)\n")
 	}
 	if r.ProxyToo {
-		fmt.Fprintf(w, "columns *%s: over TLS through tinyproxy (HTTPS_PROXY; CONNECT for the API calls and the data channel; %d CONNECTs in its log), measured in turn with the others\n", ProxySuffix, r.ProxyConnects)
+		fmt.Fprintf(w, "columns *%s: over TLS through tinyproxy (HTTPS_PROXY: a CONNECT for every data channel and API call of the plugin; %d CONNECTs in its log), measured in turn with the others\n", ProxySuffix, r.ProxyConnects)
 	}
 	if r.TLSToo {
 		fmt.Fprintf(w, "columns *%s: over TLS (https API, wss data channel; the emulator's CA in AWS_CA_BUNDLE and SSL_CERT_FILE), measured in turn with the plain ones\n", TLSSuffix)
