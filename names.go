@@ -68,3 +68,17 @@ const (
 // ForwardAddr is the address of either end of a forwarded connection (network "ssm"): it names the session
 // that carries it.
 type ForwardAddr = portforward.Addr
+
+// AgentForwardMode is the mode a port-forwarding session (a LocalPortForwarding document) runs in with an
+// agent of this version: [ModeMux] for agents newer than 3.0.196.0, [ModeBasic] for older ones, by the
+// official plugin's rule (docs/protocol.md §9).
+func AgentForwardMode(agentVersion string) ForwardMode {
+	return portforward.SelectMode(portforward.Properties{Type: portforward.LocalPortForwarding}, agentVersion)
+}
+
+// AgentSupportsTerminateFlag reports whether an agent of this version ends a port session on the client's
+// Flag TerminateSession message (newer than 2.3.722.0); [Session.Terminate] calls the TerminateSession API
+// for older ones (docs/protocol.md §9).
+func AgentSupportsTerminateFlag(agentVersion string) bool {
+	return portforward.AgentSupportsTerminateFlag(agentVersion)
+}

@@ -65,6 +65,7 @@ func (s *Server) operations() map[string]operation {
 		"AWSEC2InstanceConnectService.SendSSHPublicKey":     s.sendSSHPublicKey,
 		"TrentService.GenerateDataKey":                      s.generateDataKey,
 		"TrentService.Decrypt":                              s.decrypt,
+		"TrentService.DescribeKey":                          s.describeKey,
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 
 // Documents an account creates with CreateDocument: the server keeps Session documents (schema 1.0, as the
 // Session Manager documents are written) and starts sessions with them; GetDocument returns any document
-// the server knows. Names follow AWS's rules: 3 to 128 of [a-zA-Z0-9_.-], and no prefix AWS reserves.
+// the server knows (the shell document as the account's Session Manager preferences, naming Options.KMSKeyID).
+// Names follow AWS's rules: 3 to 128 of [a-zA-Z0-9_.-], and no prefix AWS reserves.
 
 var documentName = regexp.MustCompile(`^[a-zA-Z0-9_.\-]{3,128}$`)
 
@@ -133,6 +134,9 @@ func (s *Server) getDocument(r *apiRequest) (any, error) {
 			return nil, &apiError{Code: "InvalidDocument", Message: fmt.Sprintf("Document with name %s does not exist.", in.Name)}
 		}
 		content = d.content()
+		if in.Name == DocShell {
+			content = preferencesContent(s.opts.KMSKeyID)
+		}
 	}
 	return map[string]any{
 		"Name": in.Name, "Content": content, "DocumentType": "Session", "DocumentFormat": "JSON",

@@ -1,6 +1,7 @@
 package ssmtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -135,4 +136,24 @@ func substitute(v any, values map[string]string) any {
 	default:
 		return v
 	}
+}
+
+// preferencesContent renders the shell document as AWS holds it once an account has saved its Session
+// Manager preferences: "inputs" with the KMS key of Options.KMSKeyID ("" for none) and the other settings at
+// their defaults.
+func preferencesContent(kmsKeyID string) string {
+	b, _ := json.MarshalIndent(map[string]any{
+		"schemaVersion": "1.0",
+		"description":   "Document to hold regional settings for Session Manager",
+		"sessionType":   SessionTypeStandardStream,
+		"inputs": map[string]any{
+			"s3BucketName": "", "s3KeyPrefix": "", "s3EncryptionEnabled": true,
+			"cloudWatchLogGroupName": "", "cloudWatchEncryptionEnabled": true, "cloudWatchStreamingEnabled": true,
+			"idleSessionTimeout": "20", "maxSessionDuration": "",
+			"kmsKeyId":     kmsKeyID,
+			"runAsEnabled": false, "runAsDefaultUser": "",
+			"shellProfile": map[string]any{"linux": "", "windows": ""},
+		},
+	}, "", "  ")
+	return string(b)
 }

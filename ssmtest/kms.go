@@ -161,3 +161,31 @@ func (s *Server) decrypt(r *apiRequest) (any, error) {
 		Plaintext           []byte
 	}{"SYMMETRIC_DEFAULT", arn, plaintext}, nil
 }
+
+// describeKey answers KMS DescribeKey: every key ID, alias or ARN names an enabled symmetric
+// encryption key of the emulated account, as the server accepts every key in GenerateDataKey.
+func (s *Server) describeKey(r *apiRequest) (any, error) {
+	var in struct{ KeyId string }
+	if err := r.decode(&in); err != nil {
+		return nil, err
+	}
+	if in.KeyId == "" {
+		return nil, &apiError{Code: "ValidationException", Message: "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"}
+	}
+	arn := keyARN(r.region, in.KeyId)
+	id := arn[strings.LastIndex(arn, "/")+1:]
+	type metadata struct {
+		AWSAccountId, KeyId, Arn, Description                          string
+		CreationDate                                                   float64
+		Enabled                                                        bool
+		KeyState, KeyUsage, KeySpec, CustomerMasterKeySpec, KeyManager string
+		Origin                                                         string
+		EncryptionAlgorithms                                           []string
+	}
+	return struct{ KeyMetadata metadata }{metadata{
+		AWSAccountId: DefaultAccountID, KeyId: id, Arn: arn, Description: "ssmtest key",
+		CreationDate: 1.7e9, Enabled: true, KeyState: "Enabled", KeyUsage: "ENCRYPT_DECRYPT",
+		KeySpec: "SYMMETRIC_DEFAULT", CustomerMasterKeySpec: "SYMMETRIC_DEFAULT", KeyManager: "CUSTOMER",
+		Origin: "AWS_KMS", EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"},
+	}}, nil
+}

@@ -16,8 +16,8 @@ import (
 )
 
 // Server is an emulated AWS side of Session Manager listening on one loopback address:
-// SSM, ECS and KMS over AWS JSON 1.1, and the data-channel websockets of MGS, each
-// session relayed to an in-process emulated SSM Agent.
+// SSM, ECS and KMS over AWS JSON 1.1, STS GetCallerIdentity over the query protocol, and
+// the data-channel websockets of MGS, each session relayed to an in-process emulated SSM Agent.
 type Server struct {
 	// URL is the endpoint for every service, "http://127.0.0.1:port" (https from StartTLS; the host is
 	// Options.Hostname when set), set by Start or StartTLS.
@@ -160,6 +160,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveInstanceConnect(w, r)
 	case r.URL.Path == "/" && r.Header.Get("X-Amz-Target") != "":
 		s.serveAPI(w, r)
+	case isSTSRequest(r):
+		s.serveSTS(w, r)
 	case isQueryRequest(r):
 		s.serveQuery(w, r)
 	default:

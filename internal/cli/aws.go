@@ -24,6 +24,8 @@ import (
 // awsSettings selects credentials, region and endpoint. Empty fields fall back to the environment and the
 // shared configuration files, as the AWS CLI does.
 type awsSettings struct {
+	noRegionOK bool // load without a region too (doctor reports the missing region as a check)
+
 	Profile     string
 	Region      string
 	EndpointURL string
@@ -113,7 +115,7 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 		}
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	if cfg.Region == "" {
+	if cfg.Region == "" && !s.noRegionOK {
 		return nil, errors.New("no AWS region: use --region, AWS_REGION or a profile with region set")
 	}
 	if profile == "" {

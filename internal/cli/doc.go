@@ -18,6 +18,7 @@
 //	ssmwire list                         the configuration file's tunnels
 //	ssmwire targets                      managed nodes: names, addresses, DNS names, ping status
 //	ssmwire setup [--dry-run]            create the SSMWire-RunCommand document exec uses (setup.go)
+//	ssmwire doctor [TARGET]              every check a session needs, with the fix (package doctor; doctor.go)
 //
 // Global flags (--profile, --region, --endpoint-url, --json, --quiet, --config, --debug, --reason) are
 // accepted before or after the command name. --reason requests just-in-time node access for the target and

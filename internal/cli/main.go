@@ -106,7 +106,7 @@ type cmdOptions struct {
 func commands() []*command {
 	return []*command{
 		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshCommand(), sshProxyCommand(), sshConfigCommand(), upCommand(), runCommand(), listCommand(), targetsCommand(),
-		setupCommand(),
+		setupCommand(), doctorCommand(),
 	}
 }
 
