@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,44 +102,13 @@ func TestDoctorRealPlugin(t *testing.T) {
 	}
 }
 
-// startRefusingTinyproxy runs tinyproxy on a free loopback port allowing CONNECT to port 563 only, so that
-// it refuses the AWS endpoints (port 443) with "403 Access violation", and returns its URL.
-func startRefusingTinyproxy(t *testing.T) string {
-	t.Helper()
-	port := e2e.FreePort(t)
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "tinyproxy.conf")
-	body := fmt.Sprintf("Port %d\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nConnectPort 563\n", port)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := start(t, exec.Command(e2e.RequireProgram(t, "tinyproxy"), "-d", "-c", conf))
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("tinyproxy exited: %v\n%s", p.err, p.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tinyproxy does not listen on %s\n%s", addr, p.stderr.String())
-		}
-	}
-	return "http://" + addr
-}
-
 // TestDoctorTinyproxyRefuses: with HTTPS_PROXY naming a real tinyproxy that refuses CONNECT to port 443, doctor
 // fails the proxy check naming the proxy, the SSM host and tinyproxy's answer, skips the TLS checks, and
 // exits 1; nothing reaches AWS (every connection goes to the proxy).
 func TestDoctorTinyproxyRefuses(t *testing.T) {
 	t.Parallel()
-	proxy := startRefusingTinyproxy(t)
+	tp := e2e.StartTinyproxy(t, e2e.TinyproxyOptions{ConnectPorts: []int{563}}) // not 443: AWS is refused
+	proxy := tp.URL("", "")
 	env := []string{
 		"HOME=" + t.TempDir(),
 		"PATH=" + os.Getenv("PATH"),
@@ -166,5 +134,45 @@ func TestDoctorTinyproxyRefuses(t *testing.T) {
 	}
 	if c := checks["credentials"]; c.Status != "fail" || !strings.Contains(c.Message, "STS could not be reached") {
 		t.Errorf("credentials check: %+v", c)
+	}
+}
+
+// TestDoctorThroughRealProxy: a TLS emulator reached only through a real tinyproxy that wants a password, its
+// CA in AWS_CA_BUNDLE: every check passes, the session included, through CONNECT tunnels the proxy's log
+// shows, and the proxy's password is never printed.
+func TestDoctorThroughRealProxy(t *testing.T) {
+	t.Parallel()
+	srv, tp := newProxiedServer(t, e2e.TinyproxyOptions{User: "alice", Password: "s3cret"})
+	env := []string{
+		"HOME=" + t.TempDir(),
+		"PATH=" + os.Getenv("PATH"),
+		"AWS_ACCESS_KEY_ID=" + e2e.FakeAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + e2e.FakeSecretAccessKey,
+		"AWS_REGION=" + e2e.FakeRegion,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL=" + srv.URL,
+		"AWS_CA_BUNDLE=" + srv.CAFile(),
+		"HTTPS_PROXY=" + tp.URL("alice", "s3cret"),
+		"NO_PROXY=", "no_proxy=",
+	}
+	code, checks := runDoctor(t, env, instanceID)
+	if code != 0 {
+		t.Fatalf("exit %d: %+v", code, checks)
+	}
+	for _, name := range []string{"credentials", "endpoints", "proxy", "tls-api", "tls-data-channel", "target", "session"} {
+		if c := checks[name]; c.Status != "pass" {
+			t.Errorf("%s: %s %q (fix %q)", name, c.Status, c.Message, c.Fix)
+		}
+	}
+	if p := checks["proxy"]; !strings.Contains(p.Message, "SSM via http://alice:xxxxx@"+tp.Addr+" (HTTPS_PROXY)") {
+		t.Errorf("proxy check: %+v", p)
+	}
+	if n := tp.Connects(t, hostPort(srv)); n < 5 {
+		t.Errorf("%d CONNECTs to %s: want doctor's probes, STS, SSM and the data channel through the proxy\n%s", n, hostPort(srv), tp.Log(t))
+	}
+	for name, c := range checks {
+		if strings.Contains(c.Message+c.Fix+fmt.Sprint(c.Details), "s3cret") {
+			t.Errorf("%s shows the proxy's password: %+v", name, c)
+		}
 	}
 }
