@@ -17,37 +17,38 @@ func doctorCommand() *command {
 		args:    "[TARGET]",
 		summary: "check everything a session needs and say what to fix",
 		help: `
-Checks, in order, and prints one line each (✔ passed, ! warning, ✘ failed, - skipped), with what to do
-under every ✘ and !:
+Checks, in order, and prints one line each (✔ passed, ! warning, ✘ failed, - skipped), with
+what to do under every ✘ and !:
 
-  credentials        where they came from (environment, profile, SSO, instance or container role...),
-                     the identity STS GetCallerIdentity reports, and when an SSO login expires
-  region             the region in use and where it was set
-  endpoints          the SSM, KMS and STS endpoints and the data-channel host (ssmmessages)
-  proxy              the proxy HTTPS_PROXY/NO_PROXY select for them, and whether it lets us through
-  tls-api            a TLS handshake with the SSM endpoint, trusting what the SDK trusts (AWS_CA_BUNDLE,
-  tls-data-channel   ca_bundle) — and the same with the data-channel host
-  target             ping status, agent version and platform (DescribeInstanceInformation); a warning
-                     when the agent is too old for multiplexed port forwarding
-  session-document   the account's Session Manager preferences (SSM-SessionManagerRunShell) and, when
-  kms-key            they name one, the KMS key sessions are encrypted with (DescribeKey)
-  plugin             the session-manager-plugin the AWS CLI would run (first on PATH): ssmwire's or
-                     AWS's, and its version
-  session            with TARGET: a real session — StartSession, handshake, one round trip through the
-                     shell, terminate — with the time of each step
+  credentials       where they came from (environment, profile, SSO, instance or container
+                    role...), the identity STS GetCallerIdentity reports, when SSO expires
+  region            the region in use and where it was set
+  endpoints         the SSM, KMS and STS endpoints and the data-channel host (ssmmessages)
+  proxy             the proxy HTTPS_PROXY/NO_PROXY select, and whether it lets us through
+  tls-api           a TLS handshake with the SSM endpoint, trusting what the SDK trusts
+  tls-data-channel  (AWS_CA_BUNDLE, ca_bundle); the same with the data-channel host
+  target            ping status, agent version, platform (DescribeInstanceInformation);
+                    a warning when the agent is too old for multiplexed port forwarding
+  session-document  the Session Manager preferences (SSM-SessionManagerRunShell) and the
+  kms-key           KMS key they name, if any (DescribeKey)
+  plugin            the session-manager-plugin the AWS CLI would run (first on PATH):
+                    ssmwire's or AWS's, and its version
+  session           with TARGET, a real session: StartSession, handshake, one round trip
+                    through the shell, terminate, each timed
 
-STS is called at AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL when set, else AWS's: --endpoint-url names the SSM,
-ECS and KMS endpoint only (a VPC endpoint, say). The proxy comes from HTTPS_PROXY, HTTP_PROXY and NO_PROXY as
-Go reads them (upper case first).
+STS is called at AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL when set, else AWS's: --endpoint-url
+names the SSM, ECS and KMS endpoint only (a VPC endpoint, say). The proxy comes from HTTPS_PROXY,
+HTTP_PROXY and NO_PROXY as Go reads them (upper case first).
 
-The exit status is 0 when no check failed (warnings allowed), 1 otherwise. With --json each check is one
-JSON object per line: {"check", "status" (pass|warn|fail|skip), "message", "fix", "details", "steps"}.
+The exit status is 0 when no check failed (warnings allowed), non-zero otherwise. With --json
+each check is one JSON object per line: check, status (pass, warn, fail, skip), message, fix,
+details and, for the session, steps.
 
 Examples:
-  ssmwire doctor                         check credentials, region, network and plugin
-  ssmwire doctor web-1                   ... and the instance tagged Name=web-1, with a real session
+  ssmwire doctor                        credentials, region, network and plugin
+  ssmwire doctor web-1                  ... and the instance tagged Name=web-1, with a session
   ssmwire doctor --profile prod --region eu-west-1 i-0123456789abcdef0
-  ssmwire doctor --json i-0123456789abcdef0 | jq -r 'select(.status=="fail") | .fix'`,
+  ssmwire doctor --json i-0123456789abcdef0 | jq -r 'select(.status=="fail") | .fix`,
 		run: runDoctor,
 	}
 }
