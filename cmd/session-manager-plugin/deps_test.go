@@ -4,21 +4,31 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestNoEC2Client: the plugin is a drop-in replacement and stays small; the EC2 client the ssmwire command
-// uses to name instances must not be linked into it.
-func TestNoEC2Client(t *testing.T) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
+// TestDeps keeps what only the ssmwire command needs out of the plugin binary, a drop-in replacement that
+// stays small: the doctor package, and any SDK service client beyond those the plugin's own work and the
+// SDK's credential chain (SSO, STS assume-role and web identity, sign-in) use — notably the EC2 client the
+// ssmwire command uses to name instances.
+func TestDeps(t *testing.T) {
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
 	if err != nil {
-		t.Fatalf("go list: %v", err)
+		t.Fatalf("go list -deps: %v", err)
 	}
-	for _, p := range strings.Fields(string(out)) {
-		if strings.HasPrefix(p, "github.com/aws/aws-sdk-go-v2/service/ec2") {
-			t.Errorf("session-manager-plugin links %s", p)
+	allowed := []string{"ssm", "kms", "ecs", "sts", "sso", "ssooidc", "signin"}
+	for _, pkg := range strings.Fields(string(out)) {
+		switch {
+		case strings.HasPrefix(pkg, "github.com/ssmwire/ssmwire/doctor"):
+			t.Errorf("the plugin links %s", pkg)
+		case strings.HasPrefix(pkg, "github.com/aws/aws-sdk-go-v2/service/"):
+			svc, _, _ := strings.Cut(strings.TrimPrefix(pkg, "github.com/aws/aws-sdk-go-v2/service/"), "/")
+			if svc != "internal" && !slices.Contains(allowed, svc) {
+				t.Errorf("the plugin links the SDK client %s", pkg)
+			}
 		}
 	}
 }
