@@ -16,6 +16,6 @@
 // check passed, warned or was skipped for lack of a target, and none failed.
 //
 // The package uses only what the ssmwire root package exports, the AWS SDK (STS, SSM, KMS, ECS) and
-// golang.org/x/net/http/httpproxy; it prints nothing, and its network probes use the CA roots and the proxy
-// the SDK itself would use.
+// internal/awsnet (the programs' proxy rules, so that it reports the proxy they use); it prints nothing, and
+// its network probes use the CA roots and the proxy the SDK itself would use.
 package doctor

@@ -13,7 +13,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"golang.org/x/net/http/httpproxy"
+
+	"github.com/ssmwire/ssmwire/internal/awsnet"
 )
 
 // network is what the endpoint check found: where each service is, how it is reached, which roots are
@@ -122,29 +123,14 @@ func (d *run) roots() (*x509.CertPool, string) {
 	return tr.TLSClientConfig.RootCAs, "ca_bundle of profile " + d.profile
 }
 
-// proxyFor returns the proxy Go uses for u with the environment's HTTPS_PROXY, HTTP_PROXY and NO_PROXY
-// (upper case first, as net/http), and the variable it came from; nil for a direct connection.
+// proxyFor returns the proxy the programs use for u with the environment's HTTPS_PROXY, HTTP_PROXY and
+// NO_PROXY (awsnet.ProxyFrom: upper case first, as net/http), and the variable it came from; nil for a
+// direct connection.
 func (d *run) proxyFor(u *url.URL) (*url.URL, string, error) {
-	get := func(names ...string) (string, string) {
-		for _, n := range names {
-			if v := d.env.get(n); v != "" {
-				return v, n
-			}
-		}
-		return "", ""
-	}
-	https, httpsVar := get("HTTPS_PROXY", "https_proxy")
-	plain, plainVar := get("HTTP_PROXY", "http_proxy")
-	noProxy, _ := get("NO_PROXY", "no_proxy")
-	pc := &httpproxy.Config{HTTPSProxy: https, HTTPProxy: plain, NoProxy: noProxy, CGI: d.env.get("REQUEST_METHOD") != ""}
-	p, err := pc.ProxyFunc()(u)
-	if err != nil || p == nil {
-		return nil, "", err
-	}
-	if u.Scheme == "https" {
-		return p, httpsVar, nil
-	}
-	return p, plainVar, nil
+	return awsnet.ProxyFrom(func(key string) (string, bool) {
+		v := d.env.get(key)
+		return v, v != ""
+	})(u)
 }
 
 // httpClient is the SDK's HTTP client (its CA roots, timeouts) with the environment's proxy.

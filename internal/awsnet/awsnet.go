@@ -25,9 +25,18 @@ type Lookup func(key string) (string, bool)
 
 // get returns the value of the first of keys that is set and not empty.
 func (l Lookup) get(keys ...string) string {
+	if k := l.name(keys...); k != "" {
+		v, _ := l(k)
+		return v
+	}
+	return ""
+}
+
+// name returns the first of keys that is set and not empty, "" when none is.
+func (l Lookup) name(keys ...string) string {
 	for _, k := range keys {
 		if v, ok := l(k); ok && v != "" {
-			return v
+			return k
 		}
 	}
 	return ""
@@ -105,6 +114,18 @@ func CABundle(ctx context.Context, lookup Lookup, profile string, files Files) (
 // (httpproxy.FromEnvironment): HTTPS_PROXY or https_proxy for https URLs, HTTP_PROXY or http_proxy for http,
 // NO_PROXY or no_proxy for exceptions; localhost and loopback addresses are never proxied.
 func Proxy(lookup Lookup) func(*http.Request) (*url.URL, error) {
+	f := ProxyFrom(lookup)
+	return func(r *http.Request) (*url.URL, error) {
+		p, _, err := f(r.URL)
+		return p, err
+	}
+}
+
+// ProxyFrom is [Proxy] for a URL that also says which variable named the proxy ("HTTPS_PROXY",
+// "https_proxy", "HTTP_PROXY" or "http_proxy"; "" with a nil proxy, a direct connection), for a program
+// that reports the proxy in use.
+func ProxyFrom(lookup Lookup) func(u *url.URL) (proxy *url.URL, from string, err error) {
+	httpsVar, plainVar := lookup.name("HTTPS_PROXY", "https_proxy"), lookup.name("HTTP_PROXY", "http_proxy")
 	cfg := &httpproxy.Config{
 		HTTPProxy:  lookup.get("HTTP_PROXY", "http_proxy"),
 		HTTPSProxy: lookup.get("HTTPS_PROXY", "https_proxy"),
@@ -112,7 +133,16 @@ func Proxy(lookup Lookup) func(*http.Request) (*url.URL, error) {
 		CGI:        lookup.get("REQUEST_METHOD") != "",
 	}
 	f := cfg.ProxyFunc()
-	return func(r *http.Request) (*url.URL, error) { return f(r.URL) }
+	return func(u *url.URL) (*url.URL, string, error) {
+		p, err := f(u)
+		if err != nil || p == nil {
+			return nil, "", err
+		}
+		if u.Scheme == "https" {
+			return p, httpsVar, nil
+		}
+		return p, plainVar, nil
+	}
 }
 
 // LoadOptions returns the config.LoadDefaultConfig options that make the SDK use the CA bundle and proxies

@@ -61,25 +61,31 @@ func TestCABundle(t *testing.T) {
 }
 
 // TestProxy: Go's rules over the given environment: upper case first, https and http apart, NO_PROXY, never
-// loopback.
+// loopback; ProxyFrom names the variable the proxy came from.
 func TestProxy(t *testing.T) {
 	for _, tc := range []struct {
-		env  map[string]string
-		url  string
-		want string
+		env        map[string]string
+		url        string
+		want, from string
 	}{
-		{map[string]string{"HTTPS_PROXY": "http://a:1", "https_proxy": "http://b:1"}, "https://ssm.example:443/", "http://a:1"},
-		{map[string]string{"https_proxy": "https://b:1"}, "https://ssm.example:443/", "https://b:1"},
-		{map[string]string{"HTTP_PROXY": "http://c:1"}, "https://ssm.example:443/", ""},
-		{map[string]string{"HTTP_PROXY": "http://c:1"}, "http://ssm.example:80/", "http://c:1"},
-		{map[string]string{"HTTPS_PROXY": "http://a:1", "NO_PROXY": ".example"}, "https://ssm.example:443/", ""},
-		{map[string]string{"HTTPS_PROXY": "http://a:1", "no_proxy": "ssm.example"}, "https://ssm.example:443/", ""},
-		{map[string]string{"HTTPS_PROXY": "http://a:1"}, "https://127.0.0.1:443/", ""},
+		{map[string]string{"HTTPS_PROXY": "http://a:1", "https_proxy": "http://b:1"}, "https://ssm.example:443/", "http://a:1", "HTTPS_PROXY"},
+		{map[string]string{"https_proxy": "https://b:1"}, "https://ssm.example:443/", "https://b:1", "https_proxy"},
+		{map[string]string{"HTTPS_PROXY": "", "https_proxy": "https://b:1"}, "https://ssm.example:443/", "https://b:1", "https_proxy"},
+		{map[string]string{"HTTP_PROXY": "http://c:1"}, "https://ssm.example:443/", "", ""},
+		{map[string]string{"HTTP_PROXY": "http://c:1"}, "http://ssm.example:80/", "http://c:1", "HTTP_PROXY"},
+		{map[string]string{"http_proxy": "http://c:1", "HTTPS_PROXY": "http://a:1"}, "http://ssm.example:80/", "http://c:1", "http_proxy"},
+		{map[string]string{"HTTPS_PROXY": "http://a:1", "NO_PROXY": ".example"}, "https://ssm.example:443/", "", ""},
+		{map[string]string{"HTTPS_PROXY": "http://a:1", "no_proxy": "ssm.example"}, "https://ssm.example:443/", "", ""},
+		{map[string]string{"HTTPS_PROXY": "http://a:1"}, "https://127.0.0.1:443/", "", ""},
 	} {
 		u, _ := url.Parse(tc.url)
 		got, err := Proxy(env(tc.env))(&http.Request{URL: u})
 		if err != nil || (got == nil) != (tc.want == "") || (got != nil && got.String() != tc.want) {
 			t.Errorf("%v for %s: %v, %v; want %q", tc.env, tc.url, got, err, tc.want)
+		}
+		got, from, err := ProxyFrom(env(tc.env))(u)
+		if err != nil || (got == nil) != (tc.want == "") || (got != nil && got.String() != tc.want) || from != tc.from {
+			t.Errorf("ProxyFrom: %v for %s: %v from %q, %v; want %q from %q", tc.env, tc.url, got, from, err, tc.want, tc.from)
 		}
 	}
 }
