@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"net"
 	"os"
 	"strings"
@@ -15,42 +14,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/internal/testkit/clientkit"
 	"github.com/ssmwire/ssmwire/shell"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
-// exampleClient starts an emulated AWS side and returns a client aimed at it. In a real program the
-// configuration comes from config.LoadDefaultConfig(ctx) instead (see the package documentation).
-func exampleClient() (*ssmwire.Client, *ssmtest.Server) {
-	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
-	return ssmwire.NewFromAWSConfig(srv.AWSConfig()), srv
-}
-
-// startDatabase stands in for a database on the target's network: it answers each "PING" line with "+PONG".
-func startDatabase() (port int, stop func()) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				sc := bufio.NewScanner(conn)
-				for sc.Scan() {
-					if sc.Text() == "PING" {
-						fmt.Fprintf(conn, "+PONG\n")
-					}
-				}
-			}()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr).Port, func() { l.Close() }
-}
+// The examples' emulated AWS side and database, shared with pool's (internal/testkit/clientkit).
+var (
+	exampleClient = clientkit.ExampleClient
+	startDatabase = clientkit.StartDatabase
+)
 
 // Run a command on an instance and get its exit status. SSMWire-RunCommand is a customer document of session
 // type NonInteractiveCommands with separateOutputStream set, the kind of document that reports separate

@@ -9,56 +9,23 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
+	"github.com/ssmwire/ssmwire/internal/testkit/clientkit"
 	"github.com/ssmwire/ssmwire/portforward"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
-// closedPort returns a 127.0.0.1 port nothing listens on.
-func closedPort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
-}
-
-// echo writes msg on conn and checks it comes back.
-func echo(t testing.TB, conn net.Conn, msg string) {
-	t.Helper()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	defer conn.SetDeadline(time.Time{})
-	if _, err := io.WriteString(conn, msg); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(conn, got); err != nil || string(got) != msg {
-		t.Fatalf("echo %q: got %q, %v", msg, got, err)
-	}
-}
-
-// waitEnded waits until the server has ended session id.
-func waitEnded(t testing.TB, srv *ssmtest.Server, id string) {
-	t.Helper()
-	info := srv.Session(id)
-	if info == nil {
-		t.Fatalf("no session %s on the server", id)
-	}
-	select {
-	case <-info.Done:
-	case <-testkit.Context(t).Done():
-		t.Fatalf("session %s still running on the server", id)
-	}
-}
+// Checks shared with pool's tests (internal/testkit/clientkit).
+var (
+	closedPort = clientkit.ClosedPort
+	echo       = clientkit.Echo
+	waitEnded  = clientkit.WaitEnded
+)
 
 func TestForwardManyConnections(t *testing.T) {
 	checkGoroutines(t)
