@@ -3,14 +3,10 @@ package pool_test
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,29 +102,29 @@ func TestProxyThroughTarget(t *testing.T) {
 
 	// Two connections to a name only the target knows: one session, ToRemoteHost with the name.
 	for i := range 2 {
-		conn := proxyConn(t, addr)
-		if rep := socks5Connect(t, conn, "db.internal", port); rep != 0 {
+		conn := testkit.Dial(t, addr)
+		if rep := testkit.SOCKS5Connect(t, conn, "db.internal", port); rep != 0 {
 			t.Fatalf("SOCKS5 to db.internal: reply %d (%v)", rep, evs.failures())
 		}
 		expectBanner(t, conn, fmt.Sprintf("connection %d", i))
 		conn.Close()
 	}
 	// An IPv6 address of the target's VPC, in the SOCKS5 request's IPv6 form.
-	conn := proxyConn(t, addr)
-	if rep := socks5Connect(t, conn, "fd00::5", port); rep != 0 {
+	conn := testkit.Dial(t, addr)
+	if rep := testkit.SOCKS5Connect(t, conn, "fd00::5", port); rep != 0 {
 		t.Fatalf("SOCKS5 to fd00::5: reply %d (%v)", rep, evs.failures())
 	}
 	expectBanner(t, conn, "fd00::5")
 	conn.Close()
 	// A loopback address and the HTTP side.
-	conn = proxyConn(t, addr)
-	if rep := socks5Connect(t, conn, "127.0.0.1", port); rep != 0 {
+	conn = testkit.Dial(t, addr)
+	if rep := testkit.SOCKS5Connect(t, conn, "127.0.0.1", port); rep != 0 {
 		t.Fatalf("SOCKS5 to 127.0.0.1: reply %d (%v)", rep, evs.failures())
 	}
 	expectBanner(t, conn, "127.0.0.1")
 	conn.Close()
-	conn = proxyConn(t, addr)
-	resp, br := httpConnect(t, conn, net.JoinHostPort("db.internal", strconv.Itoa(port)))
+	conn = testkit.Dial(t, addr)
+	resp, br := testkit.HTTPConnect(t, conn, net.JoinHostPort("db.internal", strconv.Itoa(port)))
 	if resp.StatusCode != 200 {
 		t.Fatalf("CONNECT db.internal: %s", resp.Status)
 	}
@@ -170,13 +166,13 @@ func TestProxyThroughTarget(t *testing.T) {
 		{"denied by IAM", "secret.internal", port, 2, 403, "AccessDeniedException"},
 	}
 	for _, tt := range tests {
-		conn := proxyConn(t, addr)
-		if rep := socks5Connect(t, conn, tt.host, tt.port); rep != tt.socks {
+		conn := testkit.Dial(t, addr)
+		if rep := testkit.SOCKS5Connect(t, conn, tt.host, tt.port); rep != tt.socks {
 			t.Errorf("%s: SOCKS5 reply %d, want %d", tt.name, rep, tt.socks)
 		}
 		conn.Close()
-		conn = proxyConn(t, addr)
-		resp, _ := httpConnect(t, conn, net.JoinHostPort(tt.host, strconv.Itoa(tt.port)))
+		conn = testkit.Dial(t, addr)
+		resp, _ := testkit.HTTPConnect(t, conn, net.JoinHostPort(tt.host, strconv.Itoa(tt.port)))
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.reason) {
 			t.Errorf("%s: HTTP %s %q, want %d saying %q", tt.name, resp.Status, body, tt.status, tt.reason)
@@ -198,65 +194,16 @@ func newServerWithHosts(t *testing.T, hosts map[string]string) *ssmtest.Server {
 	return newServer(t, &ssmtest.Options{Hosts: hosts})
 }
 
-func proxyConn(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(testkit.Timeout))
-	return c
-}
-
 func expectBanner(t *testing.T, c io.ReadWriter, what string) {
 	t.Helper()
 	br := bufio.NewReader(c)
 	if line, err := br.ReadString('\n'); line != "hello\n" {
-		buf := make([]byte, 16<<20)
-		os.WriteFile("/tmp/stacks.txt", buf[:runtime.Stack(buf, true)], 0o644)
 		t.Fatalf("%s: banner %q, %v", what, line, err)
 	}
 	io.WriteString(c, "ping\n")
 	if line, err := br.ReadString('\n'); line != "ping\n" {
 		t.Fatalf("%s: echo %q, %v", what, line, err)
 	}
-}
-
-// socks5Connect performs a SOCKS5 CONNECT (a domain name unless host is an IP address) and returns the reply.
-func socks5Connect(t *testing.T, c net.Conn, host string, port int) byte {
-	t.Helper()
-	req := []byte{5, 1, 0, 5, 1, 0}
-	if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
-		req = append(append(req, 1), ip.To4()...)
-	} else if ip != nil {
-		req = append(append(req, 4), ip...)
-	} else {
-		req = append(append(req, 3, byte(len(host))), host...)
-	}
-	req = binary.BigEndian.AppendUint16(req, uint16(port))
-	if _, err := c.Write(req); err != nil {
-		t.Fatal(err)
-	}
-	var rep [12]byte
-	if _, err := io.ReadFull(c, rep[:]); err != nil {
-		t.Fatalf("SOCKS5 reply: %v", err)
-	}
-	if rep[0] != 5 || rep[1] != 0 || rep[2] != 5 {
-		t.Fatalf("SOCKS5 answers %v", rep)
-	}
-	return rep[3]
-}
-
-func httpConnect(t *testing.T, c net.Conn, target string) (*http.Response, *bufio.Reader) {
-	t.Helper()
-	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, &http.Request{Method: "CONNECT"})
-	if err != nil {
-		t.Fatalf("CONNECT %s: %v", target, err)
-	}
-	return resp, br
 }
 
 // TestDialerPool: with DialerConfig.Pool each destination gets a pool: busy connections spread over up to
@@ -334,12 +281,12 @@ func TestProxyDialTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- ps.Serve(ctx, l) }()
-	conn := proxyConn(t, l.Addr().String())
-	if rep := socks5Connect(t, conn, "slow.internal", 5432); rep != 4 {
+	conn := testkit.Dial(t, l.Addr().String())
+	if rep := testkit.SOCKS5Connect(t, conn, "slow.internal", 5432); rep != 4 {
 		t.Errorf("SOCKS5 reply %d, want 4", rep)
 	}
-	conn = proxyConn(t, l.Addr().String())
-	resp, _ := httpConnect(t, conn, "slow.internal:5432")
+	conn = testkit.Dial(t, l.Addr().String())
+	resp, _ := testkit.HTTPConnect(t, conn, "slow.internal:5432")
 	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 504 || !strings.Contains(string(body), "no connection to slow.internal:5432 after 500ms") {
 		t.Errorf("HTTP %s %q, want 504 saying why", resp.Status, body)
 	}
@@ -370,15 +317,15 @@ func TestProxyOldAgent(t *testing.T) {
 	go func() { served <- ps.Serve(ctx, l) }()
 	port := bannerServer(t)
 	for i := range 2 {
-		conn := proxyConn(t, l.Addr().String())
-		if rep := socks5Connect(t, conn, "db.internal", port); rep != 0 {
+		conn := testkit.Dial(t, l.Addr().String())
+		if rep := testkit.SOCKS5Connect(t, conn, "db.internal", port); rep != 0 {
 			t.Fatalf("SOCKS5 reply %d", rep)
 		}
 		expectBanner(t, conn, fmt.Sprint("basic connection ", i))
 		conn.Close()
 	}
-	conn := proxyConn(t, l.Addr().String())
-	if rep := socks5Connect(t, conn, "db.internal", closedPort(t)); rep != 5 {
+	conn := testkit.Dial(t, l.Addr().String())
+	if rep := testkit.SOCKS5Connect(t, conn, "db.internal", closedPort(t)); rep != 5 {
 		t.Errorf("SOCKS5 reply %d for a closed port, want 5", rep)
 	}
 	cancel()

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -98,62 +97,6 @@ func (l *eventLog) wait(t *testing.T, typ EventType) Event {
 	}
 }
 
-// socksConnect performs a SOCKS5 handshake on c for host:port (a domain name unless it parses as an IP) and
-// returns the reply code.
-func socksConnect(t *testing.T, c net.Conn, host string, port int) byte {
-	t.Helper()
-	if _, err := c.Write([]byte{5, 1, 0}); err != nil {
-		t.Fatal(err)
-	}
-	var sel [2]byte
-	if _, err := io.ReadFull(c, sel[:]); err != nil || sel != [2]byte{5, 0} {
-		t.Fatalf("method selection %v, %v", sel, err)
-	}
-	req := []byte{5, 1, 0}
-	if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
-		req = append(append(req, 1), ip.To4()...)
-	} else if ip != nil {
-		req = append(append(req, 4), ip...)
-	} else {
-		req = append(append(req, 3, byte(len(host))), host...)
-	}
-	req = binary.BigEndian.AppendUint16(req, uint16(port))
-	if _, err := c.Write(req); err != nil {
-		t.Fatal(err)
-	}
-	var rep [10]byte
-	if _, err := io.ReadFull(c, rep[:]); err != nil {
-		t.Fatalf("reading the reply: %v", err)
-	}
-	if rep[0] != 5 || rep[2] != 0 || rep[3] != 1 {
-		t.Fatalf("malformed reply %v", rep)
-	}
-	return rep[1]
-}
-
-// httpConnect sends a CONNECT for target and returns the response (its body read when it is not a 200).
-func httpConnect(t *testing.T, c net.Conn, target string) (*http.Response, *bufio.Reader) {
-	t.Helper()
-	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, &http.Request{Method: "CONNECT"})
-	if err != nil {
-		t.Fatalf("reading the CONNECT response: %v", err)
-	}
-	return resp, br
-}
-
-func dialProxy(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	return c
-}
-
 // netDial dials with net.Dialer, remembering what it was asked for.
 type netDial struct {
 	mu    sync.Mutex
@@ -174,10 +117,10 @@ func TestSOCKS5Tunnel(t *testing.T) {
 	var d netDial
 	addr, evs := startProxy(t, Config{Dial: d.dial})
 	for _, h := range []string{host, "localhost"} {
-		c := dialProxy(t, addr)
+		c := testkit.Dial(t, addr)
 		var p int
 		fmt.Sscan(port, &p)
-		if rep := socksConnect(t, c, h, p); rep != 0 {
+		if rep := testkit.SOCKS5Connect(t, c, h, p); rep != 0 {
 			t.Fatalf("reply %d", rep)
 		}
 		io.WriteString(c, "hello")
@@ -213,8 +156,8 @@ func TestHTTPConnectTunnel(t *testing.T) {
 	echo := echoServer(t)
 	var d netDial
 	addr, evs := startProxy(t, Config{Dial: d.dial})
-	c := dialProxy(t, addr)
-	resp, br := httpConnect(t, c, echo)
+	c := testkit.Dial(t, addr)
+	resp, br := testkit.HTTPConnect(t, c, echo)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %s", resp.Status)
 	}
@@ -233,7 +176,7 @@ func TestPipelinedBytes(t *testing.T) {
 	echo := echoServer(t)
 	var d netDial
 	addr, _ := startProxy(t, Config{Dial: d.dial})
-	c := dialProxy(t, addr)
+	c := testkit.Dial(t, addr)
 	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\n\r\nearly", echo)
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, &http.Request{Method: "CONNECT"})
@@ -256,7 +199,7 @@ func TestDispatch(t *testing.T) {
 	}
 	addr, _ := startProxy(t, Config{Dial: dial})
 	t.Run("SOCKS4", func(t *testing.T) {
-		c := dialProxy(t, addr)
+		c := testkit.Dial(t, addr)
 		c.Write([]byte{4, 1, 0, 80, 10, 0, 0, 5, 'u', 0})
 		got, _ := io.ReadAll(c)
 		if want := []byte{0, 91, 0, 0, 0, 0, 0, 0}; string(got) != string(want) {
@@ -264,7 +207,7 @@ func TestDispatch(t *testing.T) {
 		}
 	})
 	t.Run("SOCKS5 username/password only", func(t *testing.T) {
-		c := dialProxy(t, addr)
+		c := testkit.Dial(t, addr)
 		c.Write([]byte{5, 1, 2})
 		got, _ := io.ReadAll(c)
 		if want := []byte{5, 0xFF}; string(got) != string(want) {
@@ -273,7 +216,7 @@ func TestDispatch(t *testing.T) {
 	})
 	for _, cmd := range []byte{socksCmdBind, socksCmdUDP} {
 		t.Run(socksCommandName(cmd), func(t *testing.T) {
-			c := dialProxy(t, addr)
+			c := testkit.Dial(t, addr)
 			c.Write([]byte{5, 1, 0, 5, cmd, 0, 1, 10, 0, 0, 5, 0, 80})
 			got, _ := io.ReadAll(c)
 			if want := []byte{5, 0, 5, 7, 0, 1, 0, 0, 0, 0, 0, 0}; string(got) != string(want) {
@@ -282,7 +225,7 @@ func TestDispatch(t *testing.T) {
 		})
 	}
 	t.Run("SOCKS5 address type 9", func(t *testing.T) {
-		c := dialProxy(t, addr)
+		c := testkit.Dial(t, addr)
 		c.Write([]byte{5, 1, 0, 5, 1, 0, 9, 0, 80})
 		got, _ := io.ReadAll(c)
 		if want := []byte{5, 0, 5, 8, 0, 1, 0, 0, 0, 0, 0, 0}; string(got) != string(want) {
@@ -290,7 +233,7 @@ func TestDispatch(t *testing.T) {
 		}
 	})
 	t.Run("GET", func(t *testing.T) {
-		c := dialProxy(t, addr)
+		c := testkit.Dial(t, addr)
 		io.WriteString(c, "GET http://db.internal/ HTTP/1.1\r\nHost: db.internal\r\n\r\n")
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
@@ -302,7 +245,7 @@ func TestDispatch(t *testing.T) {
 		}
 	})
 	t.Run("garbage", func(t *testing.T) {
-		c := dialProxy(t, addr)
+		c := testkit.Dial(t, addr)
 		c.Write([]byte{0x16, 3, 1, 0, 5})
 		if got, _ := io.ReadAll(c); len(got) != 0 {
 			t.Fatalf("answered %q", got)
@@ -338,16 +281,16 @@ func TestFailureReplies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dial := func(ctx context.Context, host string, port int) (net.Conn, error) { return nil, tt.err }
 			addr, evs := startProxy(t, Config{Dial: dial})
-			c := dialProxy(t, addr)
-			if rep := socksConnect(t, c, "db.internal", 5432); rep != tt.socks {
+			c := testkit.Dial(t, addr)
+			if rep := testkit.SOCKS5Connect(t, c, "db.internal", 5432); rep != tt.socks {
 				t.Errorf("SOCKS5 reply %d, want %d", rep, tt.socks)
 			}
 			e := evs.wait(t, EventFailed)
 			if e.Kind != tt.kind || !errors.Is(e.Err, tt.err) || e.Reply != fmt.Sprintf("SOCKS5 reply %d", tt.socks) {
 				t.Errorf("event %+v", e)
 			}
-			c = dialProxy(t, addr)
-			resp, _ := httpConnect(t, c, "db.internal:5432")
+			c = testkit.Dial(t, addr)
+			resp, _ := testkit.HTTPConnect(t, c, "db.internal:5432")
 			body, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.err.Error()) {
 				t.Errorf("HTTP %s, body %q; want %d with the reason", resp.Status, body, tt.status)
@@ -374,11 +317,11 @@ func TestDialTimeout(t *testing.T) {
 			go s.ServeConn(context.Background(), server)
 			start := time.Now()
 			if proto == "socks5" {
-				if rep := socksConnect(t, client, "10.0.0.9", 5432); rep != 4 {
+				if rep := testkit.SOCKS5Connect(t, client, "10.0.0.9", 5432); rep != 4 {
 					t.Errorf("SOCKS5 reply %d, want 4", rep)
 				}
 			} else {
-				resp, _ := httpConnect(t, client, "10.0.0.9:5432")
+				resp, _ := testkit.HTTPConnect(t, client, "10.0.0.9:5432")
 				if resp.StatusCode != 504 {
 					t.Errorf("HTTP %s, want 504", resp.Status)
 				}
@@ -425,8 +368,8 @@ func TestServeStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, l) }()
-	c := dialProxy(t, l.Addr().String())
-	resp, br := httpConnect(t, c, echo)
+	c := testkit.Dial(t, l.Addr().String())
+	resp, br := testkit.HTTPConnect(t, c, echo)
 	if resp.StatusCode != 200 {
 		t.Fatal(resp.Status)
 	}
