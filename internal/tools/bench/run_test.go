@@ -178,8 +178,16 @@ func TestMainUsage(t *testing.T) {
 
 // TestRunTLSToo: with -tls-too, every plugin is measured plain and over TLS in one run.
 func TestRunTLSToo(t *testing.T) {
+	runTwice(t, func(cfg *Config) { cfg.TLSToo = true }, TLSSuffix)
+}
+
+// runTwice runs our plugin in mux mode with the second measurement edit turns on (-tls-too, -proxy-too),
+// checks the plain row and the one named with suffix and that the text report divides one by the other, and
+// returns the report.
+func runTwice(t *testing.T, edit func(*Config), suffix string) *Report {
+	t.Helper()
 	cfg := testConfig(1 << 20)
-	cfg.TLSToo = true
+	edit(cfg)
 	cfg.Ceiling = false
 	cfg.Modes = []Mode{ModeMux}
 	cfg.Plugins = []Plugin{{Name: "ours", Path: ourPlugin(t)}}
@@ -187,16 +195,17 @@ func TestRunTLSToo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.row("ours", ModeMux) == nil || rep.row("ours"+TLSSuffix, ModeMux) == nil {
-		t.Fatalf("rows %+v, want ours and ours%s", rep.Rows, TLSSuffix)
+	if rep.row("ours", ModeMux) == nil || rep.row("ours"+suffix, ModeMux) == nil {
+		t.Fatalf("rows %+v, want ours and ours%s", rep.Rows, suffix)
 	}
 	for i := range rep.Rows {
 		checkRow(t, &rep.Rows[i])
 	}
 	var out bytes.Buffer
-	if err := rep.WriteText(&out); err != nil || !strings.Contains(out.String(), "ours÷ours-tls") {
-		t.Errorf("text report (%v) lacks the plain÷TLS column:\n%s", err, out.String())
+	if err := rep.WriteText(&out); err != nil || !strings.Contains(out.String(), "ours÷ours"+suffix) {
+		t.Errorf("text report (%v) lacks the ours÷ours%s column:\n%s", err, suffix, out.String())
 	}
+	return rep
 }
 
 // TestRunOverTLS: with -tls, the ceiling relay and our plugin (given the CA as AWS_CA_BUNDLE) measure over
