@@ -5,7 +5,6 @@ package realtest
 import (
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,14 +25,7 @@ func ssmwireInTmux(t *testing.T, srv *ssmtest.Server, cols, rows int, args ...st
 		Command: line,
 		Cols:    cols,
 		Rows:    rows,
-		Env: []string{
-			"HOME=" + t.TempDir(),
-			"PATH=" + os.Getenv("PATH"),
-			"AWS_ACCESS_KEY_ID=" + e2e.FakeAccessKeyID,
-			"AWS_SECRET_ACCESS_KEY=" + e2e.FakeSecretAccessKey,
-			"AWS_REGION=" + e2e.FakeRegion,
-			"AWS_EC2_METADATA_DISABLED=true",
-		},
+		Env:     fakeAWSEnv(t),
 	})
 }
 

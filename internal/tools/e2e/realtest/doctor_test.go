@@ -109,15 +109,7 @@ func TestDoctorTinyproxyRefuses(t *testing.T) {
 	t.Parallel()
 	tp := e2e.StartTinyproxy(t, e2e.TinyproxyOptions{ConnectPorts: []int{563}}) // not 443: AWS is refused
 	proxy := tp.URL("", "")
-	env := []string{
-		"HOME=" + t.TempDir(),
-		"PATH=" + os.Getenv("PATH"),
-		"AWS_ACCESS_KEY_ID=" + e2e.FakeAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + e2e.FakeSecretAccessKey,
-		"AWS_REGION=" + e2e.FakeRegion,
-		"AWS_EC2_METADATA_DISABLED=true",
-		"HTTPS_PROXY=" + proxy,
-	}
+	env := fakeAWSEnv(t, "HTTPS_PROXY="+proxy)
 	code, checks := runDoctor(t, env, instanceID)
 	if code == 0 {
 		t.Fatalf("exit 0: %+v", checks)
@@ -143,18 +135,12 @@ func TestDoctorTinyproxyRefuses(t *testing.T) {
 func TestDoctorThroughRealProxy(t *testing.T) {
 	t.Parallel()
 	srv, tp := newProxiedServer(t, e2e.TinyproxyOptions{User: "alice", Password: "s3cret"})
-	env := []string{
-		"HOME=" + t.TempDir(),
-		"PATH=" + os.Getenv("PATH"),
-		"AWS_ACCESS_KEY_ID=" + e2e.FakeAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + e2e.FakeSecretAccessKey,
-		"AWS_REGION=" + e2e.FakeRegion,
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL=" + srv.URL,
-		"AWS_CA_BUNDLE=" + srv.CAFile(),
-		"HTTPS_PROXY=" + tp.URL("alice", "s3cret"),
+	env := fakeAWSEnv(t,
+		"AWS_ENDPOINT_URL="+srv.URL,
+		"AWS_CA_BUNDLE="+srv.CAFile(),
+		"HTTPS_PROXY="+tp.URL("alice", "s3cret"),
 		"NO_PROXY=", "no_proxy=",
-	}
+	)
 	code, checks := runDoctor(t, env, instanceID)
 	if code != 0 {
 		t.Fatalf("exit %d: %+v", code, checks)

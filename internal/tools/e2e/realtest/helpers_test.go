@@ -29,6 +29,19 @@ const (
 // instanceID is the managed instance every emulator knows.
 const instanceID = ssmtest.DefaultInstanceID
 
+// fakeAWSEnv is the environment of one of our binaries run against an emulator: a fresh HOME, the test's
+// PATH, the fake credentials and region and no instance metadata, then extra.
+func fakeAWSEnv(t *testing.T, extra ...string) []string {
+	return append([]string{
+		"HOME=" + t.TempDir(),
+		"PATH=" + os.Getenv("PATH"),
+		"AWS_ACCESS_KEY_ID=" + e2e.FakeAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + e2e.FakeSecretAccessKey,
+		"AWS_REGION=" + e2e.FakeRegion,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}, extra...)
+}
+
 // pluginEnv names an environment variable that, when set, is the path of a
 // session-manager-plugin to test instead of ours; running the same tests
 // against AWS's own plugin shows whether a failure is the plugin's or the
