@@ -71,16 +71,11 @@ func (p *proxyEvents) failures() []proxy.Event {
 	return out
 }
 
-// TestProxyThroughTarget drives the SOCKS5 and HTTP CONNECT proxy served over a Dialer on ssmtest: names
-// resolved by the target, one session per destination shared by its connections, loopback destinations
-// through AWS-StartPortForwardingSession, and every kind of failure answered with its reply.
-func TestProxyThroughTarget(t *testing.T) {
-	checkGoroutines(t)
-	srv := newServerWithHosts(t, map[string]string{"db.internal": "127.0.0.1", "secret.internal": "127.0.0.1", "fd00::5": "127.0.0.1"})
-	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.SSM = denySSM{SSMAPI: cfg.SSM, host: "secret.internal"} })
-	d := pool.NewDialer(c, target, &pool.DialerConfig{ConfirmWait: testkit.Timeout / 3})
-	evs := &proxyEvents{}
-	ps, err := proxy.New(&proxy.Config{Dial: d.Dial, OnEvent: evs.add})
+// serveProxy serves a proxy with cfg on 127.0.0.1 and returns its address and stop, which ends Serve and
+// waits for it to return.
+func serveProxy(t *testing.T, cfg *proxy.Config) (addr string, stop func()) {
+	t.Helper()
+	ps, err := proxy.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +86,27 @@ func TestProxyThroughTarget(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- ps.Serve(ctx, l) }()
-	defer func() {
+	return l.Addr().String(), func() {
 		cancel()
 		<-served
+	}
+}
+
+// TestProxyThroughTarget drives the SOCKS5 and HTTP CONNECT proxy served over a Dialer on ssmtest: names
+// resolved by the target, one session per destination shared by its connections, loopback destinations
+// through AWS-StartPortForwardingSession, and every kind of failure answered with its reply.
+func TestProxyThroughTarget(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServerWithHosts(t, map[string]string{"db.internal": "127.0.0.1", "secret.internal": "127.0.0.1", "fd00::5": "127.0.0.1"})
+	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.SSM = denySSM{SSMAPI: cfg.SSM, host: "secret.internal"} })
+	d := pool.NewDialer(c, target, &pool.DialerConfig{ConfirmWait: testkit.Timeout / 3})
+	evs := &proxyEvents{}
+	addr, stop := serveProxy(t, &proxy.Config{Dial: d.Dial, OnEvent: evs.add})
+	defer func() {
+		stop()
 		d.Close()
 		waitGoroutines(t, false)
 	}()
-	addr := l.Addr().String()
 	port := bannerServer(t)
 
 	// Two connections to a name only the target knows: one session, ToRemoteHost with the name.
@@ -270,28 +279,17 @@ func TestProxyDialTimeout(t *testing.T) {
 	srv := newServerWithHosts(t, map[string]string{"slow.internal": "127.0.0.1"})
 	c := newClient(t, srv, func(cfg *ssmwire.Config) { cfg.SSM = stallSSM{SSMAPI: cfg.SSM, host: "slow.internal"} })
 	d := pool.NewDialer(c, target, nil)
-	ps, err := proxy.New(&proxy.Config{Dial: d.Dial, DialTimeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- ps.Serve(ctx, l) }()
-	conn := testkit.Dial(t, l.Addr().String())
+	addr, stop := serveProxy(t, &proxy.Config{Dial: d.Dial, DialTimeout: 500 * time.Millisecond})
+	conn := testkit.Dial(t, addr)
 	if rep := testkit.SOCKS5Connect(t, conn, "slow.internal", 5432); rep != 4 {
 		t.Errorf("SOCKS5 reply %d, want 4", rep)
 	}
-	conn = testkit.Dial(t, l.Addr().String())
+	conn = testkit.Dial(t, addr)
 	resp, _ := testkit.HTTPConnect(t, conn, "slow.internal:5432")
 	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != 504 || !strings.Contains(string(body), "no connection to slow.internal:5432 after 500ms") {
 		t.Errorf("HTTP %s %q, want 504 saying why", resp.Status, body)
 	}
-	cancel()
-	<-served
+	stop()
 	d.Close()
 	waitGoroutines(t, false)
 }
@@ -304,32 +302,21 @@ func TestProxyOldAgent(t *testing.T) {
 	srv := newServer(t, &ssmtest.Options{AgentVersion: "3.0.196.0", Hosts: map[string]string{"db.internal": "127.0.0.1"}})
 	c := newClient(t, srv, nil)
 	d := pool.NewDialer(c, target, nil)
-	ps, err := proxy.New(&proxy.Config{Dial: d.Dial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- ps.Serve(ctx, l) }()
+	addr, stop := serveProxy(t, &proxy.Config{Dial: d.Dial})
 	port := bannerServer(t)
 	for i := range 2 {
-		conn := testkit.Dial(t, l.Addr().String())
+		conn := testkit.Dial(t, addr)
 		if rep := testkit.SOCKS5Connect(t, conn, "db.internal", port); rep != 0 {
 			t.Fatalf("SOCKS5 reply %d", rep)
 		}
 		expectBanner(t, conn, fmt.Sprint("basic connection ", i))
 		conn.Close()
 	}
-	conn := testkit.Dial(t, l.Addr().String())
+	conn := testkit.Dial(t, addr)
 	if rep := testkit.SOCKS5Connect(t, conn, "db.internal", closedPort(t)); rep != 5 {
 		t.Errorf("SOCKS5 reply %d for a closed port, want 5", rep)
 	}
-	cancel()
-	<-served
+	stop()
 	d.Close()
 	waitGoroutines(t, false)
 }
