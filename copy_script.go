@@ -11,11 +11,13 @@ import (
 // script-specific lines below. Everything a tool says on standard error is captured or discarded, because
 // without a document with separate output streams it would land in standard output.
 
-// scriptPrelude defines fail, which reports an error line (newlines flattened) and exits, and turns off
-// pathname expansion.
+// scriptPrelude defines fail, which removes the temporary file $t if there is one, then reports an error
+// line (newlines flattened) and exits, and turns off pathname expansion. The file goes first: the client
+// ends the session as soon as it reads the line.
 func scriptPrelude(token string) string {
 	return `set -f
-fail() { m=$(printf '%s' "$*" | tr '\r\n' '  '); printf '%s ERR %s\n' ` + token + ` "$m"; exit 1; }
+t=
+fail() { m=$(printf '%s' "$*" | tr '\r\n' '  '); [ -z "$t" ] || rm -f -- "$t"; printf '%s ERR %s\n' ` + token + ` "$m"; exit 1; }
 `
 }
 

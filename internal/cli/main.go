@@ -107,6 +107,7 @@ func commands() []*command {
 	return []*command{
 		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshCommand(), sshProxyCommand(), sshConfigCommand(), upCommand(), runCommand(), listCommand(), targetsCommand(),
 		setupCommand(), doctorCommand(),
+		cpCommand(),
 	}
 }
 
