@@ -234,7 +234,6 @@ func (d *download) readRange(ctx context.Context, r byteRange) error {
 	var got int64
 	for attempt := 0; ; attempt++ {
 		n, err := d.readOnce(ctx, byteRange{r.off + got, r.length - got})
-		println("DEBUG attempt", attempt, got, n, err != nil, d.o.Retries)
 		got += n
 		if err == nil {
 			return nil

@@ -265,6 +265,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return PoolMain(ctx, args[1:], stdout, stderr)
 		case "idle":
 			return IdleMain(ctx, args[1:], stdout, stderr)
+		case "cp":
+			return CpMain(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := ParseArgs(args, stderr)

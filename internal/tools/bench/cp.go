@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/ssmtest"
+)
+
+// CpMain runs `ssmbench cp`: one download of a random file with ssmwire.Client.CopyFrom (what `ssmwire cp
+// --sessions N TARGET:PATH DEST` does) for each N, against the emulator with the agent paced like the real
+// one, next to one session's rate. The agent paces each session's output, so N sessions reading N ranges
+// should approach N times one session's rate (issue 21's goal: at least 0.8·N). The time is the whole copy:
+// the stat session, the N range sessions (each started, run and checked) and the final SHA-256 of the file.
+// An upload (CopyTo, one session) of the same file is measured once for reference.
+func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ssmbench cp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ns := fs.String("n", "1,2,4", "comma-separated session counts `N`")
+	size := sizeFlag(8 << 20)
+	fs.Var(&size, "size", "bytes of the file copied")
+	pacing := fs.Bool("pacing", true, "agent paces like the real one (1 KiB per message, 1 ms sleep)")
+	repeat := fs.Int("repeat", 1, "copies per N; the median rate is reported")
+	upload := fs.Bool("upload", true, "also measure one upload")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var counts []int
+	for _, s := range strings.Split(*ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > ssmwire.MaxCopySessions {
+			fmt.Fprintf(stderr, "ssmbench cp: -n %q: want numbers from 1 to %d\n", *ns, ssmwire.MaxCopySessions)
+			return 2
+		}
+		counts = append(counts, n)
+	}
+	if *repeat < 1 || size <= 0 {
+		fmt.Fprintln(stderr, "ssmbench cp: -repeat and -size must be positive")
+		return 2
+	}
+	b, err := newCpBench(int64(size), *pacing)
+	if err != nil {
+		fmt.Fprintln(stderr, "ssmbench cp:", err)
+		return 1
+	}
+	defer b.close()
+
+	fmt.Fprintf(stdout, "ssmbench cp -n %s -size %d -pacing=%v -repeat %d: ssmwire cp --sessions N of a %s file from an emulator in this process\n",
+		*ns, int64(size), *pacing, *repeat, mibText(int64(size)))
+	fmt.Fprintf(stdout, "machine: %s\n", machineLine())
+	start := time.Now()
+	la0 := loadAverage()
+	fmt.Fprintf(stdout, "\n%4s %8s %12s %12s %12s\n", "N", "ranges", "MiB/s", "per session", "÷(N × N=1)")
+	var one float64
+	failed := false
+	for _, n := range counts {
+		var rates []float64
+		for range *repeat {
+			r, err := b.download(ctx, n)
+			if err != nil {
+				fmt.Fprintf(stderr, "ssmbench cp: N=%d: %v\n", n, err)
+				return 1
+			}
+			rates = append(rates, r)
+		}
+		rate := median(rates)
+		if one == 0 && n == 1 {
+			one = rate
+		}
+		ranges := min(int64(n), max(1, int64(size)/ssmwire.DefaultMinRange))
+		ratio := "-"
+		if one > 0 {
+			q := rate / (float64(n) * one)
+			ratio = fmt.Sprintf("%.2f", q)
+			if q < 0.8 {
+				ratio += "*"
+				failed = true
+			}
+		}
+		fmt.Fprintf(stdout, "%4d %8d %12.2f %12.2f %12s\n", n, ranges, rate, rate/float64(n), ratio)
+	}
+	if *upload {
+		r, err := b.upload(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "ssmbench cp: upload: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "\nupload (one session, pseudo-terminal): %.2f MiB/s\n", r)
+	}
+	fmt.Fprintf(stdout, "\nload average (1, 5, 15 min): %s at the start, %s at the end; %.0f s\n", la0, loadAverage(), time.Since(start).Seconds())
+	if failed {
+		fmt.Fprintln(stdout, "goal not met (*): some N moved less than 0.8·N times one session's rate")
+	} else if one > 0 {
+		fmt.Fprintln(stdout, "goal met: every N moved at least 0.8·N times one session's rate")
+	}
+	return 0
+}
+
+// cpBench is one emulator, a client for it and a directory with the source file.
+type cpBench struct {
+	srv    *ssmtest.Server
+	client *ssmwire.Client
+	dir    string
+	src    string
+	data   []byte
+}
+
+func newCpBench(size int64, pacing bool) (*cpBench, error) {
+	dir, err := os.MkdirTemp("", "ssmbench-cp-")
+	if err != nil {
+		return nil, err
+	}
+	b := &cpBench{dir: dir, data: make([]byte, size)}
+	rand.Read(b.data)
+	b.src = filepath.Join(dir, "source.bin")
+	if err := os.WriteFile(b.src, b.data, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	b.srv = ssmtest.NewServer(&ssmtest.Options{NoPacing: !pacing})
+	b.client = ssmwire.NewFromAWSConfig(b.srv.AWSConfig())
+	return b, nil
+}
+
+func (b *cpBench) close() {
+	b.srv.Close()
+	os.RemoveAll(b.dir)
+}
+
+// download copies the source file with n sessions, checks the copy and returns MiB/s.
+func (b *cpBench) download(ctx context.Context, n int) (float64, error) {
+	dst := filepath.Join(b.dir, "download.bin")
+	defer os.Remove(dst)
+	begin := time.Now()
+	if err := b.client.CopyFrom(ctx, ssmtest.DefaultInstanceID, b.src, dst, &ssmwire.CopyConfig{Sessions: n}); err != nil {
+		return 0, err
+	}
+	el := time.Since(begin)
+	return b.check(dst, el)
+}
+
+// upload copies the source file to the target with one session, checks it and returns MiB/s.
+func (b *cpBench) upload(ctx context.Context) (float64, error) {
+	dst := filepath.Join(b.dir, "upload.bin")
+	defer os.Remove(dst)
+	begin := time.Now()
+	if err := b.client.CopyTo(ctx, ssmtest.DefaultInstanceID, b.src, dst, nil); err != nil {
+		return 0, err
+	}
+	return b.check(dst, time.Since(begin))
+}
+
+func (b *cpBench) check(path string, el time.Duration) (float64, error) {
+	got, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	if !bytes.Equal(got, b.data) {
+		return 0, fmt.Errorf("%s differs from the source", path)
+	}
+	return float64(len(b.data)) / (1 << 20) / el.Seconds(), nil
+}
