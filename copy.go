@@ -246,11 +246,19 @@ type progress struct {
 }
 
 func (p *progress) add(n int64) {
-	if p == nil || p.fn == nil {
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.fn == nil {
+		return
+	}
 	p.done += n
 	p.fn(p.done, p.total)
+}
+
+// stop makes every later add a no-op: nothing is reported once the copy has returned, even by a goroutine
+// of the session still winding down.
+func (p *progress) stop() {
+	p.mu.Lock()
+	p.fn = nil
+	p.mu.Unlock()
 }

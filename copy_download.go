@@ -86,6 +86,7 @@ func (c *Client) CopyFrom(ctx context.Context, target, remote, local string, cfg
 
 	d.f = f
 	d.prog = &progress{fn: o.Progress, total: st.size}
+	defer d.prog.stop()
 	if err := d.readAll(ctx, splitRanges(st.size, o.Sessions, o.MinRange)); err != nil {
 		return err
 	}

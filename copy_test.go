@@ -2,6 +2,7 @@ package ssmwire_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/testkit"
@@ -91,6 +93,7 @@ func checkSame(t testing.TB, path string, want []byte) {
 }
 
 func TestCopyEveryByteValue(t *testing.T) {
+	checkGoroutines(t)
 	srv := newHarshServer(t, nil)
 	c := newClient(t, srv, nil)
 	ctx := testkit.Context(t)
@@ -112,10 +115,41 @@ func TestCopyEveryByteValue(t *testing.T) {
 	checkOnly(t, back, "copy.bin")
 }
 
+func TestCopyEmptyFile(t *testing.T) {
+	checkGoroutines(t)
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	ctx := testkit.Context(t)
+	local, remote, back := t.TempDir(), t.TempDir(), t.TempDir()
+	src := writeFile(t, local, "empty", nil)
+	if err := c.CopyTo(ctx, target, src, filepath.Join(remote, "e"), nil); err != nil {
+		t.Fatalf("CopyTo: %v", err)
+	}
+	checkSame(t, filepath.Join(remote, "e"), nil)
+	var calls int
+	cfg := &ssmwire.CopyConfig{Sessions: 4, Progress: func(done, total int64) {
+		calls++
+		if done != 0 || total != 0 {
+			t.Errorf("progress %d/%d for an empty file", done, total)
+		}
+	}}
+	if err := c.CopyFrom(ctx, target, filepath.Join(remote, "e"), back, cfg); err != nil {
+		t.Fatalf("CopyFrom: %v", err)
+	}
+	checkSame(t, filepath.Join(back, "e"), nil)
+	checkOnly(t, back, "e")
+	if calls != 1 {
+		t.Errorf("%d progress calls, want 1", calls)
+	}
+}
+
 func TestCopy16MiB(t *testing.T) {
 	srv := newHarshServer(t, nil)
 	c := newClient(t, srv, nil)
-	ctx := testkit.Context(t)
+	// 16 MiB at the paced agent's rate take about 10 s on four sessions, much longer under -race on a loaded
+	// machine: more than testkit's minute.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
 	data := make([]byte, 16<<20)
 	rand.Read(data)
 	local, remote, back := t.TempDir(), t.TempDir(), t.TempDir()

@@ -101,20 +101,27 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 		},
 		onErr: func(err error) { cancel(err) },
 	}
-	in := &uploadReader{ctx: runCtx, ready: ready, r: io.LimitReader(f, size), size: size,
-		prog: &progress{fn: o.Progress, total: size}, fail: cancel}
+	prog := &progress{fn: o.Progress, total: size}
+	defer prog.stop()
+	in := &uploadReader{ctx: runCtx, ready: ready, r: io.LimitReader(f, size), size: size, prog: prog, fail: cancel}
 	runErr := s.Shell(runCtx, &shell.Config{Stdin: in, Stdout: lines, Stderr: lines})
 	lineErr := lines.finish()
 	switch {
 	case lineErr != nil:
 		return lineErr // the script reported it and removed its temporary file
 	case okSum != "" && okSum == sum:
+		if size == 0 {
+			prog.add(0)
+		}
 		return nil
 	case okSum != "":
+		s.Close()
 		c.cleanUpload(ctx, target, remote, name, token, o.FromDocument)
 		return fail("remote SHA-256 "+okSum, ErrChecksum)
 	}
-	// The session ended before the script finished: its temporary file may remain.
+	// The session ended before the script finished: its temporary file may remain. The session is ended
+	// first, so that the script cannot create the file after the cleanup removed it.
+	s.Close()
 	c.cleanUpload(ctx, target, remote, name, token, o.FromDocument)
 	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil {
 		return cause // the local file failed
@@ -158,8 +165,10 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 		return 0, u.ctx.Err()
 	}
 	n, err := u.r.Read(p)
-	u.sent += int64(n)
-	u.prog.add(int64(n))
+	if n > 0 {
+		u.sent += int64(n)
+		u.prog.add(int64(n))
+	}
 	if err == io.EOF && u.sent < u.size {
 		err = fmt.Errorf("ssmwire: copy to: the local file shrank to %d bytes while being sent", u.sent)
 	}

@@ -34,9 +34,14 @@ large file over N sessions at once, each range checked with its own SHA-256, for
 times the speed (downloads only; ranges are at least 1 MiB). A range whose session is lost is
 read again from where it stopped.
 
+AWS-StartNonInteractiveCommand sends a command's output only once the command has ended
+(the agent keeps it in a file on the instance meanwhile); --document SSMWire-RunCommand
+(see exec) streams it instead. Uploads need AWS-StartInteractiveCommand.
+
 On a terminal a progress line shows bytes, rate and the time left; otherwise cp is silent.`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
 			fs.StringVar(&o.sessions, "sessions", "1", "download over `N` sessions in parallel (1-"+strconv.Itoa(ssmwire.MaxCopySessions)+")")
+			fs.StringVar(&o.document, "document", ssmwire.DefaultCopyFromDocument, "NonInteractiveCommands `document` that downloads run")
 		},
 		run: runCp,
 	}
@@ -85,7 +90,7 @@ func runCp(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 		return usagef("cp: ECS tasks are not supported, only instances")
 	}
 	bar := newProgressLine(a.stderr, !a.g.quiet && !a.g.json && shell.IsTerminal(a.stderr), time.Now)
-	cfg := &ssmwire.CopyConfig{Sessions: n, Progress: bar.update}
+	cfg := &ssmwire.CopyConfig{Sessions: n, FromDocument: o.document, Progress: bar.update}
 	if srcRemote {
 		err = c.wire.CopyFrom(ctx, t.ID, remotePath, dst, cfg)
 	} else {

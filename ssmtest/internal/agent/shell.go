@@ -50,6 +50,12 @@ func (p *ptyPlugin) start(ctx context.Context) error {
 	p.cmd = exec.Command(p.argv[0], p.argv[1:]...)
 	p.cmd.Env = commandEnv()
 	ptmx, err := pty.Start(p.cmd)
+	if err == nil {
+		if ptmx, err = pollable(ptmx); err != nil {
+			killGroup(p.cmd.Process)
+			_ = p.cmd.Wait()
+		}
+	}
 	if err != nil {
 		close(p.pumpDone)
 		close(p.exited)
@@ -83,7 +89,7 @@ func (p *ptyPlugin) input(payloadType uint32, payload []byte) error {
 		if p.ptyClosed {
 			return nil
 		}
-		return pty.Setsize(p.ptmx, &pty.Winsize{Rows: uint16(sz.Rows), Cols: uint16(sz.Cols)})
+		return setWinsize(p.ptmx, uint16(sz.Rows), uint16(sz.Cols))
 	}
 	return nil
 }

@@ -225,3 +225,21 @@ func TestSeparatedOutputStopsWhenPaused(t *testing.T) {
 		}
 	}
 }
+
+// TestTerminateWhileInputBlocked ends a session whose program reads none of its input: the agent's writes to
+// the pseudo-terminal fill it and block, and Terminate must still end the session (the program is killed and
+// the terminal closed) rather than wait for a write that can never finish.
+func TestTerminateWhileInputBlocked(t *testing.T) {
+	c := startClient(t, Config{SessionType: InteractiveCommands,
+		Properties: map[string]any{"linux": map[string]any{"commands": "stty raw -echo; echo ready; sleep 60"}}})
+	c.readOutput("ready")
+	c.noResend.Store(true)
+	chunk := []byte(strings.Repeat("x", 1023) + "\n")
+	for range 256 { // far more than a terminal buffers
+		c.send(wire.PTOutput, chunk)
+	}
+	c.a.Terminate()
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("Err = %v", err)
+	}
+}
