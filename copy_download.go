@@ -64,7 +64,7 @@ func (c *Client) CopyFrom(ctx context.Context, target, remote, local string, cfg
 		return &fs.PathError{Op: "copy from", Path: dest, Err: errors.New("is a directory")}
 	}
 
-	d := &download{c: c, o: o, target: target, remote: remote, token: newToken()}
+	d := &download{c: c, o: o, target: target, remote: remote, path: remotePath(remote), token: newToken()}
 	st, err := d.stat(ctx)
 	if err != nil {
 		return err
@@ -119,7 +119,8 @@ type download struct {
 	c      *Client
 	o      CopyConfig
 	target string
-	remote string
+	remote string // as the caller gave it, for errors
+	path   string // what the scripts get (remotePath)
 	token  string
 	f      *os.File // the temporary file; WriteAt from every range
 	prog   *progress
@@ -163,7 +164,7 @@ func (d *download) stat(ctx context.Context) (remoteStat, error) {
 		return nil
 	}}
 	var stderr limitedBuffer
-	err := d.c.Run(ctx, d.target, Command{Document: d.o.FromDocument, Command: statScript(d.token, d.remote),
+	err := d.c.Run(ctx, d.target, Command{Document: d.o.FromDocument, Command: statScript(d.token, d.path),
 		Stdout: lines, Stderr: &stderr})
 	if lerr := lines.finish(); lerr != nil {
 		return st, lerr
@@ -276,7 +277,7 @@ func (d *download) readOnce(ctx context.Context, r byteRange) (int64, error) {
 
 	s, err := d.c.StartSession(ctx, &ssm.StartSessionInput{
 		Target: &d.target, DocumentName: &d.o.FromDocument,
-		Parameters: map[string][]string{"command": {ShellCommand(rangeScript(d.token, d.remote, r.off, r.length))}},
+		Parameters: map[string][]string{"command": {ShellCommand(rangeScript(d.token, d.path, r.off, r.length))}},
 	})
 	if err != nil {
 		return 0, err

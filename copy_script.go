@@ -11,11 +11,13 @@ import (
 // script-specific lines below. Everything a tool says on standard error is captured or discarded, because
 // without a document with separate output streams it would land in standard output.
 
-// scriptPrelude defines fail, which removes the temporary file $t if there is one, then reports an error
+// scriptPrelude changes to the home directory (relative paths are relative to it, as with scp), defines
+// fail, which removes the temporary file $t if there is one, then reports an error
 // line (newlines flattened) and exits, and turns off pathname expansion. The file goes first: the client
 // ends the session as soon as it reads the line.
 func scriptPrelude(token string) string {
 	return `set -f
+cd 2>/dev/null
 t=
 fail() { m=$(printf '%s' "$*" | tr '\r\n' '  '); [ -z "$t" ] || rm -f -- "$t"; printf '%s ERR %s\n' ` + token + ` "$m"; exit 1; }
 `
@@ -88,11 +90,25 @@ printf '%s OK %s\n' ` + token + ` "$r"
 
 // cleanupScript removes a temporary file an upload may have left when its session was lost.
 func cleanupScript(token, dest, name string) string {
-	return `d=` + shellQuote(dest) + `
+	return `cd 2>/dev/null
+d=` + shellQuote(dest) + `
 [ -d "$d" ] && d="${d%/}/"` + shellQuote(name) + `
 case "$d" in */*) p="${d%/*}";; *) p=.;; esac
 [ -n "$p" ] || p=/
 b="${d##*/}"
 rm -f -- "$p/.$b.ssmwire-` + token + `"
 `
+}
+
+// remotePath turns scp's "~" and "~/..." into paths relative to the home directory, where the scripts run.
+func remotePath(p string) string {
+	switch {
+	case p == "~":
+		return "."
+	case strings.HasPrefix(p, "~/"):
+		if p = strings.TrimLeft(p[2:], "/"); p == "" {
+			return "."
+		}
+	}
+	return p
 }

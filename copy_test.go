@@ -220,3 +220,35 @@ func TestCopyFromMissingPath(t *testing.T) {
 	checkOnly(t, back, "f")
 	checkOnly(t, remote)
 }
+
+// TestCopyRelativeToHome copies with paths relative to the remote home directory, and with "~/", as scp
+// takes them.
+func TestCopyRelativeToHome(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home) // the emulated agent's commands inherit it
+	srv := newServer(t, nil)
+	c := newClient(t, srv, nil)
+	ctx := testkit.Context(t)
+	local, back := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(home, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("relative\n")
+	src := writeFile(t, local, "r.txt", data)
+	if err := c.CopyTo(ctx, target, src, "~/sub/", nil); err != nil {
+		t.Fatalf("CopyTo ~/sub/: %v", err)
+	}
+	checkSame(t, filepath.Join(home, "sub", "r.txt"), data)
+	if err := c.CopyTo(ctx, target, src, "top.txt", nil); err != nil {
+		t.Fatalf("CopyTo top.txt: %v", err)
+	}
+	checkSame(t, filepath.Join(home, "top.txt"), data)
+	if err := c.CopyFrom(ctx, target, "sub/r.txt", back, nil); err != nil {
+		t.Fatalf("CopyFrom sub/r.txt: %v", err)
+	}
+	checkSame(t, filepath.Join(back, "r.txt"), data)
+	if err := c.CopyFrom(ctx, target, "~/top.txt", filepath.Join(back, "t"), nil); err != nil {
+		t.Fatalf("CopyFrom ~/top.txt: %v", err)
+	}
+	checkSame(t, filepath.Join(back, "t"), data)
+}

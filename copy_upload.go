@@ -62,7 +62,8 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 
 	token := newToken()
 	name := filepath.Base(local)
-	script := uploadScript(token, remote, name, size, sum, uint32(fi.Mode().Perm()))
+	rpath := remotePath(remote)
+	script := uploadScript(token, rpath, name, size, sum, uint32(fi.Mode().Perm()))
 	fail := func(detail string, err error) error {
 		return &CopyError{Op: "copy to", Target: target, Path: remote, Detail: detail, Err: err}
 	}
@@ -116,13 +117,13 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 		return nil
 	case okSum != "":
 		s.Close()
-		c.cleanUpload(ctx, target, remote, name, token, o.FromDocument)
+		c.cleanUpload(ctx, target, rpath, name, token, o.FromDocument)
 		return fail("remote SHA-256 "+okSum, ErrChecksum)
 	}
 	// The session ended before the script finished: its temporary file may remain. The session is ended
 	// first, so that the script cannot create the file after the cleanup removed it.
 	s.Close()
-	c.cleanUpload(ctx, target, remote, name, token, o.FromDocument)
+	c.cleanUpload(ctx, target, rpath, name, token, o.FromDocument)
 	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil {
 		return cause // the local file failed
 	}

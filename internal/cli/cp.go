@@ -21,7 +21,8 @@ func cpCommand() *command {
 		summary: "Copy a file to or from TARGET",
 		help: `
 Exactly one of SOURCE and DEST is remote, written TARGET:PATH as with scp (a local path with
-a colon is written ./a:b). When DEST is a directory the file keeps its name there.
+a colon is written ./a:b); a relative PATH, or ~/PATH, is relative to the remote home
+directory. When DEST is a directory the file keeps its name there.
 
 Only AWS's documents and the tools of a stock Linux instance are used: downloads read the
 file as base64 with AWS-StartNonInteractiveCommand, uploads go through a pseudo-terminal made
