@@ -252,3 +252,24 @@ func TestCopyRelativeToHome(t *testing.T) {
 	}
 	checkSame(t, filepath.Join(back, "t"), data)
 }
+
+// TestCopyFromSeparateStreams downloads with a document whose sessions stream stdout and stderr apart and
+// report an exit code (the agent sends stderr first, paced): the file and the errors come out the same.
+func TestCopyFromSeparateStreams(t *testing.T) {
+	srv := newHarshServer(t, nil)
+	c := newClient(t, srv, nil)
+	ctx := testkit.Context(t)
+	remote, back := t.TempDir(), t.TempDir()
+	data := everyByte()
+	src := writeFile(t, remote, "f.bin", data)
+	cfg := &ssmwire.CopyConfig{FromDocument: ssmtest.DocRunCommand}
+	if err := c.CopyFrom(ctx, target, src, back, cfg); err != nil {
+		t.Fatalf("CopyFrom: %v", err)
+	}
+	checkSame(t, filepath.Join(back, "f.bin"), data)
+	err := c.CopyFrom(ctx, target, filepath.Join(remote, "missing"), back, cfg)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("CopyFrom of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	checkOnly(t, back, "f.bin")
+}
