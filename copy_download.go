@@ -136,8 +136,18 @@ func (d *download) fail(detail string, err error) error {
 	return &CopyError{Op: "copy from", Target: d.target, Path: d.remote, Detail: detail, Err: err}
 }
 
-// stat reads the remote file's size, mode and SHA-256.
+// stat reads the remote file's size, mode and SHA-256, asking again when the session is lost.
 func (d *download) stat(ctx context.Context) (remoteStat, error) {
+	for attempt := 0; ; attempt++ {
+		st, err := d.statOnce(ctx)
+		if err == nil || ctx.Err() != nil || !errors.Is(err, ErrIncomplete) || attempt >= d.o.Retries {
+			return st, err
+		}
+		d.c.log.Debug("ssmwire: copy from: session lost, asking again", "target", d.target, "path", d.remote, "err", err)
+	}
+}
+
+func (d *download) statOnce(ctx context.Context) (remoteStat, error) {
 	var st remoteStat
 	found := false
 	lines := &markerLines{line: func(l []byte) error {
@@ -163,9 +173,16 @@ func (d *download) stat(ctx context.Context) (remoteStat, error) {
 		}
 		return nil
 	}}
+	s, err := d.c.StartSession(ctx, &ssm.StartSessionInput{
+		Target: &d.target, DocumentName: &d.o.FromDocument,
+		Parameters: map[string][]string{"command": {ShellCommand(statScript(d.token, d.path))}},
+	})
+	if err != nil {
+		return st, err
+	}
+	defer s.Close()
 	var stderr limitedBuffer
-	err := d.c.Run(ctx, d.target, Command{Document: d.o.FromDocument, Command: statScript(d.token, d.path),
-		Stdout: lines, Stderr: &stderr})
+	err = s.Shell(ctx, &shell.Config{Stdout: lines, Stderr: &stderr})
 	if lerr := lines.finish(); lerr != nil {
 		return st, lerr
 	}
@@ -179,7 +196,7 @@ func (d *download) stat(ctx context.Context) (remoteStat, error) {
 	if err == nil || errors.As(err, &ee) {
 		return st, d.fail(stderr.String(), fmt.Errorf("%w: no answer from the remote command", ErrRemoteFailed))
 	}
-	return st, err
+	return st, d.fail("", fmt.Errorf("%w: %w", ErrIncomplete, err))
 }
 
 // byteRange is a part of the file: length bytes from off.
