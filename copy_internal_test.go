@@ -1,0 +1,75 @@
+package ssmwire
+
+import (
+	"errors"
+	"io/fs"
+	"reflect"
+	"testing"
+)
+
+func TestSplitRanges(t *testing.T) {
+	for _, c := range []struct {
+		size int64
+		n    int
+		min  int64
+		want []byteRange
+	}{
+		{0, 4, 1, nil},
+		{10, 1, 1, []byteRange{{0, 10}}},
+		{10, 3, 1, []byteRange{{0, 4}, {4, 3}, {7, 3}}},
+		{10, 4, 5, []byteRange{{0, 5}, {5, 5}}},        // at least min per range
+		{10, 4, 100, []byteRange{{0, 10}}},             // smaller than one range
+		{3, 8, 1, []byteRange{{0, 1}, {1, 1}, {2, 1}}}, // never an empty range
+	} {
+		got := splitRanges(c.size, c.n, c.min)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("splitRanges(%d, %d, %d) = %v, want %v", c.size, c.n, c.min, got, c.want)
+		}
+	}
+}
+
+func TestRemotePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"~": ".", "~/": ".", "~/a/b": "a/b", "~//a": "a", "/etc/hosts": "/etc/hosts", "rel": "rel", "~user/x": "~user/x",
+	} {
+		if got := remotePath(in); got != want {
+			t.Errorf("remotePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRemoteError(t *testing.T) {
+	err := remoteError("copy from", "i-1", "/x", "perm /x: Permission denied")
+	var ce *CopyError
+	if !errors.As(err, &ce) || !errors.Is(err, fs.ErrPermission) || ce.Detail != "/x: Permission denied" {
+		t.Fatalf("remoteError = %#v", err)
+	}
+	if got, want := err.Error(), "ssmwire: copy from i-1:/x: permission denied: /x: Permission denied"; got != want {
+		t.Errorf("message %q, want %q", got, want)
+	}
+	if err := remoteError("copy to", "i-1", "/x", "odd thing"); !errors.Is(err, ErrRemoteFailed) {
+		t.Errorf("unknown kind: %v, want ErrRemoteFailed", err)
+	}
+}
+
+func TestMarkerLines(t *testing.T) {
+	var got []string
+	m := &markerLines{line: func(b []byte) error {
+		got = append(got, string(b))
+		if string(b) == "stop" {
+			return errors.New("stopped")
+		}
+		return nil
+	}}
+	for _, p := range []string{"a\r", "\nb", "c\n\nst", "op\nafter\n", "cut"} {
+		if n, err := m.Write([]byte(p)); n != len(p) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	if err := m.finish(); err == nil || err.Error() != "stopped" {
+		t.Errorf("finish = %v", err)
+	}
+	if want := []string{"a", "bc", "", "stop"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("lines %q, want %q", got, want)
+	}
+}
