@@ -30,7 +30,7 @@ raw (stty raw -echo) with AWS-StartInteractiveCommand. The file is written under
 name next to DEST and renamed over DEST only when the SHA-256 computed on both ends matches;
 on any failure nothing is left at DEST.
 
-The agent paces each session's output (about 1 MiB/s), so --sessions N reads N ranges of a
+The agent paces each session's output (under 1 MiB/s of base64), so --sessions N reads N ranges of a
 large file over N sessions at once, each range checked with its own SHA-256, for up to N
 times the speed (downloads only; ranges are at least 1 MiB). A range whose session is lost is
 read again from where it stopped.
