@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -33,6 +36,7 @@ func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pacing := fs.Bool("pacing", true, "agent paces like the real one (1 KiB per message, 1 ms sleep)")
 	repeat := fs.Int("repeat", 1, "copies per N; the median rate is reported")
 	upload := fs.Bool("upload", true, "also measure one upload")
+	endpoint := fs.String("endpoint", "", "`URL` of an ssmtest running in another process on this machine (started without -no-pacing), instead of an emulator in this one")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -52,15 +56,19 @@ func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ssmbench cp: -repeat and -size must be positive")
 		return 2
 	}
-	b, err := newCpBench(int64(size), *pacing)
+	b, err := newCpBench(int64(size), *pacing, *endpoint)
 	if err != nil {
 		fmt.Fprintln(stderr, "ssmbench cp:", err)
 		return 1
 	}
 	defer b.close()
 
-	fmt.Fprintf(stdout, "ssmbench cp -n %s -size %d -pacing=%v -repeat %d: ssmwire cp --sessions N of a %s file from an emulator in this process\n",
-		*ns, int64(size), *pacing, *repeat, mibText(int64(size)))
+	where := "an emulator in this process"
+	if *endpoint != "" {
+		where = "the ssmtest process at " + *endpoint
+	}
+	fmt.Fprintf(stdout, "ssmbench cp -n %s -size %d -pacing=%v -repeat %d: ssmwire cp --sessions N of a %s file from %s\n",
+		*ns, int64(size), *pacing, *repeat, mibText(int64(size)), where)
 	fmt.Fprintf(stdout, "machine: %s\n", machineLine())
 	start := time.Now()
 	la0 := loadAverage()
@@ -116,14 +124,14 @@ func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // cpBench is one emulator, a client for it and a directory with the source file.
 type cpBench struct {
-	srv    *ssmtest.Server
+	srv    *ssmtest.Server // nil with -endpoint
 	client *ssmwire.Client
 	dir    string
 	src    string
 	data   []byte
 }
 
-func newCpBench(size int64, pacing bool) (*cpBench, error) {
+func newCpBench(size int64, pacing bool, endpoint string) (*cpBench, error) {
 	dir, err := os.MkdirTemp("", "ssmbench-cp-")
 	if err != nil {
 		return nil, err
@@ -135,13 +143,24 @@ func newCpBench(size int64, pacing bool) (*cpBench, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	if endpoint != "" {
+		// The emulator's own key: it verifies the data channel's signature only for keys it knows.
+		b.client = ssmwire.NewFromAWSConfig(aws.Config{
+			Region:       ssmtest.DefaultRegion,
+			Credentials:  credentials.NewStaticCredentialsProvider(ssmtest.DefaultAccessKeyID, ssmtest.DefaultSecretAccessKey, ""),
+			BaseEndpoint: aws.String(endpoint),
+		})
+		return b, nil
+	}
 	b.srv = ssmtest.NewServer(&ssmtest.Options{NoPacing: !pacing})
 	b.client = ssmwire.NewFromAWSConfig(b.srv.AWSConfig())
 	return b, nil
 }
 
 func (b *cpBench) close() {
-	b.srv.Close()
+	if b.srv != nil {
+		b.srv.Close()
+	}
 	os.RemoveAll(b.dir)
 }
 
