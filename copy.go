@@ -218,12 +218,12 @@ func (m *markerLines) finish() error {
 }
 
 // parseMarker splits a line of the form "TOKEN WORD REST" and reports whether it is one of this copy's.
+// It allocates nothing for other lines (a download's base64 lines).
 func parseMarker(line []byte, token string) (word, rest string, ok bool) {
-	s, found := strings.CutPrefix(string(line), token+" ")
-	if !found {
+	if len(line) <= len(token) || line[len(token)] != ' ' || string(line[:len(token)]) != token {
 		return "", "", false
 	}
-	word, rest, _ = strings.Cut(s, " ")
+	word, rest, _ = strings.Cut(string(line[len(token)+1:]), " ")
 	return word, rest, true
 }
 

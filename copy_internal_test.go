@@ -73,3 +73,27 @@ func TestMarkerLines(t *testing.T) {
 		t.Errorf("lines %q, want %q", got, want)
 	}
 }
+
+func TestParseMarker(t *testing.T) {
+	const tok = "0123456789abcdef"
+	for _, c := range []struct {
+		line, word, rest string
+		ok               bool
+	}{
+		{tok + " SUM abc", "SUM", "abc", true},
+		{tok + " READY", "READY", "", true},
+		{tok + " ERR perm /x: Permission denied", "ERR", "perm /x: Permission denied", true},
+		{tok, "", "", false},
+		{tok + "X SUM", "", "", false},
+		{"QUJD", "", "", false},
+	} {
+		word, rest, ok := parseMarker([]byte(c.line), tok)
+		if word != c.word || rest != c.rest || ok != c.ok {
+			t.Errorf("parseMarker(%q) = %q, %q, %v", c.line, word, rest, ok)
+		}
+	}
+	line := []byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0")
+	if n := testing.AllocsPerRun(100, func() { parseMarker(line, tok) }); n != 0 {
+		t.Errorf("parseMarker allocates %v times for a data line", n)
+	}
+}
