@@ -243,3 +243,19 @@ func TestTerminateWhileInputBlocked(t *testing.T) {
 		t.Fatalf("Err = %v", err)
 	}
 }
+
+// TestInputAfterProgramExited sends input to a pseudo-terminal whose program has exited: nobody will ever
+// read it, the agent's write blocks once the terminal is full, and the session must still end.
+func TestInputAfterProgramExited(t *testing.T) {
+	c := startClient(t, Config{SessionType: InteractiveCommands,
+		Properties: map[string]any{"linux": map[string]any{"commands": "stty raw -echo; echo ready"}}})
+	c.readOutput("ready")
+	c.noResend.Store(true)
+	chunk := []byte(strings.Repeat("y", 1024))
+	for range 256 {
+		c.send(wire.PTOutput, chunk)
+	}
+	if err := c.waitDone(); err != nil {
+		t.Fatalf("Err = %v", err)
+	}
+}
