@@ -28,7 +28,9 @@ import (
 //
 // Either way the file is written under a temporary name next to the destination and renamed over it only
 // after the SHA-256 computed on both ends matched; on any failure the temporary file is removed (remotely by
-// the script's trap, or, when the session itself was lost, by a cleanup command).
+// the script's trap, or, when the session itself was lost, by a cleanup command). A session lost for good
+// (ResumeSession refused or failing) is replaced by a new one that goes on from where it stopped: the rest of
+// a download's range, or the rest of an upload after what the remote temporary file holds.
 
 // Default documents of file copies.
 const (
@@ -40,8 +42,8 @@ const (
 
 // Defaults of [CopyConfig].
 const (
-	// DefaultCopyRetries is how many times a download range is read again, from where it stopped, after its
-	// session was lost.
+	// DefaultCopyRetries is how many times a copy goes on over a new session, from where it stopped, after
+	// its session was lost (and could not be resumed).
 	DefaultCopyRetries = 2
 	// DefaultMinRange is the smallest range a download with several sessions reads per session: below it
 	// the start of one more session costs more than it saves.
@@ -59,8 +61,9 @@ type CopyConfig struct {
 	Sessions int
 	// MinRange is the smallest range per session; default DefaultMinRange.
 	MinRange int64
-	// Retries is how many times a download range whose session was lost is read again from where it
-	// stopped; default DefaultCopyRetries, negative for none.
+	// Retries is how many times a copy whose session was lost goes on over a new session from where it
+	// stopped (a download's range from its last byte, an upload from what the remote temporary file holds);
+	// default DefaultCopyRetries, negative for none.
 	Retries int
 	// FromDocument is the NonInteractiveCommands document for downloads (its "command" parameter gets the
 	// command); default DefaultCopyFromDocument. A document with separate output streams works as well.
@@ -252,6 +255,17 @@ func (p *progress) add(n int64) {
 		return
 	}
 	p.done += n
+	p.fn(p.done, p.total)
+}
+
+// set reports done bytes: where an upload goes on after a lost session, or the end.
+func (p *progress) set(done int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fn == nil || done == p.done && done != 0 {
+		return
+	}
+	p.done = done
 	p.fn(p.done, p.total)
 }
 

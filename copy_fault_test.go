@@ -15,9 +15,9 @@ import (
 )
 
 // TestCopyDroppedSession drops the client's websocket every 160 KiB of stream data while files are copied
-// both ways: resumed by the session (ResumeSession), or, when the service refuses to resume, by a new
-// session that reads the rest of the range (downloads) or cleanly failed with nothing left behind (uploads,
-// and downloads without retries).
+// both ways: resumed by the session (ResumeSession), or, when the service refuses to resume, continued by a
+// new session from where the lost one stopped (the rest of a download's range; the rest of an upload, after
+// what the remote temporary file holds), or, without retries, cleanly failed with nothing left behind.
 func TestCopyDroppedSession(t *testing.T) {
 	srv := newServer(t, nil)
 	c := newClient(t, srv, nil)
@@ -72,8 +72,36 @@ func TestCopyDroppedSession(t *testing.T) {
 		}
 		checkOnly(t, back, "again.bin", "down.bin")
 	})
+	t.Run("upload continued", func(t *testing.T) {
+		before := srv.Stats().SessionsStarted
+		var last, resumedAt int64 = 0, -1
+		err := c.CopyTo(ctx, target, src, filepath.Join(remote, "again.bin"), &ssmwire.CopyConfig{Retries: 20,
+			Progress: func(done, total int64) {
+				if done < last && resumedAt < 0 {
+					resumedAt = done // a new session goes on from what the remote file holds
+				}
+				last = done
+			}})
+		if err != nil {
+			t.Fatalf("CopyTo: %v", err)
+		}
+		checkSame(t, filepath.Join(remote, "again.bin"), data)
+		if n := srv.Stats().SessionsStarted - before; n < 2 {
+			t.Errorf("%d sessions: the upload was not continued after a lost session", n)
+		}
+		if last != int64(len(data)) {
+			t.Errorf("progress ended at %d, want %d", last, len(data))
+		}
+		if resumedAt <= 0 {
+			t.Errorf("the next session went on from %d bytes, want more than 0 (what the lost one delivered)", resumedAt)
+		}
+		checkOnly(t, remote, "again.bin", "up.bin")
+		if err := os.Remove(filepath.Join(remote, "again.bin")); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("upload failed", func(t *testing.T) {
-		err := c.CopyTo(ctx, target, src, filepath.Join(remote, "up.bin"), nil)
+		err := c.CopyTo(ctx, target, src, filepath.Join(remote, "up.bin"), &ssmwire.CopyConfig{Retries: -1})
 		if !errors.Is(err, ssmwire.ErrIncomplete) {
 			t.Fatalf("CopyTo: %v, want ErrIncomplete", err)
 		}

@@ -57,7 +57,11 @@ printf '%s SUM %s\n' ` + token + ` "${s%% *}"
 // dest when their SHA-256 is sum: dest may be a directory, where the file is called name. It prints "TOKEN
 // READY" once the terminal is raw, then reads exactly size bytes, then "TOKEN OK SHA256". mode (octal) is
 // the file's mode before the remote umask.
-func uploadScript(token, dest, name string, size int64, sum string, mode uint32) string {
+//
+// With resume it goes on from what the temporary file of an earlier (lost) session with the same token
+// holds ("TOKEN READY K"), or, when that session got as far as the rename, only confirms the destination.
+// Without it the temporary file is new ("TOKEN READY 0").
+func uploadScript(token, dest, name string, size int64, sum string, mode uint32, resume bool) string {
 	var b strings.Builder
 	b.WriteString(scriptPrelude(token))
 	fmt.Fprintf(&b, "d=%s; n=%d; s=%s\n", shellQuote(dest), size, sum)
@@ -70,12 +74,23 @@ b="${d##*/}"
 [ -d "$d" ] && fail isdir "$d: Is a directory"
 if [ -e "$d" ]; then ( : >>"$d" ) 2>/dev/null || fail perm "$d: Permission denied"; fi
 t="$p/.$b.ssmwire-` + token + `"
+`)
+	if resume {
+		b.WriteString(`if [ ! -f "$t" ]; then
+  r=$(sha256sum <"$d" 2>/dev/null)
+  [ "${r%% *}" = "$s" ] && { printf '%s OK %s\n' ` + token + ` "$s"; exit 0; }
+fi
+`)
+	}
+	b.WriteString(`k=0
+if [ -f "$t" ]; then k=$(wc -c <"$t") || fail tool "wc failed"; set -- $k; k=$1; fi
+[ "$k" -le "$n" ] || k=0
 trap 'rm -f -- "$t"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
-( umask 077; : >"$t" ) 2>/dev/null || fail perm "$p: Permission denied"
+if [ "$k" -eq 0 ]; then ( umask 077; : >"$t" ) 2>/dev/null || { t=; fail perm "$p: Permission denied"; }; fi
 stty raw -echo -iexten 2>/dev/null || fail tool "stty cannot make the terminal raw"
-printf '%s READY\n' ` + token + `
-e=$(head -c "$n" 2>&1 >"$t") || fail write "${e:-head failed}"
+printf '%s READY %s\n' ` + token + ` "$k"
+e=$(head -c $((n-k)) 2>&1 >>"$t") || fail write "${e:-head failed}"
 r=$(sha256sum <"$t" 2>&1) || fail tool "sha256sum: $r"
 r="${r%% *}"
 [ "$r" = "$s" ] || fail sum "remote SHA-256 $r"

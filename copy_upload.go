@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,10 +23,11 @@ import (
 const cleanupTimeout = 30 * time.Second
 
 // CopyTo copies the local regular file local to remote on target (an instance id), like scp: when remote is
-// an existing directory the file keeps its name there. It runs one session of cfg.ToDocument (a
+// an existing directory the file keeps its name there. It runs a session of cfg.ToDocument (a
 // pseudo-terminal, see the comment at the top of copy.go): the file arrives under a temporary name next to
 // the destination and replaces it only when the SHA-256 computed remotely matches the local one; on any
-// failure nothing is left at the destination. The file gets the local file's mode minus the remote umask.
+// failure nothing is left at the destination. When the session is lost for good, a new one goes on from what
+// the temporary file holds (cfg.Retries times). The file gets the local file's mode minus the remote umask.
 //
 // Errors are [*CopyError]s for what the remote side refused (fs.ErrNotExist for a missing directory,
 // fs.ErrPermission, [ErrRemoteWrite] for a full disk, [ErrChecksum]) or for a session that ended too early
@@ -60,21 +63,57 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 		return err
 	}
 
-	token := newToken()
-	name := filepath.Base(local)
-	rpath := remotePath(remote)
-	script := uploadScript(token, rpath, name, size, sum, uint32(fi.Mode().Perm()))
-	fail := func(detail string, err error) error {
-		return &CopyError{Op: "copy to", Target: target, Path: remote, Detail: detail, Err: err}
+	u := &upload{c: c, o: o, target: target, remote: remote, rpath: remotePath(remote), name: filepath.Base(local),
+		token: newToken(), f: f, size: size, sum: sum, mode: uint32(fi.Mode().Perm()),
+		prog: &progress{fn: o.Progress, total: size}}
+	defer u.prog.stop()
+	for attempt := 0; ; attempt++ {
+		err := u.once(ctx, attempt > 0)
+		if err == nil {
+			return nil
+		}
+		var ce *CopyError
+		if errors.As(err, &ce) && !errors.Is(err, ErrIncomplete) {
+			return err // the script reported it and removed its temporary file
+		}
+		if errors.Is(err, ErrIncomplete) && ctx.Err() == nil && attempt < o.Retries {
+			c.log.Debug("ssmwire: copy to: session lost, going on where the remote file stopped",
+				"target", target, "path", remote, "err", err)
+			continue
+		}
+		// A lost session, a local failure or ctx's end: the temporary file may remain.
+		c.cleanUpload(ctx, target, u.rpath, u.name, u.token, o.FromDocument)
+		return err
 	}
+}
 
-	s, err := c.StartSession(ctx, &ssm.StartSessionInput{
-		Target: &target, DocumentName: &o.ToDocument,
+// upload is one CopyTo.
+type upload struct {
+	c                     *Client
+	o                     CopyConfig
+	target, remote, rpath string
+	name, token, sum      string
+	f                     *os.File
+	size                  int64
+	mode                  uint32
+	prog                  *progress
+}
+
+// once runs the upload script in one session. With resume, the script goes on from what a lost session
+// left in the temporary file (or, when that session completed, only confirms). It returns nil once the file
+// is in place, the script's error, an error wrapping ErrIncomplete when the session ended too early, the
+// local file's error, or ctx's.
+func (u *upload) once(ctx context.Context, resume bool) error {
+	script := uploadScript(u.token, u.rpath, u.name, u.size, u.sum, u.mode, resume)
+	s, err := u.c.StartSession(ctx, &ssm.StartSessionInput{
+		Target: &u.target, DocumentName: &u.o.ToDocument,
 		Parameters: map[string][]string{"command": {ShellCommand(script)}},
 	})
 	if err != nil {
 		return err
 	}
+	// Ended before anything else happens after a failure, so that this session's script cannot write to
+	// the temporary file while the next one (or the cleanup) uses it.
 	defer s.Close()
 
 	runCtx, cancel := context.WithCancelCause(ctx)
@@ -82,48 +121,43 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 	var (
 		readyOnce sync.Once
 		ready     = make(chan struct{})
+		from      int64 // what the temporary file already holds; set before ready is closed
 		okSum     string
 	)
 	lines := &markerLines{
 		line: func(l []byte) error {
-			word, rest, ok := parseMarker(l, token)
+			word, rest, ok := parseMarker(l, u.token)
 			if !ok {
 				return nil // a terminal may show other things; only our lines count
 			}
 			switch word {
 			case "READY":
-				readyOnce.Do(func() { close(ready) })
+				k, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+				if err != nil || k < 0 || k > u.size {
+					return u.fail(fmt.Sprintf("unexpected answer %q", rest), ErrRemoteFailed)
+				}
+				readyOnce.Do(func() { from = k; close(ready) })
 			case "OK":
 				okSum = rest
 			case "ERR":
-				return remoteError("copy to", target, remote, rest)
+				return remoteError("copy to", u.target, u.remote, rest)
 			}
 			return nil
 		},
 		onErr: func(err error) { cancel(err) },
 	}
-	prog := &progress{fn: o.Progress, total: size}
-	defer prog.stop()
-	in := &uploadReader{ctx: runCtx, ready: ready, r: io.LimitReader(f, size), size: size, prog: prog, fail: cancel}
+	in := &uploadReader{ctx: runCtx, ready: ready, from: &from, f: u.f, size: u.size, prog: u.prog, fail: cancel}
 	runErr := s.Shell(runCtx, &shell.Config{Stdin: in, Stdout: lines, Stderr: lines})
 	lineErr := lines.finish()
 	switch {
 	case lineErr != nil:
-		return lineErr // the script reported it and removed its temporary file
-	case okSum != "" && okSum == sum:
-		if size == 0 {
-			prog.add(0)
-		}
+		return lineErr
+	case okSum != "" && okSum == u.sum:
+		u.prog.set(u.size)
 		return nil
 	case okSum != "":
-		s.Close()
-		c.cleanUpload(ctx, target, rpath, name, token, o.FromDocument)
-		return fail("remote SHA-256 "+okSum, ErrChecksum)
+		return u.fail("remote SHA-256 "+okSum, ErrChecksum)
 	}
-	// The session ended before the script finished: its temporary file may remain. The session is ended
-	// first, so that the script cannot create the file after the cleanup removed it.
-	s.Close()
-	c.cleanUpload(ctx, target, rpath, name, token, o.FromDocument)
 	if cause := context.Cause(runCtx); cause != nil && ctx.Err() == nil {
 		return cause // the local file failed
 	}
@@ -133,7 +167,11 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 	if runErr == nil {
 		runErr = errors.New("the remote command ended without a result")
 	}
-	return fail("", fmt.Errorf("%w: %w", ErrIncomplete, runErr))
+	return u.fail("", fmt.Errorf("%w: %w", ErrIncomplete, runErr))
+}
+
+func (u *upload) fail(detail string, err error) error {
+	return &CopyError{Op: "copy to", Target: u.target, Path: u.remote, Detail: detail, Err: err}
 }
 
 // cleanUpload removes what a lost upload session may have left, best effort and bounded in time, also when
@@ -148,12 +186,14 @@ func (c *Client) cleanUpload(ctx context.Context, target, remote, name, token, d
 }
 
 // uploadReader is the upload's standard input: nothing until the remote side said READY (the terminal is
-// raw), then exactly size bytes of the file, counted as they go.
+// raw), then the file from what the remote temporary file already holds to its size, counted as they go.
 type uploadReader struct {
 	ctx   context.Context
 	ready <-chan struct{}
-	r     io.Reader
+	from  *int64 // valid once ready is closed
+	f     *os.File
 	size  int64
+	r     io.Reader // nil until the first read after ready
 	sent  int64
 	prog  *progress
 	fail  context.CancelCauseFunc
@@ -164,6 +204,15 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 	case <-u.ready:
 	case <-u.ctx.Done():
 		return 0, u.ctx.Err()
+	}
+	if u.r == nil {
+		if _, err := u.f.Seek(*u.from, io.SeekStart); err != nil {
+			u.fail(err)
+			return 0, err
+		}
+		u.sent = *u.from
+		u.r = io.LimitReader(u.f, u.size-u.sent)
+		u.prog.set(u.sent)
 	}
 	n, err := u.r.Read(p)
 	if n > 0 {

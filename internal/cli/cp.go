@@ -32,8 +32,8 @@ on any failure nothing is left at DEST.
 
 The agent paces each session's output (under 1 MiB/s of base64), so --sessions N reads N ranges of a
 large file over N sessions at once, each range checked with its own SHA-256, for up to N
-times the speed (downloads only; ranges are at least 1 MiB). A range whose session is lost is
-read again from where it stopped.
+times the speed (downloads only; ranges are at least 1 MiB). A copy whose session is lost for
+good goes on over a new session from where it stopped (twice at most).
 
 AWS-StartNonInteractiveCommand sends a command's output only once the command has ended
 (the agent keeps it in a file on the instance meanwhile); --document SSMWire-RunCommand
