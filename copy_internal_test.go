@@ -1,9 +1,15 @@
 package ssmwire
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -95,5 +101,35 @@ func TestParseMarker(t *testing.T) {
 	line := []byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0")
 	if n := testing.AllocsPerRun(100, func() { parseMarker(line, tok) }); n != 0 {
 		t.Errorf("parseMarker allocates %v times for a data line", n)
+	}
+}
+
+// TestUploadScriptConfirmsFinishedRename runs the resuming upload script where a lost session already
+// renamed the file into place: it confirms the destination without asking for any byte (nor touching the
+// terminal, so it runs here without one).
+func TestUploadScriptConfirmsFinishedRename(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "f")
+	data := []byte("already here\n")
+	if err := os.WriteFile(dest, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	const tok = "0123456789abcdef"
+	script := uploadScript(tok, dest, "f", int64(len(data)), hex.EncodeToString(sum[:]), 0o644, true)
+	out, err := exec.Command("sh", "-c", script).CombinedOutput()
+	if err != nil || string(out) != tok+" OK "+hex.EncodeToString(sum[:])+"\n" {
+		t.Fatalf("script: %v, output %q", err, out)
+	}
+	// A different destination is not confirmed: the script goes on to receive the file (and, with no
+	// terminal here, fails at stty, removing its temporary file).
+	other := sha256.Sum256([]byte("abc"))
+	out, _ = exec.Command("sh", "-c", uploadScript(tok, dest, "f", 3, hex.EncodeToString(other[:]), 0o644, true)).CombinedOutput()
+	if want := tok + " ERR tool"; !strings.HasPrefix(string(out), want) {
+		t.Errorf("output %q, want %q…", out, want)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("%s holds %d files, want only f", dir, len(ents))
 	}
 }
