@@ -81,8 +81,10 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 				"target", target, "path", remote, "err", err)
 			continue
 		}
-		// A lost session, a local failure or ctx's end: the temporary file may remain.
-		c.cleanUpload(ctx, target, u.rpath, u.name, u.token, o.FromDocument)
+		// A lost session, a local failure or ctx's end: the temporary file may remain, once a session ran.
+		if u.started {
+			c.cleanUpload(ctx, target, u.rpath, u.name, u.token, o.FromDocument)
+		}
 		return err
 	}
 }
@@ -97,6 +99,7 @@ type upload struct {
 	size                  int64
 	mode                  uint32
 	prog                  *progress
+	started               bool // a session was started: its script may have made the temporary file
 }
 
 // once runs the upload script in one session. With resume, the script goes on from what a lost session
@@ -112,6 +115,7 @@ func (u *upload) once(ctx context.Context, resume bool) error {
 	if err != nil {
 		return err
 	}
+	u.started = true
 	// Ended before anything else happens after a failure, so that this session's script cannot write to
 	// the temporary file while the next one (or the cleanup) uses it.
 	defer s.Close()
