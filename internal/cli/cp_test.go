@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
 func TestCpUpAndDown(t *testing.T) {
@@ -107,5 +109,34 @@ func TestProgressLine(t *testing.T) {
 	off.finish()
 	if out.Len() != 0 {
 		t.Errorf("progress off wrote %q", out.String())
+	}
+}
+
+// TestCpWithReason copies both ways on a target that needs just-in-time access: one request, and every
+// session (the upload, the stat and the ranges of a download over two sessions) uses its credentials.
+func TestCpWithReason(t *testing.T) {
+	h := jitHarness(t, func(ssmtest.AccessRequest) string { return ssmtest.AccessApproved })
+	data := make([]byte, 2<<20+5)
+	rand.Read(data)
+	local, remote, back := t.TempDir(), t.TempDir(), t.TempDir()
+	src := filepath.Join(local, "f.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.run(t, nil, "cp", "--reason", "ticket OPS-2", src, "ssmtest:"+remote); r.code != 0 {
+		t.Fatalf("upload: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r := h.run(t, nil, "cp", "--reason", "ticket OPS-2", "--sessions", "2", "ssmtest:"+filepath.Join(remote, "f.bin"), back)
+	if r.code != 0 {
+		t.Fatalf("download: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(back, "f.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("downloaded file differs (%d bytes, err %v)", len(got), err)
+	}
+	if reqs := h.srv.AccessRequests(); len(reqs) != 2 {
+		t.Errorf("%d access requests, want one per command", len(reqs))
+	}
+	if n := len(h.srv.SessionIDs()); n != 4 {
+		t.Errorf("%d sessions, want 4 (upload, stat, two ranges)", n)
 	}
 }
