@@ -30,19 +30,24 @@ raw (stty raw -echo) with AWS-StartInteractiveCommand. The file is written under
 name next to DEST and renamed over DEST only when the SHA-256 computed on both ends matches;
 on any failure nothing is left at DEST.
 
-The agent paces each session's output (under 1 MiB/s of base64), so --sessions N reads N ranges of a
-large file over N sessions at once, each range checked with its own SHA-256, for up to N
-times the speed (downloads only; ranges are at least 1 MiB). A copy whose session is lost for
-good goes on over a new session from where it stopped (twice at most).
+The agent paces each session's output (under 1 MiB/s of base64), so --sessions N reads N
+ranges of a large file over N sessions at once, each range checked with its own SHA-256, for
+up to N times the speed (downloads only; ranges are at least 1 MiB). A copy whose session is
+lost for good goes on over a new session from where it stopped (twice at most).
 
 AWS-StartNonInteractiveCommand sends a command's output only once the command has ended
 (the agent keeps it in a file on the instance meanwhile); --document SSMWire-RunCommand
 (see exec) streams it instead. Uploads need AWS-StartInteractiveCommand.
 
-On a terminal a progress line shows bytes, rate and the time left; otherwise cp is silent.`,
+On a terminal a progress line shows bytes, rate and the time left; otherwise cp is silent.
+
+Examples:
+  ssmwire cp ./app.tar.gz web:/tmp/
+  ssmwire cp i-0123456789abcdef0:/var/log/syslog .
+  ssmwire cp --sessions 4 web:/data/dump.sql ./`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
 			fs.StringVar(&o.sessions, "sessions", "1", "download over `N` sessions in parallel (1-"+strconv.Itoa(ssmwire.MaxCopySessions)+")")
-			fs.StringVar(&o.document, "document", ssmwire.DefaultCopyFromDocument, "NonInteractiveCommands `document` that downloads run")
+			fs.StringVar(&o.document, "document", ssmwire.DefaultCopyFromDocument, "NonInteractiveCommands `document` for downloads")
 		},
 		run: runCp,
 	}
