@@ -122,8 +122,9 @@ func (e *emulator) startSession(ctx context.Context, port int) (*started, error)
 		Token:     aws.ToString(out.TokenValue),
 		StreamURL: aws.ToString(out.StreamUrl),
 		Params:    req,
-		CAFile:    e.srv.CAFile(),
-		roots:     e.srv.CertPool(),
+	}
+	if e.srv != nil { // nil for an emulator in another process (-endpoint), which serves plain http
+		st.CAFile, st.roots = e.srv.CAFile(), e.srv.CertPool()
 	}
 	if e.delay != nil {
 		st.StreamURL = e.delay.rewrite(st.StreamURL)
