@@ -37,7 +37,8 @@ func targetsCommand() *command {
 Nodes come from SSM DescribeInstanceInformation. Name tags, private addresses and private DNS
 names of EC2 instances come from EC2 DescribeInstances (permission ec2:DescribeInstances;
 without it they are missing, with a warning); those of hybrid nodes (mi-…) from SSM
-ListTagsForResource. Any of these names a TARGET.
+ListTagsForResource. Any of these names a TARGET. The ids and Name tags are also saved in the
+user cache directory (ssmwire/targets) for TAB completion (ssmwire help completion).
 
 Examples:
   ssmwire targets
@@ -122,6 +123,10 @@ func runTargets(ctx context.Context, a *app, _ *cmdOptions, args []string) error
 	}
 	if missing != nil {
 		a.warnf("%s", c.describeMissing(missing))
+	}
+	// TAB completion offers these targets without calling AWS (ssmwire completion).
+	if err := writeTargets(targetsCachePath(a.env), nodes); err != nil {
+		a.warnf("%v", err)
 	}
 	if a.g.json {
 		enc := json.NewEncoder(a.stdout)

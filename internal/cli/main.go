@@ -107,7 +107,7 @@ func commands() []*command {
 	return []*command{
 		shellCommand(), execCommand(), forwardCommand(), proxyCommand(), sshCommand(), sshProxyCommand(), sshConfigCommand(), upCommand(), runCommand(), listCommand(), targetsCommand(),
 		setupCommand(), doctorCommand(),
-		cpCommand(),
+		cpCommand(), completionCommand(),
 	}
 }
 
@@ -160,6 +160,9 @@ func (a *app) fail(kind, msg, hint string, code int) {
 }
 
 func (a *app) main(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == completeCommand {
+		return a.runComplete(args[1:])
+	}
 	top := flag.NewFlagSet("ssmwire", flag.ContinueOnError)
 	top.SetOutput(io.Discard)
 	a.g.register(top)
@@ -172,7 +175,7 @@ func (a *app) main(ctx context.Context, args []string) error {
 		return usagef("%s", flagError(top, err))
 	}
 	if *showVersion {
-		fmt.Fprintf(a.stdout, "ssmwire %s\n", version.Version)
+		fmt.Fprintf(a.stdout, "ssmwire %s\n", version.String())
 		return nil
 	}
 	rest := top.Args()
@@ -185,7 +188,7 @@ func (a *app) main(ctx context.Context, args []string) error {
 		return a.help(rest)
 	}
 	if name == "version" {
-		fmt.Fprintf(a.stdout, "ssmwire %s\n", version.Version)
+		fmt.Fprintf(a.stdout, "ssmwire %s\n", version.String())
 		return nil
 	}
 	var cmd *command
