@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,4 +116,60 @@ func ShellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// AWSCLIInstalled is AWSCLI for a session-manager-plugin installed on the
+// machine (by a package) rather than built by the test: none is added to
+// PATH, and the test fails unless the session-manager-plugin the aws command
+// finds on its PATH is installed, that is resolves (symbolic links followed)
+// to the same file as installed.
+func AWSCLIInstalled(t testing.TB, endpoint, installed string) *AWS {
+	t.Helper()
+	a := AWSCLI(t, endpoint, "")
+	if err := a.CheckInstalled(installed); err != nil {
+		t.Fatalf("e2e: %v", err)
+	}
+	return a
+}
+
+// CheckInstalled returns an error unless the session-manager-plugin on the
+// PATH of Env resolves (symbolic links followed) to the file installed.
+func (a *AWS) CheckInstalled(installed string) error {
+	found, err := a.LookPath("session-manager-plugin")
+	if err != nil {
+		return fmt.Errorf("aws: no session-manager-plugin on PATH, want the installed %s: %w", installed, err)
+	}
+	got, err := filepath.EvalSymlinks(found)
+	if err != nil {
+		return fmt.Errorf("aws: %w", err)
+	}
+	want, err := filepath.EvalSymlinks(installed)
+	if err != nil {
+		return fmt.Errorf("aws: the installed plugin: %w", err)
+	}
+	if got != want {
+		return fmt.Errorf("aws would run %s (%s), not the installed %s", found, got, want)
+	}
+	return nil
+}
+
+// LookPath finds the executable the aws command (and the programs it runs)
+// would run for name: the first one on the PATH of Env.
+func (a *AWS) LookPath(name string) (string, error) {
+	var path string
+	for _, kv := range a.Env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return filepath.Abs(p)
+		}
+	}
+	return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
 }

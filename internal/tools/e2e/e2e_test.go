@@ -147,6 +147,45 @@ func TestAWSCLIEnvironment(t *testing.T) {
 	}
 }
 
+// TestCheckInstalled: the plugin found on aws's PATH passes as the installed
+// one only when it resolves to that file.
+func TestCheckInstalled(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	installed := filepath.Join(dir, "opt", "session-manager-plugin")
+	other := filepath.Join(dir, "other", "session-manager-plugin")
+	for _, p := range []string{installed, other} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(dir, "bin", "session-manager-plugin")
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(installed, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		ok   bool
+	}{
+		{filepath.Dir(link), true},                                         // a symbolic link to it, as /usr/local/bin's
+		{filepath.Dir(installed), true},                                    // the file itself
+		{filepath.Dir(other) + ":" + filepath.Dir(link), false},            // another one first on PATH
+		{filepath.Join(dir, "none"), false},                                // none at all
+		{filepath.Join(dir, "none") + ":" + filepath.Dir(installed), true}, // after a directory without one
+	} {
+		a := &AWS{Env: []string{"HOME=" + dir, "PATH=" + tc.path}}
+		if err := a.CheckInstalled(installed); (err == nil) != tc.ok {
+			t.Errorf("PATH=%s: CheckInstalled = %v, want ok=%v", tc.path, err, tc.ok)
+		}
+	}
+}
+
 func TestShellQuote(t *testing.T) {
 	for in, want := range map[string]string{
 		"plain":         "plain",

@@ -30,7 +30,6 @@ func TestAWSNonInteractiveCommand(t *testing.T) {
 // endpoint from stdout, and runs a command through it with the AWS CLI.
 func TestStandaloneEmulator(t *testing.T) {
 	t.Parallel()
-	plugin := plugin(t)
 	emu := exec.Command(e2e.BuildBinary(t, ssmtestPkg), "-tls")
 	emu.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := emu.StdoutPipe()
@@ -79,7 +78,7 @@ func TestStandaloneEmulator(t *testing.T) {
 		t.Fatalf("SSMTEST_ENDPOINT=%s, SSMTEST_CA_BUNDLE=%s: want https://127.0.0.1:PORT and a CA file", url, caBundle)
 	}
 
-	a := e2e.AWSCLI(t, url, plugin)
+	a := awsCLI(t, url)
 	a.Env = append(a.Env, "AWS_CA_BUNDLE="+caBundle)
 	out := runAWS(t, a, 60*time.Second, "ssm", "start-session",
 		"--target", instanceID,

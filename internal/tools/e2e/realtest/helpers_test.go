@@ -48,6 +48,13 @@ func fakeAWSEnv(t *testing.T, extra ...string) []string {
 // emulator's.
 const pluginEnv = "SSMWIRE_E2E_PLUGIN"
 
+// installedEnv names an environment variable that, when set, is the path of
+// a session-manager-plugin installed on this machine by a package
+// (scripts/test-packages sets it after dpkg -i): the tests then run the
+// session-manager-plugin found on PATH, as a user's AWS CLI does, and fail
+// unless it is that installed file. It overrides pluginEnv.
+const installedEnv = "SSMWIRE_E2E_INSTALLED_PLUGIN"
+
 // logEnv names an environment variable that, when set, sends the emulator's
 // debug log to the test output.
 const logEnv = "SSMWIRE_E2E_LOG"
@@ -65,7 +72,6 @@ func plugin(t *testing.T) string {
 // under test on PATH and the emulator's CA in AWS_CA_BUNDLE.
 func newAWS(t *testing.T) (*ssmtest.Server, *e2e.AWS) {
 	t.Helper()
-	plugin := plugin(t)
 	// The emulator knows the CLI's fake keys, so it verifies every signature in full: the CLI's API calls
 	// and the plugin's signed data-channel upgrades (docs/protocol.md §3.5).
 	opts := ssmtest.Options{Credentials: map[string]string{e2e.FakeAccessKeyID: e2e.FakeSecretAccessKey}}
@@ -76,9 +82,19 @@ func newAWS(t *testing.T) (*ssmtest.Server, *e2e.AWS) {
 	// AWS CLI and our plugin honour (AWS's plugin does not).
 	srv := ssmtest.NewTLSServer(&opts)
 	t.Cleanup(srv.Close)
-	a := e2e.AWSCLI(t, srv.URL, plugin)
+	a := awsCLI(t, srv.URL)
 	a.Env = append(a.Env, "AWS_CA_BUNDLE="+srv.CAFile())
 	return srv, a
+}
+
+// awsCLI returns the AWS CLI aimed at endpoint, running the plugin under test: the installed one
+// (installedEnv), else the one pluginEnv names, else ours, built for the test.
+func awsCLI(t *testing.T, endpoint string) *e2e.AWS {
+	t.Helper()
+	if p := os.Getenv(installedEnv); p != "" {
+		return e2e.AWSCLIInstalled(t, endpoint, p)
+	}
+	return e2e.AWSCLI(t, endpoint, plugin(t))
 }
 
 // proc is a program running in the background in its own process group,
