@@ -16,9 +16,15 @@
 //	ssmwire up [--wait] [NAME...]        named tunnels from the configuration file (--wait: a ready line)
 //	ssmwire run NAME[,NAME...] -- CMD    CMD with the tunnels up and their addresses in its environment (run.go)
 //	ssmwire list                         the configuration file's tunnels
-//	ssmwire targets                      managed nodes: names, addresses, DNS names, ping status
+//	ssmwire targets                      managed nodes: names, addresses, DNS names, ping status (saved for TAB)
 //	ssmwire setup [--dry-run]            create the SSMWire-RunCommand document exec uses (setup.go)
 //	ssmwire doctor [TARGET]              every check a session needs, with the fix (package doctor; doctor.go)
+//	ssmwire completion SHELL             TAB completion script for bash, zsh, fish or powershell
+//
+// The completion scripts hand the words before the cursor to the hidden `ssmwire __complete WORDS...`
+// (complete.go), which answers from the command table (commands, flags, synopsis words TARGET, NAME, TUNNEL,
+// SHELL) and local files only: the configuration file, the AWS config files (profiles) and the targets cache
+// that `ssmwire targets` writes under the user cache directory (targetscache.go). TAB never calls AWS.
 //
 // Global flags (--profile, --region, --endpoint-url, --json, --quiet, --config, --debug, --reason) are
 // accepted before or after the command name. --reason requests just-in-time node access for the target and
