@@ -45,6 +45,25 @@ var completionScripts = map[string]string{
 	"bash": `# bash completion for ssmwire                               -*- shell-script -*-
 # Load it with: source <(ssmwire completion bash)
 
+# _ssmwire_dequote prints a word as the shell will read it, for the quoting a partial word has: a leading
+# single or double quote, or backslashes.
+_ssmwire_dequote() {
+	local w=$1 out= i c
+	case $w in
+	\'*) w=${w#\'}; printf '%s' "${w%\'}"; return ;;
+	\"*) w=${w#\"}; w=${w%\"} ;;
+	esac
+	for ((i = 0; i < ${#w}; i++)); do
+		c=${w:i:1}
+		if [[ $c == \\ ]]; then
+			i=$((i + 1))
+			c=${w:i:1}
+		fi
+		out+=$c
+	done
+	printf '%s' "$out"
+}
+
 _ssmwire() {
 	local cur words cword
 	if declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
@@ -55,10 +74,15 @@ _ssmwire() {
 		words=("${COMP_WORDS[@]}")
 		cword=$COMP_CWORD
 	fi
+	local -a args=()
+	local i
+	for ((i = 1; i <= cword; i++)); do
+		args+=("$(_ssmwire_dequote "${words[i]}")")
+	done
 	# bash replaces only the part of the word after the last break character (COMP_WORDBREAKS).
 	local keep=
 	if [[ $cur == *[=:]* ]]; then
-		keep=${cur%"${cur##*[=:]}"}
+		keep=$(_ssmwire_dequote "${cur%"${cur##*[=:]}"}")
 	fi
 	local c
 	COMPREPLY=()
@@ -68,7 +92,7 @@ _ssmwire() {
 			printf -v c %q "$c"
 		fi
 		COMPREPLY+=("$c")
-	done < <(command ssmwire __complete "${words[@]:1:cword}" 2>/dev/null)
+	done < <(command ssmwire __complete "${args[@]}" 2>/dev/null)
 }
 
 complete -o default -F _ssmwire ssmwire
@@ -80,7 +104,7 @@ complete -o default -F _ssmwire ssmwire
 
 _ssmwire() {
 	local -a candidates
-	candidates=("${(@f)$(command ssmwire __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
+	candidates=("${(@f)$(command ssmwire __complete "${(@Q)words[2,CURRENT]}" 2>/dev/null)}")
 	candidates=(${candidates:#})
 	if (( ${#candidates} )); then
 		compadd -- "${candidates[@]}"
@@ -117,7 +141,9 @@ Register-ArgumentCompleter -Native -CommandName ssmwire, ssmwire.exe -ScriptBloc
 	$words = @($commandAst.CommandElements |
 		Where-Object { $_.Extent.StartOffset -lt $cursorPosition } |
 		Select-Object -Skip 1 |
-		ForEach-Object { $_.Extent.Text })
+		ForEach-Object {
+			if ($_ -is [System.Management.Automation.Language.StringConstantExpressionAst]) { $_.Value } else { $_.Extent.Text }
+		})
 	if ($wordToComplete -eq '') {
 		# Before PowerShell 7.3 an empty argument is dropped unless written as "".
 		if ($PSVersionTable.PSVersion -lt [version]'7.3') { $words += '""' } else { $words += '' }

@@ -96,6 +96,8 @@ func TestBashCompletion(t *testing.T) {
 		{[]string{"ssmwire", "s"}, "ssmwire s", []string{"shell", "ssh-proxy"}},
 		{[]string{"ssmwire", "shell", ""}, "ssmwire shell ", []string{`db\ server`, instanceID, "i-0aaaaaaaaaaaaaaa1", "mi-0bbbbbbbbbbbbbbb1", ssmtest.DefaultInstanceName, "web"}},
 		{[]string{"ssmwire", "shell", "d"}, "ssmwire shell d", []string{`db\ server`}},
+		{[]string{"ssmwire", "shell", `db\ s`}, `ssmwire shell db\ s`, []string{`db\ server`}},
+		{[]string{"ssmwire", "shell", `'db s`}, `ssmwire shell 'db s`, []string{`db\ server`}},
 		{[]string{"ssmwire", "--region", "us-east-1", "forward", "i-"}, "ssmwire --region us-east-1 forward i-", []string{instanceID, "i-0aaaaaaaaaaaaaaa1"}},
 		{[]string{"ssmwire", "up", ""}, "ssmwire up ", []string{"metrics", "staging-db"}},
 		{[]string{"ssmwire", "up", "--wa"}, "ssmwire up --wa", []string{"--wait"}},
