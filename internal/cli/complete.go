@@ -173,16 +173,26 @@ func commandNames() []string {
 	return names
 }
 
-// positional completes the next positional argument of comp.cmd from its synopsis (command.args): TARGET
-// is a target from the cache, NAME and TUNNEL a tunnel of the configuration file, SHELL a shell; anything
-// else (SPEC, PORT, COMMAND) has no candidates.
-func (a *app) positional(comp *completion, cur string) []string {
+// synopsisKinds returns the positional words of a command's synopsis (command.args), leaving out the
+// bracketed groups of flags it may show ("[--]", "[--send-key[=PUBKEY] --user USER]").
+func synopsisKinds(args string) []string {
 	var kinds []string
-	for _, w := range strings.Fields(comp.cmd.args) {
-		if w != "[--]" {
-			kinds = append(kinds, w)
+	depth := 0 // brackets open in a group of flags
+	for _, w := range strings.Fields(args) {
+		if depth > 0 || strings.HasPrefix(w, "[-") {
+			depth += strings.Count(w, "[") - strings.Count(w, "]")
+			continue
 		}
+		kinds = append(kinds, w)
 	}
+	return kinds
+}
+
+// positional completes the next positional argument of comp.cmd from its synopsis: TARGET (also
+// [USER@]TARGET) is a target from the cache, NAME and TUNNEL a tunnel of the configuration file, SHELL a
+// shell; anything else (SPEC, PORT, COMMAND, SSH-ARGS) has no candidates.
+func (a *app) positional(comp *completion, cur string) []string {
+	kinds := synopsisKinds(comp.cmd.args)
 	if len(kinds) == 0 {
 		return nil
 	}
@@ -190,24 +200,30 @@ func (a *app) positional(comp *completion, cur string) []string {
 	if len(comp.pos) >= len(kinds) && !strings.HasSuffix(kind, "...") && !strings.HasSuffix(kind, "...]") {
 		return nil
 	}
-	kind = strings.Trim(kind, "[]")
-	switch {
-	case strings.HasPrefix(kind, "TARGET"):
-		return readTargets(targetsCachePath(a.env))
-	case strings.HasPrefix(kind, "SHELL"):
-		return shells
-	case strings.HasPrefix(kind, "NAME"), strings.HasPrefix(kind, "TUNNEL"):
-		names := a.tunnelNames(comp.config)
-		if !strings.Contains(kind, ",") {
-			return names
-		}
-		// TUNNEL[,TUNNEL...]: complete the last element of a comma-separated list.
-		prefix := cur[:strings.LastIndex(cur, ",")+1]
+	// withPrefix completes the part of cur after its last sep, keeping what comes before.
+	withPrefix := func(names []string, sep string) []string {
+		prefix := cur[:strings.LastIndex(cur, sep)+1]
 		out := make([]string, len(names))
 		for i, n := range names {
 			out[i] = prefix + n
 		}
 		return out
+	}
+	bare := strings.Trim(kind, "[]")
+	switch {
+	case strings.HasSuffix(kind, "TARGET") && strings.Contains(kind, "@"):
+		return withPrefix(readTargets(targetsCachePath(a.env)), "@")
+	case strings.HasPrefix(bare, "TARGET"):
+		return readTargets(targetsCachePath(a.env))
+	case strings.HasPrefix(bare, "SHELL"):
+		return shells
+	case strings.HasPrefix(bare, "NAME"), strings.HasPrefix(bare, "TUNNEL"):
+		names := a.tunnelNames(comp.config)
+		if strings.Contains(kind, ",") {
+			// TUNNEL[,TUNNEL...]: complete the last element of a comma-separated list.
+			return withPrefix(names, ",")
+		}
+		return names
 	}
 	return nil
 }

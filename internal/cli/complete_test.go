@@ -54,7 +54,11 @@ func TestComplete(t *testing.T) {
 		want  []string
 	}{
 		{[]string{""}, allCommands},
-		{[]string{"s"}, []string{"shell", "ssh-proxy"}},
+		{[]string{"s"}, []string{"shell", "ssh", "ssh-config", "ssh-proxy"}},
+		{[]string{"ssh", "w"}, []string{"web"}},
+		{[]string{"ssh", "ec2-user@w"}, []string{"ec2-user@web"}},
+		{[]string{"ssh", "web", ""}, nil},
+		{[]string{"ssh-config", ""}, nil},
 		{[]string{"--profile", "prod", "sh"}, []string{"shell"}},
 		{[]string{"--json", "comp"}, []string{"completion"}},
 		{[]string{"help", "f"}, []string{"forward"}},
@@ -91,6 +95,20 @@ func TestComplete(t *testing.T) {
 }
 
 // TestCompleteFlagsFromTable: every flag of every command is offered after it, from the command table.
+func TestSynopsisKinds(t *testing.T) {
+	for _, tc := range []struct{ args, want string }{
+		{"TARGET [--] COMMAND...", "TARGET COMMAND..."},
+		{"[--send-key[=PUBKEY] --user USER] TARGET PORT", "TARGET PORT"},
+		{"[USER@]TARGET [SSH-ARGS...]", "[USER@]TARGET [SSH-ARGS...]"},
+		{"TUNNEL[,TUNNEL...] [--] COMMAND [ARGS...]", "TUNNEL[,TUNNEL...] COMMAND [ARGS...]"},
+		{"", ""},
+	} {
+		if got := strings.Join(synopsisKinds(tc.args), " "); got != tc.want {
+			t.Errorf("synopsisKinds(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
 func TestCompleteFlagsFromTable(t *testing.T) {
 	env := completionHome(t)
 	for _, c := range commands() {

@@ -92,8 +92,9 @@ func TestBashCompletion(t *testing.T) {
 		line  string
 		want  []string
 	}{
-		{[]string{"ssmwire", ""}, "ssmwire ", []string{"completion", "exec", "forward", "help", "list", "proxy", "run", "shell", "ssh-proxy", "targets", "up", "version"}},
-		{[]string{"ssmwire", "s"}, "ssmwire s", []string{"shell", "ssh-proxy"}},
+		{[]string{"ssmwire", ""}, "ssmwire ", []string{"completion", "exec", "forward", "help", "list", "proxy", "run", "shell", "ssh", "ssh-config", "ssh-proxy", "targets", "up", "version"}},
+		{[]string{"ssmwire", "s"}, "ssmwire s", []string{"shell", "ssh", "ssh-config", "ssh-proxy"}},
+		{[]string{"ssmwire", "ssh", "ec2-user@w"}, "ssmwire ssh ec2-user@w", []string{"ec2-user@web"}},
 		{[]string{"ssmwire", "shell", ""}, "ssmwire shell ", []string{`db\ server`, instanceID, "i-0aaaaaaaaaaaaaaa1", "mi-0bbbbbbbbbbbbbbb1", ssmtest.DefaultInstanceName, "web"}},
 		{[]string{"ssmwire", "shell", "d"}, "ssmwire shell d", []string{`db\ server`}},
 		{[]string{"ssmwire", "shell", `db\ s`}, `ssmwire shell db\ s`, []string{`db\ server`}},
