@@ -54,7 +54,8 @@ func TestComplete(t *testing.T) {
 		want  []string
 	}{
 		{[]string{""}, allCommands},
-		{[]string{"s"}, []string{"shell", "ssh", "ssh-config", "ssh-proxy"}},
+		{[]string{"sh"}, []string{"shell"}},
+		{[]string{"ss"}, []string{"ssh", "ssh-config", "ssh-proxy"}},
 		{[]string{"ssh", "w"}, []string{"web"}},
 		{[]string{"ssh", "ec2-user@w"}, []string{"ec2-user@web"}},
 		{[]string{"ssh", "web", ""}, nil},
@@ -201,7 +202,7 @@ func TestTargetsCacheUnwritable(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "i-0aaaaaaaaaaaaaaa1") {
 		t.Fatalf("targets: code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "ssmwire: targets cache:") {
+	if !strings.Contains(r.stderr, "targets cache:") {
 		t.Errorf("stderr %q, want the cache error", r.stderr)
 	}
 }

@@ -92,8 +92,8 @@ func TestBashCompletion(t *testing.T) {
 		line  string
 		want  []string
 	}{
-		{[]string{"ssmwire", ""}, "ssmwire ", []string{"completion", "exec", "forward", "help", "list", "proxy", "run", "shell", "ssh", "ssh-config", "ssh-proxy", "targets", "up", "version"}},
-		{[]string{"ssmwire", "s"}, "ssmwire s", []string{"shell", "ssh", "ssh-config", "ssh-proxy"}},
+		{[]string{"ssmwire", ""}, "ssmwire ", commandsFromHelp(t, ssmwireBin)},
+		{[]string{"ssmwire", "ss"}, "ssmwire ss", []string{"ssh", "ssh-config", "ssh-proxy"}},
 		{[]string{"ssmwire", "ssh", "ec2-user@w"}, "ssmwire ssh ec2-user@w", []string{"ec2-user@web"}},
 		{[]string{"ssmwire", "shell", ""}, "ssmwire shell ", []string{`db\ server`, instanceID, "i-0aaaaaaaaaaaaaaa1", "mi-0bbbbbbbbbbbbbbb1", ssmtest.DefaultInstanceName, "web"}},
 		{[]string{"ssmwire", "shell", "d"}, "ssmwire shell d", []string{`db\ server`}},
@@ -121,6 +121,33 @@ func TestBashCompletion(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Errorf("completion made %d connections to the AWS endpoint", n)
 	}
+}
+
+// commandsFromHelp lists the commands `ssmwire help` shows (the indented lines under "Commands:"), with
+// help and version, sorted.
+func commandsFromHelp(t *testing.T, ssmwireBin string) []string {
+	t.Helper()
+	out, err := exec.Command(ssmwireBin, "help").Output()
+	if err != nil {
+		t.Fatalf("ssmwire help: %v", err)
+	}
+	names := []string{"help", "version"}
+	in := false
+	for line := range strings.Lines(string(out)) {
+		switch {
+		case strings.TrimSpace(line) == "Commands:":
+			in = true
+		case in && strings.HasPrefix(line, "  "):
+			names = append(names, strings.Fields(line)[0])
+		default:
+			in = false
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("ssmwire help lists %d commands:\n%s", len(names)-2, out)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // bashComplete runs one completion in a fresh bash and returns COMPREPLY.
