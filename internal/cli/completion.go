@@ -12,16 +12,18 @@ func completionCommand() *command {
 		args:    "SHELL",
 		summary: "Print the TAB completion script for bash, zsh, fish or powershell",
 		help: `
-The script completes commands, flags, AWS profiles, tunnel names from the configuration file, and
-targets (instance ids and Name tags) from the list the last 'ssmwire targets' saved in the user cache
-directory. TAB reads only these local files (ssmwire __complete); it never waits on AWS.
+The script completes commands, flags, AWS profiles, tunnel names from the configuration file,
+and targets (instance ids and Name tags) from the list the last 'ssmwire targets' saved in the
+user cache directory. TAB reads only these local files (ssmwire __complete); it never waits on
+AWS. The Linux packages and Homebrew install the scripts where the shells find them; otherwise
+write or load one as below.
 
-  bash:        source <(ssmwire completion bash)                  (in ~/.bashrc)
-  zsh:         ssmwire completion zsh > "${fpath[1]}/_ssmwire"    (then a new shell)
-  fish:        ssmwire completion fish > ~/.config/fish/completions/ssmwire.fish
-  powershell:  ssmwire completion powershell | Out-String | Invoke-Expression   (in $PROFILE)
-
-The Linux packages and Homebrew install the scripts where the shells find them.`,
+Examples:
+  ssmwire completion bash > ~/.local/share/bash-completion/completions/ssmwire
+  source <(ssmwire completion bash)                                # or this, in ~/.bashrc
+  ssmwire completion zsh > "${fpath[1]}/_ssmwire"                  # then start a new shell
+  ssmwire completion fish > ~/.config/fish/completions/ssmwire.fish
+  ssmwire completion powershell | Out-String | Invoke-Expression   # in $PROFILE`,
 		run: runCompletion,
 	}
 }
