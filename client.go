@@ -180,3 +180,7 @@ func (c *Client) terminate(ctx context.Context, id string) {
 		c.log.Warn("ssmwire: terminate session", "session", id, "err", err)
 	}
 }
+
+// Logger returns the client's logger: Config.Logger, or one that discards records when it was nil. Packages
+// built on the client (pool, filecopy) log through it.
+func (c *Client) Logger() *slog.Logger { return c.log }

@@ -13,9 +13,8 @@
 //   - AWS-StartPortForwardingSession and AWS-StartPortForwardingSessionToRemoteHost: TCP connections to a
 //     port on the target or on a host the target can reach ([Client.Forward], [Client.Dial]).
 //
-// Files are copied to and from a target with those stock documents and the target's coreutils
-// ([Client.CopyTo] through a raw pseudo-terminal, [Client.CopyFrom] as base64 ranges over parallel command
-// sessions), checked with SHA-256 on both ends; copy.go explains how.
+// Files are copied to and from a target with those stock documents and the target's coreutils by package
+// [github.com/ssmwire/ssmwire/filecopy], built on this one.
 //
 // StartSession returns a session ID, a websocket URL and a one-time token. The data channel on that websocket
 // (package [github.com/ssmwire/ssmwire/session]) carries sequenced, acknowledged messages in both directions,

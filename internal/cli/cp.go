@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/filecopy"
 	"github.com/ssmwire/ssmwire/shell"
 )
 
@@ -46,8 +47,8 @@ Examples:
   ssmwire cp i-0123456789abcdef0:/var/log/syslog .
   ssmwire cp --sessions 4 web:/data/dump.sql ./`,
 		flags: func(fs *flag.FlagSet, o *cmdOptions) {
-			fs.StringVar(&o.sessions, "sessions", "1", "download over `N` sessions in parallel (1-"+strconv.Itoa(ssmwire.MaxCopySessions)+")")
-			fs.StringVar(&o.document, "document", ssmwire.DefaultCopyFromDocument, "NonInteractiveCommands `document` for downloads")
+			fs.StringVar(&o.sessions, "sessions", "1", "download over `N` sessions in parallel (1-"+strconv.Itoa(filecopy.MaxSessions)+")")
+			fs.StringVar(&o.document, "document", filecopy.DefaultFromDocument, "NonInteractiveCommands `document` for downloads")
 		},
 		run: runCp,
 	}
@@ -72,8 +73,8 @@ func runCp(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 		return usagef("cp: exactly one of SOURCE and DEST must be TARGET:PATH")
 	}
 	n, err := strconv.Atoi(o.sessions)
-	if err != nil || n < 1 || n > ssmwire.MaxCopySessions {
-		return usagef("cp: --sessions must be a number from 1 to %d, not %q", ssmwire.MaxCopySessions, o.sessions)
+	if err != nil || n < 1 || n > filecopy.MaxSessions {
+		return usagef("cp: --sessions must be a number from 1 to %d, not %q", filecopy.MaxSessions, o.sessions)
 	}
 	if n > 1 && dstRemote {
 		return usagef("cp: --sessions applies to downloads only")
@@ -96,11 +97,11 @@ func runCp(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 		return usagef("cp: ECS tasks are not supported, only instances")
 	}
 	bar := newProgressLine(a.stderr, !a.g.quiet && !a.g.json && shell.IsTerminal(a.stderr), time.Now)
-	cfg := &ssmwire.CopyConfig{Sessions: n, FromDocument: o.document, Progress: bar.update}
+	cfg := &filecopy.Config{Sessions: n, FromDocument: o.document, Progress: bar.update}
 	if srcRemote {
-		err = c.wire.CopyFrom(ctx, t.ID, remotePath, dst, cfg)
+		err = filecopy.From(ctx, c.wire, t.ID, remotePath, dst, cfg)
 	} else {
-		err = c.wire.CopyTo(ctx, t.ID, src, remotePath, cfg)
+		err = filecopy.To(ctx, c.wire, t.ID, src, remotePath, cfg)
 	}
 	bar.finish()
 	return a.sessionResult(ctx, c, err)

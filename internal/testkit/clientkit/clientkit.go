@@ -54,11 +54,12 @@ func NewClient(t testing.TB, srv *ssmtest.Server, edit func(*ssmwire.Config)) *s
 	return c
 }
 
-// ClientStack selects the goroutines that belong to the client side: the library, pool and the session,
-// shell and portforward packages, and with smux also the multiplexer's (which the emulated agent uses as
-// well, so count those only once the server is closed).
+// ClientStack selects the goroutines that belong to the client side: the library, pool, filecopy and the
+// session, shell and portforward packages, and with smux also the multiplexer's (which the emulated agent
+// uses as well, so count those only once the server is closed).
 func ClientStack(smux bool) func(stack string) bool {
-	pkgs := []string{"ssmwire/ssmwire.", "ssmwire/pool.", "ssmwire/session.", "ssmwire/shell.", "ssmwire/portforward."}
+	pkgs := []string{"ssmwire/ssmwire.", "ssmwire/pool.", "ssmwire/filecopy.", "ssmwire/session.", "ssmwire/shell.",
+		"ssmwire/portforward."}
 	if smux {
 		pkgs = append(pkgs, "xtaci/smux.")
 	}

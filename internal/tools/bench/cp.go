@@ -18,16 +18,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/filecopy"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
-// CpMain runs `ssmbench cp`: one download of a random file with ssmwire.Client.CopyFrom (what `ssmwire cp
+// CpMain runs `ssmbench cp`: one download of a random file with filecopy.From (what `ssmwire cp
 // --sessions N TARGET:PATH DEST` does) for each N, against the emulator with the agent paced like the real
 // one, next to one session's rate. The agent paces each session's output, so N sessions reading N ranges
 // should approach N times one session's rate (issue 21's goal: at least 0.8·N for N = 4); with -repeat the
 // copies go round the Ns in turn and medians are reported. The time is the whole copy:
 // the stat session, the N range sessions (each started, run and checked) and the final SHA-256 of the file.
-// An upload (CopyTo, one session) of the same file is measured once for reference.
+// An upload (filecopy.To, one session) of the same file is measured once for reference.
 func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ssmbench cp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,8 +48,8 @@ func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var counts []int
 	for _, s := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > ssmwire.MaxCopySessions {
-			fmt.Fprintf(stderr, "ssmbench cp: -n %q: want numbers from 1 to %d\n", *ns, ssmwire.MaxCopySessions)
+		if err != nil || n < 1 || n > filecopy.MaxSessions {
+			fmt.Fprintf(stderr, "ssmbench cp: -n %q: want numbers from 1 to %d\n", *ns, filecopy.MaxSessions)
 			return 2
 		}
 		counts = append(counts, n)
@@ -95,7 +96,7 @@ func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if n == 4 {
 			four = rate
 		}
-		ranges := min(int64(n), max(1, int64(size)/ssmwire.DefaultMinRange))
+		ranges := min(int64(n), max(1, int64(size)/filecopy.DefaultMinRange))
 		ratio := "-"
 		if one > 0 {
 			q := rate / (float64(n) * one)
@@ -173,7 +174,7 @@ func (b *cpBench) download(ctx context.Context, n int) (float64, error) {
 	dst := filepath.Join(b.dir, "download.bin")
 	defer os.Remove(dst)
 	begin := time.Now()
-	if err := b.client.CopyFrom(ctx, ssmtest.DefaultInstanceID, b.src, dst, &ssmwire.CopyConfig{Sessions: n}); err != nil {
+	if err := filecopy.From(ctx, b.client, ssmtest.DefaultInstanceID, b.src, dst, &filecopy.Config{Sessions: n}); err != nil {
 		return 0, err
 	}
 	el := time.Since(begin)
@@ -185,7 +186,7 @@ func (b *cpBench) upload(ctx context.Context) (float64, error) {
 	dst := filepath.Join(b.dir, "upload.bin")
 	defer os.Remove(dst)
 	begin := time.Now()
-	if err := b.client.CopyTo(ctx, ssmtest.DefaultInstanceID, b.src, dst, nil); err != nil {
+	if err := filecopy.To(ctx, b.client, ssmtest.DefaultInstanceID, b.src, dst, nil); err != nil {
 		return 0, err
 	}
 	return b.check(dst, time.Since(begin))

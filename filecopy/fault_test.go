@@ -1,4 +1,4 @@
-package ssmwire_test
+package filecopy_test
 
 import (
 	"crypto/rand"
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/filecopy"
 	"github.com/ssmwire/ssmwire/internal/testkit"
 )
 
@@ -30,11 +31,11 @@ func TestCopyDroppedSession(t *testing.T) {
 
 	t.Run("resumed", func(t *testing.T) {
 		before := srv.Stats()
-		if err := c.CopyTo(ctx, target, src, filepath.Join(remote, "up.bin"), nil); err != nil {
+		if err := filecopy.To(ctx, c, target, src, filepath.Join(remote, "up.bin"), nil); err != nil {
 			t.Fatalf("CopyTo: %v", err)
 		}
 		checkSame(t, filepath.Join(remote, "up.bin"), data)
-		if err := c.CopyFrom(ctx, target, filepath.Join(remote, "up.bin"), filepath.Join(back, "down.bin"), nil); err != nil {
+		if err := filecopy.From(ctx, c, target, filepath.Join(remote, "up.bin"), filepath.Join(back, "down.bin"), nil); err != nil {
 			t.Fatalf("CopyFrom: %v", err)
 		}
 		checkSame(t, filepath.Join(back, "down.bin"), data)
@@ -52,8 +53,8 @@ func TestCopyDroppedSession(t *testing.T) {
 	c = newClient(t, srv, func(cfg *ssmwire.Config) { cfg.Session.ResumeAttempts = 1 }) // lost sessions fail at once
 	t.Run("download read again", func(t *testing.T) {
 		before := srv.Stats().SessionsStarted
-		err := c.CopyFrom(ctx, target, filepath.Join(remote, "up.bin"), filepath.Join(back, "again.bin"),
-			&ssmwire.CopyConfig{Retries: 50})
+		err := filecopy.From(ctx, c, target, filepath.Join(remote, "up.bin"), filepath.Join(back, "again.bin"),
+			&filecopy.Config{Retries: 50})
 		if err != nil {
 			t.Fatalf("CopyFrom: %v", err)
 		}
@@ -64,10 +65,10 @@ func TestCopyDroppedSession(t *testing.T) {
 		checkOnly(t, back, "again.bin", "down.bin")
 	})
 	t.Run("download failed", func(t *testing.T) {
-		err := c.CopyFrom(ctx, target, filepath.Join(remote, "up.bin"), filepath.Join(back, "failed.bin"),
-			&ssmwire.CopyConfig{Retries: -1})
-		var ce *ssmwire.CopyError
-		if !errors.Is(err, ssmwire.ErrIncomplete) || !errors.As(err, &ce) {
+		err := filecopy.From(ctx, c, target, filepath.Join(remote, "up.bin"), filepath.Join(back, "failed.bin"),
+			&filecopy.Config{Retries: -1})
+		var ce *filecopy.Error
+		if !errors.Is(err, filecopy.ErrIncomplete) || !errors.As(err, &ce) {
 			t.Fatalf("CopyFrom: %v, want ErrIncomplete", err)
 		}
 		checkOnly(t, back, "again.bin", "down.bin")
@@ -75,7 +76,7 @@ func TestCopyDroppedSession(t *testing.T) {
 	t.Run("upload continued", func(t *testing.T) {
 		before := srv.Stats().SessionsStarted
 		var last, resumedAt int64 = 0, -1
-		err := c.CopyTo(ctx, target, src, filepath.Join(remote, "again.bin"), &ssmwire.CopyConfig{Retries: 20,
+		err := filecopy.To(ctx, c, target, src, filepath.Join(remote, "again.bin"), &filecopy.Config{Retries: 20,
 			Progress: func(done, total int64) {
 				if done < last && resumedAt < 0 {
 					resumedAt = done // a new session goes on from what the remote file holds
@@ -101,8 +102,8 @@ func TestCopyDroppedSession(t *testing.T) {
 		}
 	})
 	t.Run("upload failed", func(t *testing.T) {
-		err := c.CopyTo(ctx, target, src, filepath.Join(remote, "up.bin"), &ssmwire.CopyConfig{Retries: -1})
-		if !errors.Is(err, ssmwire.ErrIncomplete) {
+		err := filecopy.To(ctx, c, target, src, filepath.Join(remote, "up.bin"), &filecopy.Config{Retries: -1})
+		if !errors.Is(err, filecopy.ErrIncomplete) {
 			t.Fatalf("CopyTo: %v, want ErrIncomplete", err)
 		}
 		checkOnly(t, remote, "up.bin") // the earlier copy, whole; the temporary file removed
@@ -126,8 +127,8 @@ func TestCopyToFullDisk(t *testing.T) {
 	data := make([]byte, 256<<10)
 	rand.Read(data)
 	src := writeFile(t, local, "f.bin", data)
-	err := c.CopyTo(ctx, target, src, remote, nil)
-	if !errors.Is(err, ssmwire.ErrRemoteWrite) || !strings.Contains(err.Error(), "No space left on device") {
+	err := filecopy.To(ctx, c, target, src, remote, nil)
+	if !errors.Is(err, filecopy.ErrRemoteWrite) || !strings.Contains(err.Error(), "No space left on device") {
 		t.Fatalf("CopyTo: %v, want ErrRemoteWrite saying why", err)
 	}
 	checkOnly(t, remote)
@@ -174,17 +175,17 @@ func TestCopyPermissions(t *testing.T) {
 	}
 	src := writeFile(t, local, "f", []byte("new content"))
 
-	err := c.CopyFrom(ctx, target, secret, back, nil)
+	err := filecopy.From(ctx, c, target, secret, back, nil)
 	if !errors.Is(err, fs.ErrPermission) {
 		t.Errorf("CopyFrom an unreadable file: %v, want fs.ErrPermission", err)
 	}
 	checkOnly(t, back)
-	err = c.CopyTo(ctx, target, src, readOnly, nil)
+	err = filecopy.To(ctx, c, target, src, readOnly, nil)
 	if !errors.Is(err, fs.ErrPermission) {
 		t.Errorf("CopyTo an unwritable directory: %v, want fs.ErrPermission", err)
 	}
 	checkOnly(t, readOnly, "secret")
-	err = c.CopyTo(ctx, target, src, kept, nil)
+	err = filecopy.To(ctx, c, target, src, kept, nil)
 	if !errors.Is(err, fs.ErrPermission) {
 		t.Errorf("CopyTo over an unwritable file: %v, want fs.ErrPermission", err)
 	}

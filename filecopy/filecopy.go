@@ -1,4 +1,4 @@
-package ssmwire
+package filecopy
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"sync"
 )
 
-// File copies ([Client.CopyTo], [Client.CopyFrom]) use only what a stock Linux instance has: AWS's command
+// File copies ([To], [From]) use only what a stock Linux instance has: AWS's command
 // documents and coreutils (sh, stty, head, tail, base64, sha256sum, mv). The agent forces two choices
 // (docs/protocol.md §6.1):
 //
@@ -34,96 +34,96 @@ import (
 
 // Default documents of file copies.
 const (
-	// DefaultCopyFromDocument runs the download commands: NonInteractiveCommands, no pseudo-terminal.
-	DefaultCopyFromDocument = "AWS-StartNonInteractiveCommand"
-	// DefaultCopyToDocument runs the upload command on a pseudo-terminal (InteractiveCommands).
-	DefaultCopyToDocument = "AWS-StartInteractiveCommand"
+	// DefaultFromDocument runs the download commands: NonInteractiveCommands, no pseudo-terminal.
+	DefaultFromDocument = "AWS-StartNonInteractiveCommand"
+	// DefaultToDocument runs the upload command on a pseudo-terminal (InteractiveCommands).
+	DefaultToDocument = "AWS-StartInteractiveCommand"
 )
 
-// Defaults of [CopyConfig].
+// Defaults of [Config].
 const (
-	// DefaultCopyRetries is how many times a copy goes on over a new session, from where it stopped, after
+	// DefaultRetries is how many times a copy goes on over a new session, from where it stopped, after
 	// its session was lost (and could not be resumed).
-	DefaultCopyRetries = 2
+	DefaultRetries = 2
 	// DefaultMinRange is the smallest range a download with several sessions reads per session: below it
 	// the start of one more session costs more than it saves.
 	DefaultMinRange = 1 << 20
-	// MaxCopySessions bounds CopyConfig.Sessions.
-	MaxCopySessions = 32
+	// MaxSessions bounds Config.Sessions.
+	MaxSessions = 32
 )
 
-// CopyConfig configures [Client.CopyTo] and [Client.CopyFrom]. A nil *CopyConfig means the defaults. It is
+// Config configures [To] and [From]. A nil *Config means the defaults. It is
 // copied by the call and never changed.
-type CopyConfig struct {
+type Config struct {
 	// Sessions is how many sessions a download reads ranges of the file over in parallel (1 to
-	// MaxCopySessions; 0 means 1). The agent paces each session's output, so N sessions read up to N times
+	// MaxSessions; 0 means 1). The agent paces each session's output, so N sessions read up to N times
 	// as fast. Uploads always use one session.
 	Sessions int
 	// MinRange is the smallest range per session; default DefaultMinRange.
 	MinRange int64
 	// Retries is how many times a copy whose session was lost goes on over a new session from where it
 	// stopped (a download's range from its last byte, an upload from what the remote temporary file holds);
-	// default DefaultCopyRetries, negative for none.
+	// default DefaultRetries, negative for none.
 	Retries int
 	// FromDocument is the NonInteractiveCommands document for downloads (its "command" parameter gets the
-	// command); default DefaultCopyFromDocument. A document with separate output streams works as well.
+	// command); default DefaultFromDocument. A document with separate output streams works as well.
 	FromDocument string
-	// ToDocument is the InteractiveCommands document for uploads; default DefaultCopyToDocument.
+	// ToDocument is the InteractiveCommands document for uploads; default DefaultToDocument.
 	ToDocument string
 	// Progress, when non-nil, is called with the bytes copied so far and the file's size, from the copy's
 	// goroutines (one call at a time), after each chunk and once at the end.
 	Progress func(done, total int64)
 }
 
-func (c *CopyConfig) withDefaults() (CopyConfig, error) {
-	var o CopyConfig
+func (c *Config) withDefaults() (Config, error) {
+	var o Config
 	if c != nil {
 		o = *c
 	}
 	if o.Sessions == 0 {
 		o.Sessions = 1
 	}
-	if o.Sessions < 1 || o.Sessions > MaxCopySessions {
-		return o, fmt.Errorf("ssmwire: copy: Sessions must be 1 to %d, not %d", MaxCopySessions, o.Sessions)
+	if o.Sessions < 1 || o.Sessions > MaxSessions {
+		return o, fmt.Errorf("filecopy: copy: Sessions must be 1 to %d, not %d", MaxSessions, o.Sessions)
 	}
 	if o.MinRange == 0 {
 		o.MinRange = DefaultMinRange
 	}
 	if o.MinRange < 0 {
-		return o, fmt.Errorf("ssmwire: copy: negative MinRange %d", o.MinRange)
+		return o, fmt.Errorf("filecopy: copy: negative MinRange %d", o.MinRange)
 	}
 	if o.Retries == 0 {
-		o.Retries = DefaultCopyRetries
+		o.Retries = DefaultRetries
 	}
 	if o.Retries < 0 {
 		o.Retries = 0
 	}
 	if o.FromDocument == "" {
-		o.FromDocument = DefaultCopyFromDocument
+		o.FromDocument = DefaultFromDocument
 	}
 	if o.ToDocument == "" {
-		o.ToDocument = DefaultCopyToDocument
+		o.ToDocument = DefaultToDocument
 	}
 	return o, nil
 }
 
-// Errors of file copies, wrapped by [*CopyError] (with fs.ErrNotExist and fs.ErrPermission for a missing or
+// Errors of file copies, wrapped by [*Error] (with fs.ErrNotExist and fs.ErrPermission for a missing or
 // inaccessible remote path).
 var (
 	// ErrChecksum: the SHA-256 of what arrived differs from the sender's.
-	ErrChecksum = errors.New("ssmwire: copy: SHA-256 mismatch")
+	ErrChecksum = errors.New("filecopy: copy: SHA-256 mismatch")
 	// ErrRemoteWrite: the remote side could not write the file (a full disk, an I/O error).
-	ErrRemoteWrite = errors.New("ssmwire: copy: remote write failed")
+	ErrRemoteWrite = errors.New("filecopy: copy: remote write failed")
 	// ErrRemoteFailed: a remote command the copy needs failed, or said something unexpected.
-	ErrRemoteFailed = errors.New("ssmwire: copy: remote command failed")
+	ErrRemoteFailed = errors.New("filecopy: copy: remote command failed")
 	// ErrIncomplete: the session ended before the copy was complete.
-	ErrIncomplete = errors.New("ssmwire: copy: session ended before the copy was complete")
+	ErrIncomplete = errors.New("filecopy: copy: session ended before the copy was complete")
 )
 
-// CopyError is a failed file copy: Op is "copy to" or "copy from", Path the remote path, Err one of the
+// Error is a failed file copy: Op is "copy to" or "copy from", Path the remote path, Err one of the
 // errors above, fs.ErrNotExist, fs.ErrPermission, or the session's or local file's error; Detail is what the
 // remote side said, if anything.
-type CopyError struct {
+type Error struct {
 	Op     string
 	Target string
 	Path   string
@@ -131,9 +131,9 @@ type CopyError struct {
 	Err    error
 }
 
-func (e *CopyError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "ssmwire: %s %s:%s: ", e.Op, e.Target, e.Path)
+	fmt.Fprintf(&b, "filecopy: %s %s:%s: ", e.Op, e.Target, e.Path)
 	switch {
 	case e.Detail != "" && e.Err != nil:
 		fmt.Fprintf(&b, "%v: %s", e.Err, e.Detail)
@@ -145,7 +145,7 @@ func (e *CopyError) Error() string {
 	return b.String()
 }
 
-func (e *CopyError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 // remoteKinds maps the kinds of the remote scripts' ERR lines to errors.
 var remoteKinds = map[string]error{
@@ -237,10 +237,10 @@ func remoteError(op, target, path, rest string) error {
 	if !ok {
 		err = ErrRemoteFailed
 	}
-	return &CopyError{Op: op, Target: target, Path: path, Detail: strings.TrimSpace(msg), Err: err}
+	return &Error{Op: op, Target: target, Path: path, Detail: strings.TrimSpace(msg), Err: err}
 }
 
-// progress serialises calls of CopyConfig.Progress from several goroutines.
+// progress serialises calls of Config.Progress from several goroutines.
 type progress struct {
 	mu    sync.Mutex
 	fn    func(done, total int64)

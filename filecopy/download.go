@@ -1,4 +1,4 @@
-package ssmwire
+package filecopy
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/shell"
 )
 
@@ -35,17 +36,17 @@ const flushSize = 32 << 10
 // name next to local, replaces local only when its SHA-256 matches the remote file's; on any failure it is
 // removed. The file gets the remote file's mode minus the local umask.
 //
-// Errors are [*CopyError]s for what the remote side refused (fs.ErrNotExist, fs.ErrPermission, a directory,
+// Errors are [*Error]s for what the remote side refused (fs.ErrNotExist, fs.ErrPermission, a directory,
 // [ErrChecksum] when the file changed while it was read) or for sessions that ended too early
 // ([ErrIncomplete] wrapping the session's error), the local file's errors, or StartSession's. When ctx ends
 // first the sessions are terminated and ctx's error returned.
-func (c *Client) CopyFrom(ctx context.Context, target, remote, local string, cfg *CopyConfig) (err error) {
+func From(ctx context.Context, c *ssmwire.Client, target, remote, local string, cfg *Config) (err error) {
 	o, err := cfg.withDefaults()
 	if err != nil {
 		return err
 	}
 	if remote == "" {
-		return errors.New("ssmwire: copy from: empty remote path")
+		return errors.New("filecopy: copy from: empty remote path")
 	}
 	dest := local
 	if fi, err := os.Stat(local); err == nil && fi.IsDir() {
@@ -116,8 +117,8 @@ func (c *Client) CopyFrom(ctx context.Context, target, remote, local string, cfg
 
 // download is one CopyFrom.
 type download struct {
-	c      *Client
-	o      CopyConfig
+	c      *ssmwire.Client
+	o      Config
 	target string
 	remote string // as the caller gave it, for errors
 	path   string // what the scripts get (remotePath)
@@ -133,7 +134,7 @@ type remoteStat struct {
 }
 
 func (d *download) fail(detail string, err error) error {
-	return &CopyError{Op: "copy from", Target: d.target, Path: d.remote, Detail: detail, Err: err}
+	return &Error{Op: "copy from", Target: d.target, Path: d.remote, Detail: detail, Err: err}
 }
 
 // stat reads the remote file's size, mode and SHA-256, asking again when the session is lost.
@@ -143,7 +144,7 @@ func (d *download) stat(ctx context.Context) (remoteStat, error) {
 		if err == nil || ctx.Err() != nil || !errors.Is(err, ErrIncomplete) || attempt >= d.o.Retries {
 			return st, err
 		}
-		d.c.log.Debug("ssmwire: copy from: session lost, asking again", "target", d.target, "path", d.remote, "err", err)
+		d.c.Logger().Debug("filecopy: copy from: session lost, asking again", "target", d.target, "path", d.remote, "err", err)
 	}
 }
 
@@ -175,7 +176,7 @@ func (d *download) statOnce(ctx context.Context) (remoteStat, error) {
 	}}
 	s, err := d.c.StartSession(ctx, &ssm.StartSessionInput{
 		Target: &d.target, DocumentName: &d.o.FromDocument,
-		Parameters: map[string][]string{"command": {ShellCommand(statScript(d.token, d.path))}},
+		Parameters: map[string][]string{"command": {ssmwire.ShellCommand(statScript(d.token, d.path))}},
 	})
 	if err != nil {
 		return st, err
@@ -192,7 +193,7 @@ func (d *download) statOnce(ctx context.Context) (remoteStat, error) {
 	if ctx.Err() != nil {
 		return st, ctx.Err()
 	}
-	var ee *ExitError
+	var ee *ssmwire.ExitError
 	if err == nil || errors.As(err, &ee) {
 		return st, d.fail(stderr.String(), fmt.Errorf("%w: no answer from the remote command", ErrRemoteFailed))
 	}
@@ -263,7 +264,7 @@ func (d *download) readRange(ctx context.Context, r byteRange) error {
 		if !errors.Is(err, ErrIncomplete) || attempt >= d.o.Retries {
 			return err
 		}
-		d.c.log.Debug("ssmwire: copy from: session lost, reading the rest of the range again",
+		d.c.Logger().Debug("filecopy: copy from: session lost, reading the rest of the range again",
 			"target", d.target, "path", d.remote, "offset", r.off+got, "left", r.length-got, "err", err)
 	}
 }
@@ -294,7 +295,7 @@ func (d *download) readOnce(ctx context.Context, r byteRange) (int64, error) {
 
 	s, err := d.c.StartSession(ctx, &ssm.StartSessionInput{
 		Target: &d.target, DocumentName: &d.o.FromDocument,
-		Parameters: map[string][]string{"command": {ShellCommand(rangeScript(d.token, d.path, r.off, r.length))}},
+		Parameters: map[string][]string{"command": {ssmwire.ShellCommand(rangeScript(d.token, d.path, r.off, r.length))}},
 	})
 	if err != nil {
 		return 0, err
@@ -312,7 +313,7 @@ func (d *download) readOnce(ctx context.Context, r byteRange) (int64, error) {
 	case ctx.Err() != nil:
 		return w.written, ctx.Err()
 	case sum == "":
-		var ee *ExitError
+		var ee *ssmwire.ExitError
 		if runErr == nil || errors.As(runErr, &ee) {
 			runErr = errors.New("the remote command ended without a result")
 			if stderr.Len() > 0 {

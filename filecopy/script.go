@@ -1,4 +1,4 @@
-package ssmwire
+package filecopy
 
 import (
 	"fmt"
@@ -127,3 +127,6 @@ func remotePath(p string) string {
 	}
 	return p
 }
+
+// shellQuote quotes s as one word for a POSIX shell: in single quotes, each quote written as quote, backslash, quote, quote.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

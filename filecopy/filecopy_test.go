@@ -1,4 +1,4 @@
-package ssmwire_test
+package filecopy_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/filecopy"
 	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
@@ -101,14 +101,14 @@ func TestCopyEveryByteValue(t *testing.T) {
 	local, remote, back := t.TempDir(), t.TempDir(), t.TempDir()
 	src := writeFile(t, local, "bytes.bin", data)
 
-	if err := c.CopyTo(ctx, target, src, remote, nil); err != nil {
+	if err := filecopy.To(ctx, c, target, src, remote, nil); err != nil {
 		t.Fatalf("CopyTo: %v", err)
 	}
 	checkSame(t, filepath.Join(remote, "bytes.bin"), data)
 	checkOnly(t, remote, "bytes.bin")
 
 	dst := filepath.Join(back, "copy.bin")
-	if err := c.CopyFrom(ctx, target, filepath.Join(remote, "bytes.bin"), dst, nil); err != nil {
+	if err := filecopy.From(ctx, c, target, filepath.Join(remote, "bytes.bin"), dst, nil); err != nil {
 		t.Fatalf("CopyFrom: %v", err)
 	}
 	checkSame(t, dst, data)
@@ -122,18 +122,18 @@ func TestCopyEmptyFile(t *testing.T) {
 	ctx := testkit.Context(t)
 	local, remote, back := t.TempDir(), t.TempDir(), t.TempDir()
 	src := writeFile(t, local, "empty", nil)
-	if err := c.CopyTo(ctx, target, src, filepath.Join(remote, "e"), nil); err != nil {
+	if err := filecopy.To(ctx, c, target, src, filepath.Join(remote, "e"), nil); err != nil {
 		t.Fatalf("CopyTo: %v", err)
 	}
 	checkSame(t, filepath.Join(remote, "e"), nil)
 	var calls int
-	cfg := &ssmwire.CopyConfig{Sessions: 4, Progress: func(done, total int64) {
+	cfg := &filecopy.Config{Sessions: 4, Progress: func(done, total int64) {
 		calls++
 		if done != 0 || total != 0 {
 			t.Errorf("progress %d/%d for an empty file", done, total)
 		}
 	}}
-	if err := c.CopyFrom(ctx, target, filepath.Join(remote, "e"), back, cfg); err != nil {
+	if err := filecopy.From(ctx, c, target, filepath.Join(remote, "e"), back, cfg); err != nil {
 		t.Fatalf("CopyFrom: %v", err)
 	}
 	checkSame(t, filepath.Join(back, "e"), nil)
@@ -170,7 +170,7 @@ func TestCopy16MiB(t *testing.T) {
 		calls++
 	}
 
-	if err := c.CopyTo(ctx, target, src, filepath.Join(remote, "up.bin"), &ssmwire.CopyConfig{Progress: progress}); err != nil {
+	if err := filecopy.To(ctx, c, target, src, filepath.Join(remote, "up.bin"), &filecopy.Config{Progress: progress}); err != nil {
 		t.Fatalf("CopyTo: %v", err)
 	}
 	checkSame(t, filepath.Join(remote, "up.bin"), data)
@@ -181,7 +181,7 @@ func TestCopy16MiB(t *testing.T) {
 
 	last, calls = 0, 0
 	dst := filepath.Join(back, "down.bin")
-	err := c.CopyFrom(ctx, target, filepath.Join(remote, "up.bin"), dst, &ssmwire.CopyConfig{Sessions: 4, Progress: progress})
+	err := filecopy.From(ctx, c, target, filepath.Join(remote, "up.bin"), dst, &filecopy.Config{Sessions: 4, Progress: progress})
 	if err != nil {
 		t.Fatalf("CopyFrom: %v", err)
 	}
@@ -201,19 +201,19 @@ func TestCopyFromMissingPath(t *testing.T) {
 	c := newClient(t, srv, nil)
 	ctx := testkit.Context(t)
 	remote, back := t.TempDir(), t.TempDir()
-	err := c.CopyFrom(ctx, target, filepath.Join(remote, "nothing"), filepath.Join(back, "x"), nil)
-	var ce *ssmwire.CopyError
+	err := filecopy.From(ctx, c, target, filepath.Join(remote, "nothing"), filepath.Join(back, "x"), nil)
+	var ce *filecopy.Error
 	if !errors.Is(err, fs.ErrNotExist) || !errors.As(err, &ce) || !strings.Contains(err.Error(), "No such file") {
-		t.Fatalf("CopyFrom of a missing file: %v, want a CopyError wrapping fs.ErrNotExist", err)
+		t.Fatalf("CopyFrom of a missing file: %v, want a Error wrapping fs.ErrNotExist", err)
 	}
 	checkOnly(t, back)
 
 	src := writeFile(t, back, "f", []byte("data"))
-	err = c.CopyTo(ctx, target, src, filepath.Join(remote, "no", "such", "dir", "f"), nil)
+	err = filecopy.To(ctx, c, target, src, filepath.Join(remote, "no", "such", "dir", "f"), nil)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("CopyTo into a missing directory: %v, want fs.ErrNotExist", err)
 	}
-	err = c.CopyFrom(ctx, target, remote, filepath.Join(back, "y"), nil)
+	err = filecopy.From(ctx, c, target, remote, filepath.Join(back, "y"), nil)
 	if err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Fatalf("CopyFrom of a directory: %v", err)
 	}
@@ -235,19 +235,19 @@ func TestCopyRelativeToHome(t *testing.T) {
 	}
 	data := []byte("relative\n")
 	src := writeFile(t, local, "r.txt", data)
-	if err := c.CopyTo(ctx, target, src, "~/sub/", nil); err != nil {
+	if err := filecopy.To(ctx, c, target, src, "~/sub/", nil); err != nil {
 		t.Fatalf("CopyTo ~/sub/: %v", err)
 	}
 	checkSame(t, filepath.Join(home, "sub", "r.txt"), data)
-	if err := c.CopyTo(ctx, target, src, "top.txt", nil); err != nil {
+	if err := filecopy.To(ctx, c, target, src, "top.txt", nil); err != nil {
 		t.Fatalf("CopyTo top.txt: %v", err)
 	}
 	checkSame(t, filepath.Join(home, "top.txt"), data)
-	if err := c.CopyFrom(ctx, target, "sub/r.txt", back, nil); err != nil {
+	if err := filecopy.From(ctx, c, target, "sub/r.txt", back, nil); err != nil {
 		t.Fatalf("CopyFrom sub/r.txt: %v", err)
 	}
 	checkSame(t, filepath.Join(back, "r.txt"), data)
-	if err := c.CopyFrom(ctx, target, "~/top.txt", filepath.Join(back, "t"), nil); err != nil {
+	if err := filecopy.From(ctx, c, target, "~/top.txt", filepath.Join(back, "t"), nil); err != nil {
 		t.Fatalf("CopyFrom ~/top.txt: %v", err)
 	}
 	checkSame(t, filepath.Join(back, "t"), data)
@@ -262,12 +262,12 @@ func TestCopyFromSeparateStreams(t *testing.T) {
 	remote, back := t.TempDir(), t.TempDir()
 	data := everyByte()
 	src := writeFile(t, remote, "f.bin", data)
-	cfg := &ssmwire.CopyConfig{FromDocument: ssmtest.DocRunCommand}
-	if err := c.CopyFrom(ctx, target, src, back, cfg); err != nil {
+	cfg := &filecopy.Config{FromDocument: ssmtest.DocRunCommand}
+	if err := filecopy.From(ctx, c, target, src, back, cfg); err != nil {
 		t.Fatalf("CopyFrom: %v", err)
 	}
 	checkSame(t, filepath.Join(back, "f.bin"), data)
-	err := c.CopyFrom(ctx, target, filepath.Join(remote, "missing"), back, cfg)
+	err := filecopy.From(ctx, c, target, filepath.Join(remote, "missing"), back, cfg)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("CopyFrom of a missing file: %v, want fs.ErrNotExist", err)
 	}

@@ -1,4 +1,4 @@
-package ssmwire
+package filecopy
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/shell"
 )
 
@@ -29,17 +30,17 @@ const cleanupTimeout = 30 * time.Second
 // failure nothing is left at the destination. When the session is lost for good, a new one goes on from what
 // the temporary file holds (cfg.Retries times). The file gets the local file's mode minus the remote umask.
 //
-// Errors are [*CopyError]s for what the remote side refused (fs.ErrNotExist for a missing directory,
+// Errors are [*Error]s for what the remote side refused (fs.ErrNotExist for a missing directory,
 // fs.ErrPermission, [ErrRemoteWrite] for a full disk, [ErrChecksum]) or for a session that ended too early
 // ([ErrIncomplete] wrapping the session's error), the local file's error, or StartSession's. When ctx ends
 // first the session is terminated and ctx's error returned.
-func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *CopyConfig) error {
+func To(ctx context.Context, c *ssmwire.Client, target, local, remote string, cfg *Config) error {
 	o, err := cfg.withDefaults()
 	if err != nil {
 		return err
 	}
 	if remote == "" {
-		return errors.New("ssmwire: copy to: empty remote path")
+		return errors.New("filecopy: copy to: empty remote path")
 	}
 	f, err := os.Open(local)
 	if err != nil {
@@ -51,7 +52,7 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("ssmwire: copy to: %s: not a regular file", local)
+		return fmt.Errorf("filecopy: copy to: %s: not a regular file", local)
 	}
 	size := fi.Size()
 	h := sha256.New()
@@ -72,18 +73,18 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 		if err == nil {
 			return nil
 		}
-		var ce *CopyError
+		var ce *Error
 		if errors.As(err, &ce) && !errors.Is(err, ErrIncomplete) {
 			return err // the script reported it and removed its temporary file
 		}
 		if errors.Is(err, ErrIncomplete) && ctx.Err() == nil && attempt < o.Retries {
-			c.log.Debug("ssmwire: copy to: session lost, going on where the remote file stopped",
+			c.Logger().Debug("filecopy: copy to: session lost, going on where the remote file stopped",
 				"target", target, "path", remote, "err", err)
 			continue
 		}
 		// A lost session, a local failure or ctx's end: the temporary file may remain, once a session ran.
 		if u.started {
-			c.cleanUpload(ctx, target, u.rpath, u.name, u.token, o.FromDocument)
+			cleanUpload(ctx, c, target, u.rpath, u.name, u.token, o.FromDocument)
 		}
 		return err
 	}
@@ -91,8 +92,8 @@ func (c *Client) CopyTo(ctx context.Context, target, local, remote string, cfg *
 
 // upload is one CopyTo.
 type upload struct {
-	c                     *Client
-	o                     CopyConfig
+	c                     *ssmwire.Client
+	o                     Config
 	target, remote, rpath string
 	name, token, sum      string
 	f                     *os.File
@@ -110,7 +111,7 @@ func (u *upload) once(ctx context.Context, resume bool) error {
 	script := uploadScript(u.token, u.rpath, u.name, u.size, u.sum, u.mode, resume)
 	s, err := u.c.StartSession(ctx, &ssm.StartSessionInput{
 		Target: &u.target, DocumentName: &u.o.ToDocument,
-		Parameters: map[string][]string{"command": {ShellCommand(script)}},
+		Parameters: map[string][]string{"command": {ssmwire.ShellCommand(script)}},
 	})
 	if err != nil {
 		return err
@@ -175,17 +176,17 @@ func (u *upload) once(ctx context.Context, resume bool) error {
 }
 
 func (u *upload) fail(detail string, err error) error {
-	return &CopyError{Op: "copy to", Target: u.target, Path: u.remote, Detail: detail, Err: err}
+	return &Error{Op: "copy to", Target: u.target, Path: u.remote, Detail: detail, Err: err}
 }
 
 // cleanUpload removes what a lost upload session may have left, best effort and bounded in time, also when
 // ctx has ended.
-func (c *Client) cleanUpload(ctx context.Context, target, remote, name, token, doc string) {
+func cleanUpload(ctx context.Context, c *ssmwire.Client, target, remote, name, token, doc string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	err := c.Run(ctx, target, Command{Document: doc, Command: cleanupScript(token, remote, name)})
+	err := c.Run(ctx, target, ssmwire.Command{Document: doc, Command: cleanupScript(token, remote, name)})
 	if err != nil {
-		c.log.Warn("ssmwire: copy to: could not remove the temporary file", "target", target, "path", remote, "err", err)
+		c.Logger().Warn("filecopy: copy to: could not remove the temporary file", "target", target, "path", remote, "err", err)
 	}
 }
 
@@ -224,7 +225,7 @@ func (u *uploadReader) Read(p []byte) (int, error) {
 		u.prog.add(int64(n))
 	}
 	if err == io.EOF && u.sent < u.size {
-		err = fmt.Errorf("ssmwire: copy to: the local file shrank to %d bytes while being sent", u.sent)
+		err = fmt.Errorf("filecopy: copy to: the local file shrank to %d bytes while being sent", u.sent)
 	}
 	if err != nil && err != io.EOF {
 		u.fail(err) // the remote side would wait for the missing bytes forever

@@ -1,4 +1,4 @@
-package ssmwire
+package filecopy
 
 import (
 	"crypto/sha256"
@@ -46,11 +46,11 @@ func TestRemotePath(t *testing.T) {
 
 func TestRemoteError(t *testing.T) {
 	err := remoteError("copy from", "i-1", "/x", "perm /x: Permission denied")
-	var ce *CopyError
+	var ce *Error
 	if !errors.As(err, &ce) || !errors.Is(err, fs.ErrPermission) || ce.Detail != "/x: Permission denied" {
 		t.Fatalf("remoteError = %#v", err)
 	}
-	if got, want := err.Error(), "ssmwire: copy from i-1:/x: permission denied: /x: Permission denied"; got != want {
+	if got, want := err.Error(), "filecopy: copy from i-1:/x: permission denied: /x: Permission denied"; got != want {
 		t.Errorf("message %q, want %q", got, want)
 	}
 	if err := remoteError("copy to", "i-1", "/x", "odd thing"); !errors.Is(err, ErrRemoteFailed) {
