@@ -131,6 +131,7 @@ type Error struct {
 	Err    error
 }
 
+// Error returns "filecopy: OP TARGET:PATH: " followed by the error and what the remote side said.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "filecopy: %s %s:%s: ", e.Op, e.Target, e.Path)
@@ -145,6 +146,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns Err.
 func (e *Error) Unwrap() error { return e.Err }
 
 // remoteKinds maps the kinds of the remote scripts' ERR lines to errors.
