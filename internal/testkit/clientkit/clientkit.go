@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"strings"
 	"testing"
@@ -141,11 +140,12 @@ func ExampleClient() (*ssmwire.Client, *ssmtest.Server) {
 }
 
 // StartDatabase stands in, for the examples, for a database on the target's network: it answers each "PING"
-// line with "+PONG" until stop is called.
+// line with "+PONG" until stop is called. Examples have no testing.TB to fail, so a loopback listener that
+// cannot be made panics.
 func StartDatabase() (port int, stop func()) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		log.Fatal(err)
+		panic(fmt.Sprintf("clientkit: listen for the example database: %v", err))
 	}
 	go func() {
 		for {
