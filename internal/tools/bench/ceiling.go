@@ -433,7 +433,12 @@ func throughCeiling(ctx context.Context, e *emulator, mode Mode, t transfer, siz
 	defer stop()
 	var conn net.Conn = relayConn{r}
 	if mode == ModeMux {
-		r.chunk = max(r.chunk, smuxFrame) // one smux frame per message
+		// One smux frame per message with large chunks; with -ceiling-chunk below 32 KiB the relay cuts the
+		// frames into messages of that size, as the plugins' defaults do (1 KiB), so that the ceiling is the
+		// emulator's for the same message size.
+		if r.chunk >= 32<<10 {
+			r.chunk = max(r.chunk, smuxFrame)
+		}
 		cfg := smux.DefaultConfig()
 		cfg.Version = 1
 		cfg.KeepAliveDisabled = true

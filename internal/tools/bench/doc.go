@@ -33,7 +33,8 @@
 //
 // The "ceiling" row moves the same bytes with no plugin at all: a client built from gorilla/websocket
 // and the protocol codec only, which answers the handshake, acknowledges every message at once, sends
-// messages of Config.CeilingChunk bytes (one smux frame per message in mux mode) without keeping them or
+// messages of Config.CeilingChunk bytes (in mux mode one smux frame per message when the chunk is 32 KiB
+// or more; smaller chunks cut the frames into messages of that size, as the plugins do) without keeping them or
 // waiting for acknowledgements, and in mux mode runs an smux client over the data channel. It is the
 // most the emulator can carry on this machine; when a plugin reaches it, the emulator is the limit.
 //
