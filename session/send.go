@@ -39,18 +39,41 @@ var (
 func (s *Channel) Write(p []byte) (int, error) { return s.WriteContext(context.Background(), p) }
 
 // WriteContext is Write with a context.
+//
+// The messages of one call are queued in batches (see sendBatch): one lock and one wake-up of the writer
+// goroutine per batch, so that the writer sends them together, in one system call, instead of one message,
+// one wake-up and one write at a time.
 func (s *Channel) WriteContext(ctx context.Context, p []byte) (int, error) {
 	n := 0
+	var batch [sendBatch]prepared
 	for len(p) > 0 {
-		chunk := min(len(p), s.MaxPayload())
-		if err := s.Send(ctx, protocol.PayloadOutput, p[:chunk]); err != nil {
+		k := 0
+		for k < len(batch) && len(p) > 0 {
+			chunk := min(len(p), s.MaxPayload())
+			m, err := s.prepare(protocol.PayloadOutput, p[:chunk])
+			if err != nil {
+				release(batch[:k])
+				return n, err
+			}
+			batch[k] = m
+			k++
+			p = p[chunk:]
+		}
+		done, err := s.commit(ctx, batch[:k], true)
+		for _, m := range batch[:done] {
+			n += m.plain
+		}
+		if err != nil {
+			release(batch[done:k])
 			return n, err
 		}
-		n += chunk
-		p = p[chunk:]
 	}
 	return n, nil
 }
+
+// sendBatch is how many messages WriteContext prepares before queueing them: 32 KiB with the defaults, one
+// read of a copy loop.
+const sendBatch = 32
 
 // Send sends one input_stream_data message with the given payload type. Output payloads are encrypted in
 // KMS sessions. The payload, after encryption, must fit MaxPayload.
@@ -74,24 +97,40 @@ func (s *Channel) SendSize(ctx context.Context, cols, rows uint32) error {
 	return s.Send(ctx, protocol.PayloadSize, b)
 }
 
-// enqueue assigns the next sequence number, serializes the message into the outgoing list and wakes the
-// writer. With block it waits for window space; the reader goroutine passes false for handshake replies.
-func (s *Channel) enqueue(ctx context.Context, pt protocol.PayloadType, payload []byte, block bool) error {
+// prepared is a message serialized but not yet queued: its sequence number and time are still zero.
+type prepared struct {
+	buf    []byte
+	pooled *[]byte // framePool buffer holding buf, if any
+	size   int     // payload bytes on the wire (after encryption), counted in the window
+	plain  int     // the caller's bytes it carries
+}
+
+// release gives back the buffers of messages that will not be queued.
+func release(ms []prepared) {
+	for _, m := range ms {
+		if m.pooled != nil {
+			framePool.Put(m.pooled)
+		}
+	}
+}
+
+// prepare encrypts (Output payloads of KMS sessions) and serializes one message. It runs before the session
+// lock is taken: the digest is most of a message's cost, and the reader goroutine takes the same lock for
+// every acknowledgement. The sequence number and the time, known under the lock, are written in commit.
+func (s *Channel) prepare(pt protocol.PayloadType, payload []byte) (prepared, error) {
+	plain := len(payload)
 	if pt == protocol.PayloadOutput {
 		if c := s.hs.cipher(); c != nil {
 			sealed, err := c.seal(payload)
 			if err != nil {
-				return fmt.Errorf("session: send: %w", err)
+				return prepared{}, fmt.Errorf("session: send: %w", err)
 			}
 			payload = sealed
 		}
 	}
 	if len(payload) > s.cfg.MaxPayload {
-		return fmt.Errorf("session: send: payload of %d bytes exceeds MaxPayload %d", len(payload), s.cfg.MaxPayload)
+		return prepared{}, fmt.Errorf("session: send: payload of %d bytes exceeds MaxPayload %d", len(payload), s.cfg.MaxPayload)
 	}
-	// Serialize before taking the lock: the digest is most of a message's cost, and the reader goroutine
-	// takes the same lock for every acknowledgement. The sequence number and the time, known under the lock,
-	// are written into the header there.
 	var buf []byte
 	var pooled *[]byte
 	if len(payload) <= DefaultMaxPayload {
@@ -106,47 +145,82 @@ func (s *Channel) enqueue(ctx context.Context, pt protocol.PayloadType, payload 
 		Payload:       payload,
 	}
 	buf, err := m.AppendMarshal(buf)
-	release := func() {
+	if err != nil {
 		if pooled != nil {
 			framePool.Put(pooled)
 		}
+		return prepared{}, fmt.Errorf("session: send: %w", err)
 	}
+	return prepared{buf: buf, pooled: pooled, size: len(payload), plain: plain}, nil
+}
+
+// enqueue prepares and queues one message. With block it waits for window space; the reader goroutine
+// passes false for handshake replies.
+func (s *Channel) enqueue(ctx context.Context, pt protocol.PayloadType, payload []byte, block bool) error {
+	m, err := s.prepare(pt, payload)
 	if err != nil {
-		release()
-		return fmt.Errorf("session: send: %w", err)
+		return err
+	}
+	batch := [1]prepared{m}
+	if _, err := s.commit(ctx, batch[:], block); err != nil {
+		release(batch[:])
+		return err
+	}
+	return nil
+}
+
+// commit assigns the next sequence numbers to ms, appends them to the outgoing list and wakes the writer
+// once. With block it waits for window space before each message that does not fit, after waking the writer
+// for those already queued. It returns how many messages it queued; the caller releases the rest.
+func (s *Channel) commit(ctx context.Context, ms []prepared, block bool) (int, error) {
+	queued, fresh := 0, 0
+	var bytes uint64
+	// account counts what was queued since the last wake-up and wakes the writer for it.
+	account := func() {
+		if fresh > 0 {
+			s.stats.sent.Add(uint64(fresh))
+			s.stats.bytesSent.Add(bytes)
+			fresh, bytes = 0, 0
+			s.kick()
+		}
 	}
 	s.mu.Lock()
-	for block && s.inflight > 0 && (s.inflight+len(payload) > s.bound || len(s.out) >= maxOutstandingMsgs) {
-		s.mu.Unlock()
-		select {
-		case <-s.windowCh:
-		case <-ctx.Done():
-			release()
-			return fmt.Errorf("session: send: %w", ctx.Err())
-		case <-s.done:
-			release()
-			return s.endErr("send")
+	now := uint64(time.Now().UnixMilli())
+	for queued < len(ms) {
+		m := &ms[queued]
+		for block && s.inflight > 0 && (s.inflight+m.size > s.bound || len(s.out) >= maxOutstandingMsgs) {
+			s.mu.Unlock()
+			account()
+			select {
+			case <-s.windowCh:
+			case <-ctx.Done():
+				return queued, fmt.Errorf("session: send: %w", ctx.Err())
+			case <-s.done:
+				return queued, s.endErr("send")
+			}
+			s.mu.Lock()
+			now = uint64(time.Now().UnixMilli())
 		}
-		s.mu.Lock()
+		if s.isDone() {
+			s.mu.Unlock()
+			account()
+			return queued, s.endErr("send")
+		}
+		binary.BigEndian.PutUint64(m.buf[protocol.OffsetCreatedDate:], now)
+		binary.BigEndian.PutUint64(m.buf[protocol.OffsetSequenceNumber:], uint64(s.nextSeq))
+		e := outMsgPool.Get().(*outMsg)
+		*e = outMsg{seq: s.nextSeq, size: m.size, pooled: m.pooled}
+		e.buf = m.buf
+		s.nextSeq++
+		s.out = append(s.out, e)
+		s.inflight += e.size
+		queued++
+		fresh++
+		bytes += uint64(m.size)
 	}
-	if s.isDone() {
-		s.mu.Unlock()
-		release()
-		return s.endErr("send")
-	}
-	binary.BigEndian.PutUint64(buf[protocol.OffsetCreatedDate:], uint64(time.Now().UnixMilli()))
-	binary.BigEndian.PutUint64(buf[protocol.OffsetSequenceNumber:], uint64(s.nextSeq))
-	e := outMsgPool.Get().(*outMsg)
-	*e = outMsg{seq: s.nextSeq, size: len(payload), pooled: pooled}
-	e.buf = buf
-	s.nextSeq++
-	s.out = append(s.out, e)
-	s.inflight += e.size
 	room := s.inflight < s.bound
 	s.mu.Unlock()
-	s.stats.sent.Add(1)
-	s.stats.bytesSent.Add(uint64(len(payload)))
-	s.kick()
+	account()
 	if room {
 		// Pass a window wake-up on to another waiting writer.
 		select {
@@ -154,7 +228,7 @@ func (s *Channel) enqueue(ctx context.Context, pt protocol.PayloadType, payload 
 		default:
 		}
 	}
-	return nil
+	return queued, nil
 }
 
 // maxOutstandingMsgs bounds the outgoing list by count as well as bytes, so tiny writes cannot grow it
