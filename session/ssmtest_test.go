@@ -170,7 +170,11 @@ func TestMuxPortForwardAgainstEmulator(t *testing.T) {
 }
 
 func TestShellOutputSurvivesWebsocketDrops(t *testing.T) {
-	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+	// The agent paces its output as the real one does (1 KiB per message, 1 ms after each). Unpaced, it
+	// emits hundreds of messages while a killed websocket is being resumed, all lost with it, and the agent
+	// resends only its oldest unacknowledged message once per 100 ms: recovery then took anywhere from 2 to
+	// over 30 s, which measured the emulator's resend cadence, not the client.
+	srv := ssmtest.NewServer(nil)
 	t.Cleanup(srv.Close)
 	s := start(t, srv, "", nil)
 	ctx := testkit.Context(t)
