@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/ecsexec"
 )
 
 // roundTripMarker is what the session check asks the shell to print; the command spells it so that the
@@ -70,7 +71,7 @@ func (d *run) session(ctx context.Context) []Result {
 	}
 	if err := step("start", func(ctx context.Context) (err error) {
 		if d.tgt.ecs != nil {
-			s, err = client.ExecuteCommand(ctx, d.ecsClient(), *d.tgt.ecs, "echo "+roundTripMarker)
+			s, err = ecsexec.Start(ctx, client, d.ecsClient(), *d.tgt.ecs, "echo "+roundTripMarker)
 			return err
 		}
 		s, err = client.StartSession(ctx, &ssm.StartSessionInput{Target: aws.String(d.tgt.id)})

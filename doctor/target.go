@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/ecsexec"
 )
 
 // targetInfo is what the target check learnt.
@@ -119,7 +120,7 @@ func (d *run) target(ctx context.Context) []Result {
 	api := d.ssmClient()
 	switch t.Kind {
 	case ssmwire.TargetECS:
-		st, err := ssmwire.ECSSessionTarget(ctx, d.ecsClient(), t)
+		st, err := ecsexec.SessionTarget(ctx, d.ecsClient(), t)
 		if err != nil {
 			return one(d.apiFailure(CheckTarget, "ECS DescribeTasks", err))
 		}

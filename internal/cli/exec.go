@@ -11,6 +11,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/ecsexec"
 	"github.com/ssmwire/ssmwire/shell"
 )
 
@@ -211,7 +212,7 @@ func (a *app) sessionResult(ctx context.Context, c *clients, err error) error {
 
 // ecsRun runs command in an ECS container with ECS Exec and carries the session with cfg.
 func (a *app) ecsRun(ctx context.Context, c *clients, t ssmwire.Target, command string, cfg *shell.Config) error {
-	s, err := c.wire.ExecuteCommand(ctx, c.ecs, t, command)
+	s, err := ecsexec.Start(ctx, c.wire, c.ecs, t, command)
 	if err != nil {
 		return err
 	}

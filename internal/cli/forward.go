@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/ecsexec"
 )
 
 // statusInterval is how often status lines are redrawn on a terminal.
@@ -198,7 +199,7 @@ func (a *app) runTunnelsThen(ctx context.Context, ts []Tunnel, ready func(ctx co
 			target, err = a.resolve(ctx, c, target)
 		}
 		if err == nil {
-			target, err = ssmwire.ECSSessionTarget(ctx, c.ecs, target)
+			target, err = ecsexec.SessionTarget(ctx, c.ecs, target)
 		}
 		if err != nil {
 			stopAll()

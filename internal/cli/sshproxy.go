@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
+	"github.com/ssmwire/ssmwire/ecsexec"
 	"github.com/ssmwire/ssmwire/instanceconnect"
 	"github.com/ssmwire/ssmwire/internal/relay"
 )
@@ -105,7 +106,7 @@ func runSSHProxy(ctx context.Context, a *app, o *cmdOptions, args []string) erro
 	} else if c, err = a.withAccess(ctx, c, t); err != nil {
 		return err
 	}
-	if t, err = ssmwire.ECSSessionTarget(ctx, c.ecs, t); err != nil {
+	if t, err = ecsexec.SessionTarget(ctx, c.ecs, t); err != nil {
 		return c.explain(err)
 	}
 	s, err := c.wire.StartSession(ctx, &ssm.StartSessionInput{

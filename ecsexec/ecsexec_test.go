@@ -1,4 +1,4 @@
-package ssmwire
+package ecsexec
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ssmwire/ssmwire"
 )
 
 // fakeTasks answers DescribeTasks with out, or err.
@@ -35,7 +37,7 @@ func container(name, runtimeID string) ecstypes.Container {
 	return ecstypes.Container{Name: aws.String(name), RuntimeId: aws.String(runtimeID)}
 }
 
-func TestECSSessionTarget(t *testing.T) {
+func TestSessionTarget(t *testing.T) {
 	two := task("RUNNING", container("app", "abc123-1"), container("envoy", "abc123-2"))
 	for _, tc := range []struct {
 		target, want, wantErr string
@@ -52,18 +54,18 @@ func TestECSSessionTarget(t *testing.T) {
 		{target: "ecs:prod/abc123", api: &fakeTasks{err: errors.New("AccessDeniedException: not authorized to perform ecs:DescribeTasks")},
 			wantErr: "ECS DescribeTasks: AccessDeniedException"},
 	} {
-		tgt, err := ParseTarget(tc.target)
+		tgt, err := ssmwire.ParseTarget(tc.target)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := ECSSessionTarget(context.Background(), tc.api, tgt)
+		got, err := SessionTarget(context.Background(), tc.api, tgt)
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("%s: err %v, want %q", tc.target, err, tc.wantErr)
 			}
 			continue
 		}
-		if err != nil || got.ID != tc.want || got.Kind != TargetSSMString {
+		if err != nil || got.ID != tc.want || got.Kind != ssmwire.TargetSSMString {
 			t.Errorf("%s: %+v, %v; want ID %s", tc.target, got, err, tc.want)
 		}
 		if c := aws.ToString(tc.api.in.Cluster); c != "prod" || len(tc.api.in.Tasks) != 1 || tc.api.in.Tasks[0] != "abc123" {
@@ -72,8 +74,8 @@ func TestECSSessionTarget(t *testing.T) {
 	}
 	// Other kinds pass through without a call.
 	api := &fakeTasks{}
-	in := Target{Raw: "i-0123456789abcdef0", Kind: TargetInstance, ID: "i-0123456789abcdef0"}
-	if got, err := ECSSessionTarget(context.Background(), api, in); err != nil || got != in || api.in != nil {
+	in := ssmwire.Target{Raw: "i-0123456789abcdef0", Kind: ssmwire.TargetInstance, ID: "i-0123456789abcdef0"}
+	if got, err := SessionTarget(context.Background(), api, in); err != nil || got != in || api.in != nil {
 		t.Errorf("instance target: %+v, %v, called %v", got, err, api.in != nil)
 	}
 }

@@ -1,7 +1,8 @@
-package ssmwire
+package ecsexec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,8 +10,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/session"
 )
+
+// ErrNotECS: the target is not an ecs:CLUSTER/TASK[/CONTAINER] target, so ECS Exec cannot reach it.
+var ErrNotECS = errors.New("ecsexec: not an ecs:CLUSTER/TASK[/CONTAINER] target")
 
 // TaskDescriber is the part of the ECS API that finds a container's SSM target, with the exact method
 // signature of *ecs.Client.
@@ -18,12 +23,12 @@ type TaskDescriber interface {
 	DescribeTasks(ctx context.Context, params *ecs.DescribeTasksInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
 }
 
-// ECSSessionTarget turns an ecs:CLUSTER/TASK[/CONTAINER] target into the StartSession target of that
+// SessionTarget turns an ecs:CLUSTER/TASK[/CONTAINER] target into the StartSession target of that
 // container, ecs:CLUSTER_TASKID_RUNTIMEID, with ECS DescribeTasks: what port forwarding and SSH to an ECS
 // task need, since ECS ExecuteCommand carries commands only. CONTAINER may be left out when the task has one
 // container. Targets of other kinds are returned unchanged.
-func ECSSessionTarget(ctx context.Context, api TaskDescriber, t Target) (Target, error) {
-	if t.Kind != TargetECS {
+func SessionTarget(ctx context.Context, api TaskDescriber, t ssmwire.Target) (ssmwire.Target, error) {
+	if t.Kind != ssmwire.TargetECS {
 		return t, nil
 	}
 	out, err := api.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(t.Cluster), Tasks: []string{t.Task}})
@@ -48,14 +53,14 @@ func ECSSessionTarget(ctx context.Context, api TaskDescriber, t Target) (Target,
 	cluster := lastARNSegment(aws.ToString(task.ClusterArn), t.Cluster)
 	taskID := lastARNSegment(aws.ToString(task.TaskArn), t.Task)
 	r := t
-	r.Kind = TargetSSMString
+	r.Kind = ssmwire.TargetSSMString
 	r.Container = aws.ToString(c.Name)
 	r.ID = "ecs:" + cluster + "_" + taskID + "_" + aws.ToString(c.RuntimeId)
 	return r, nil
 }
 
 // pickContainer is the container t names, or the task's only container.
-func pickContainer(t Target, cs []ecstypes.Container) (ecstypes.Container, error) {
+func pickContainer(t ssmwire.Target, cs []ecstypes.Container) (ecstypes.Container, error) {
 	var names []string
 	for _, c := range cs {
 		names = append(names, aws.ToString(c.Name))
@@ -90,18 +95,21 @@ func lastARNSegment(arn, def string) string {
 	return arn[strings.LastIndex(arn, "/")+1:]
 }
 
-// ECSExecutor is the part of the ECS API that starts ECS Exec sessions, with the exact method signature of
+// Executor is the part of the ECS API that starts ECS Exec sessions, with the exact method signature of
 // *ecs.Client.
-type ECSExecutor interface {
+type Executor interface {
 	ExecuteCommand(ctx context.Context, params *ecs.ExecuteCommandInput, optFns ...func(*ecs.Options)) (*ecs.ExecuteCommandOutput, error)
 }
 
-// ExecuteCommand runs command in the container an ecs:CLUSTER/TASK[/CONTAINER] target names, with ECS Exec
-// (ExecuteCommand, interactive: the only mode ECS has), and attaches to its session, which carries the
-// command's terminal ([Session.Shell]). CONTAINER may be left out when the task has one container.
-func (c *Client) ExecuteCommand(ctx context.Context, api ECSExecutor, t Target, command string) (*Session, error) {
-	if t.Kind != TargetECS {
-		return nil, fmt.Errorf("ssmwire: ECS ExecuteCommand: %s is not an ecs:CLUSTER/TASK[/CONTAINER] target", t.Raw)
+// Start runs command in the container an ecs:CLUSTER/TASK[/CONTAINER] target names, with ECS Exec
+// (ExecuteCommand, interactive: the only mode ECS has), and attaches client to its session, which carries the
+// command's terminal ([ssmwire.Session.Shell]). CONTAINER may be left out when the task has one container.
+// Targets of other kinds fail with [ErrNotECS] before any call; the first-run failures of ExecuteCommand (no
+// credentials, access denied, throttling…) come back as an [*ssmwire.APIError], as [ssmwire.Classify] makes
+// them.
+func Start(ctx context.Context, client *ssmwire.Client, api Executor, t ssmwire.Target, command string) (*ssmwire.Session, error) {
+	if t.Kind != ssmwire.TargetECS {
+		return nil, fmt.Errorf("%w: %s", ErrNotECS, t.Raw)
 	}
 	in := &ecs.ExecuteCommandInput{
 		Cluster:     aws.String(t.Cluster),
@@ -114,18 +122,29 @@ func (c *Client) ExecuteCommand(ctx context.Context, api ECSExecutor, t Target, 
 	}
 	out, err := api.ExecuteCommand(ctx, in)
 	if err != nil {
-		if ae, ok := classify(err, t.Raw); ok {
-			return nil, ae
-		}
-		return nil, fmt.Errorf("ssmwire: ECS ExecuteCommand on %s: %w", t.Raw, err)
+		return nil, classify(err, t.Raw)
 	}
 	if out.Session == nil {
-		return nil, fmt.Errorf("ssmwire: ECS ExecuteCommand on %s: no session in the response", t.Raw)
+		return nil, fmt.Errorf("ecsexec: ECS ExecuteCommand on %s: no session in the response", t.Raw)
 	}
 	info := session.Info{
 		SessionID:  aws.ToString(out.Session.SessionId),
 		StreamURL:  aws.ToString(out.Session.StreamUrl),
 		TokenValue: aws.ToString(out.Session.TokenValue),
 	}
-	return c.Attach(ctx, info, t.Raw)
+	return client.Attach(ctx, info, t.Raw)
+}
+
+// classify returns an error of ExecuteCommand on target as an *ssmwire.APIError naming target when
+// ssmwire.Classify recognises it, else wrapped with the operation's name.
+func classify(err error, target string) error {
+	var ae *ssmwire.APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if errors.As(ssmwire.Classify(err), &ae) {
+		ae.Target = target // Classify made it: ours to fill in
+		return ae
+	}
+	return fmt.Errorf("ecsexec: ECS ExecuteCommand on %s: %w", target, err)
 }
