@@ -69,8 +69,8 @@
 //
 // [ParseTarget] reads what users type: an instance ID (i-…), a managed instance ID (mi-…),
 // ecs:CLUSTER/TASK[/CONTAINER], or the value of a Name tag, which [Resolve] turns into an instance ID (a
-// [*NotFoundError] or [*AmbiguousError] otherwise). An ECS container runs commands through
-// [Client.ExecuteCommand] (ECS Exec) and forwards ports through [ECSSessionTarget].
+// [*NotFoundError] or [*AmbiguousError] otherwise). Package ecsexec reaches ECS containers: it runs commands
+// with ECS Exec and finds the container's own target (ecs:CLUSTER_TASKID_RUNTIMEID) for port forwarding.
 //
 // # Port forwarding
 //

@@ -15,7 +15,7 @@
 // [Skipped] with the reason, never failed twice for one cause. [Passed] says whether a run passed: every
 // check passed, warned or was skipped for lack of a target, and none failed.
 //
-// The package uses only what the ssmwire root package exports, the AWS SDK (STS, SSM, KMS, ECS) and
-// internal/awsnet (the programs' proxy rules, so that it reports the proxy they use); it prints nothing, and
-// its network probes use the CA roots and the proxy the SDK itself would use.
+// The package uses only what the ssmwire root package and package ecsexec export, the AWS SDK (STS, SSM,
+// KMS, ECS) and internal/awsnet (the programs' proxy rules, so that it reports the proxy they use); it prints
+// nothing, and its network probes use the CA roots and the proxy the SDK itself would use.
 package doctor

@@ -11,7 +11,7 @@
 //	err = s.Shell(ctx, &shell.Config{Terminal: true})
 //
 //	st, err := ecsexec.SessionTarget(ctx, ecs.NewFromConfig(cfg), t)
-//	tun, err := client.Forward(ctx, st.ID, &ssmwire.ForwarderConfig{...})
+//	tun, err := client.Forward(ctx, st.ID, ssmwire.Remote{Port: 8080})
 //
 // It is built only on what the root package exports ([ssmwire.Client.Attach], [ssmwire.Classify]), and is a
 // package of its own so that programs that never call ECS (the session-manager-plugin, which is handed the

@@ -11,7 +11,6 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ssmwire/ssmwire"
-	"github.com/ssmwire/ssmwire/session"
 )
 
 // ErrNotECS: the target is not an ecs:CLUSTER/TASK[/CONTAINER] target, so ECS Exec cannot reach it.
@@ -127,7 +126,7 @@ func Start(ctx context.Context, client *ssmwire.Client, api Executor, t ssmwire.
 	if out.Session == nil {
 		return nil, fmt.Errorf("ecsexec: ECS ExecuteCommand on %s: no session in the response", t.Raw)
 	}
-	info := session.Info{
+	info := ssmwire.ChannelInfo{
 		SessionID:  aws.ToString(out.Session.SessionId),
 		StreamURL:  aws.ToString(out.Session.StreamUrl),
 		TokenValue: aws.ToString(out.Session.TokenValue),

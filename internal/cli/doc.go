@@ -46,8 +46,8 @@
 //	          │   DescribeInstanceInformation joined with EC2 DescribeInstances, which stays out of the
 //	          │   library and so out of session-manager-plugin); several matches open the picker on a
 //	          │   terminal; ecs:CLUSTER/TASK[/CONTAINER] goes through
-//	          │   ssmwire.Client.ExecuteCommand (ECS Exec) for shell and exec, and through
-//	          │   ssmwire.ECSSessionTarget (ECS DescribeTasks: ecs:CLUSTER_TASKID_RUNTIMEID) for forward, proxy,
+//	          │   ecsexec.Start (ECS Exec) for shell and exec, and through
+//	          │   ecsexec.SessionTarget (ECS DescribeTasks: ecs:CLUSTER_TASKID_RUNTIMEID) for forward, proxy,
 //	          │   up and ssh-proxy, since ECS Exec carries commands only
 //	          │
 //	          └─▶ ssmwire.Client: Shell, Run (document SSMWire-RunCommand by default), Forward, StartSession;
