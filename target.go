@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -39,10 +38,26 @@ type Target struct {
 	Cluster, Task, Container string
 }
 
-var (
-	instanceID        = regexp.MustCompile(`^i-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	managedInstanceID = regexp.MustCompile(`^mi-[0-9a-f]{17}$`)
-)
+// isInstanceID reports whether s is an EC2 instance id (i- and 8 or 17 lower-case hex digits) or a managed
+// instance id (mi- and 17). A function, not a regexp: package variables are initialised in every program
+// that links the package, the session-manager-plugin included, which never parses a target.
+func isInstanceID(s string) bool {
+	if h, ok := strings.CutPrefix(s, "i-"); ok {
+		return (len(h) == 8 || len(h) == 17) && isLowerHex(h)
+	}
+	h, ok := strings.CutPrefix(s, "mi-")
+	return ok && len(h) == 17 && isLowerHex(h)
+}
+
+// isLowerHex reports whether s is made of the digits 0-9 and a-f only.
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // ParseTarget classifies a target string without calling any API: an instance id (i-…) or managed
 // instance id (mi-…), ecs:CLUSTER/TASK[/CONTAINER], the SSM form ecs:CLUSTER_TASK_RUNTIMEID, or else the
@@ -52,7 +67,7 @@ func ParseTarget(s string) (Target, error) {
 	switch {
 	case s == "":
 		return t, errors.New("ssmwire: empty target")
-	case instanceID.MatchString(s), managedInstanceID.MatchString(s):
+	case isInstanceID(s):
 		t.Kind, t.ID = TargetInstance, s
 	case strings.HasPrefix(s, "ecs:"):
 		rest := strings.TrimPrefix(s, "ecs:")

@@ -14,6 +14,13 @@ func TestParseTarget(t *testing.T) {
 		{in: "mi-0123456789abcdef0", kind: TargetInstance},
 		{in: "web", kind: TargetName},
 		{in: "i-not-an-id", kind: TargetName},
+		// Ids are lower-case hex of the exact lengths; anything else may be a Name.
+		{in: "i-0123456789ABCDEF0", kind: TargetName},
+		{in: "i-012345678", kind: TargetName},
+		{in: "i-0123456789abcdef01", kind: TargetName},
+		{in: "i-", kind: TargetName},
+		{in: "mi-01234567", kind: TargetName},
+		{in: "mi-0123456789abcdefg", kind: TargetName},
 		{in: "ecs:prod/abc123", kind: TargetECS, want: Target{Cluster: "prod", Task: "abc123"}},
 		{in: "ecs:prod/abc123/app", kind: TargetECS, want: Target{Cluster: "prod", Task: "abc123", Container: "app"}},
 		{in: "ecs:prod_abc123_abc123-0011", kind: TargetSSMString},

@@ -1,27 +1,46 @@
 package session
 
 import (
-	"regexp"
 	"strings"
 )
 
 // partition is one AWS partition's region names and DNS suffixes, from the endpoint data of aws-sdk-go-v2
 // (internal/endpoints/awsrulesfn/partitions.json).
 type partition struct {
-	region    *regexp.Regexp
-	dns       string // regional endpoints: <service>.<region>.<dns>
-	dualStack string // dual-stack endpoints: <service>.<region>.<dualStack>
+	regions   []string // region names are PREFIX-[a-z0-9]+-[0-9]+ for one of these prefixes
+	dns       string   // regional endpoints: <service>.<region>.<dns>
+	dualStack string   // dual-stack endpoints: <service>.<region>.<dualStack>
 }
 
+// partitions: the regionRegex of each partition is ^(PREFIX|...)-\w+-\d+$ (spelled [a-z0-9] here, as DNS
+// names are lower-cased first). Plain prefixes rather than compiled regular expressions: package variables
+// are built in every program that links the package, and these are needed once per session.
 var partitions = []partition{
-	{regexp.MustCompile(`^(us|eu|ap|sa|ca|me|af|il|mx)-[a-z0-9]+-[0-9]+$`), "amazonaws.com", "api.aws"}, // aws
-	{regexp.MustCompile(`^us-gov-[a-z0-9]+-[0-9]+$`), "amazonaws.com", "api.aws"},                       // aws-us-gov
-	{regexp.MustCompile(`^cn-[a-z0-9]+-[0-9]+$`), "amazonaws.com.cn", "api.amazonwebservices.com.cn"},   // aws-cn
-	{regexp.MustCompile(`^eusc-de-[a-z0-9]+-[0-9]+$`), "amazonaws.eu", "api.amazonwebservices.eu"},      // aws-eusc
-	{regexp.MustCompile(`^us-iso-[a-z0-9]+-[0-9]+$`), "c2s.ic.gov", "api.aws.ic.gov"},                   // aws-iso
-	{regexp.MustCompile(`^us-isob-[a-z0-9]+-[0-9]+$`), "sc2s.sgov.gov", "api.aws.scloud"},               // aws-iso-b
-	{regexp.MustCompile(`^eu-isoe-[a-z0-9]+-[0-9]+$`), "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk"},      // aws-iso-e
-	{regexp.MustCompile(`^us-isof-[a-z0-9]+-[0-9]+$`), "csp.hci.ic.gov", "api.aws.hci.ic.gov"},          // aws-iso-f
+	{[]string{"us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"}, "amazonaws.com", "api.aws"}, // aws
+	{[]string{"us-gov"}, "amazonaws.com", "api.aws"},                                             // aws-us-gov
+	{[]string{"cn"}, "amazonaws.com.cn", "api.amazonwebservices.com.cn"},                         // aws-cn
+	{[]string{"eusc-de"}, "amazonaws.eu", "api.amazonwebservices.eu"},                            // aws-eusc
+	{[]string{"us-iso"}, "c2s.ic.gov", "api.aws.ic.gov"},                                         // aws-iso
+	{[]string{"us-isob"}, "sc2s.sgov.gov", "api.aws.scloud"},                                     // aws-iso-b
+	{[]string{"eu-isoe"}, "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk"},                            // aws-iso-e
+	{[]string{"us-isof"}, "csp.hci.ic.gov", "api.aws.hci.ic.gov"},                                // aws-iso-f
+}
+
+// hasRegion reports whether region is a region name of p: one of its prefixes, "-", a name of lower-case
+// letters and digits, "-", and a number.
+func (p partition) hasRegion(region string) bool {
+	for _, prefix := range p.regions {
+		rest, ok := strings.CutPrefix(region, prefix+"-")
+		if !ok {
+			continue
+		}
+		name, num, ok := strings.Cut(rest, "-")
+		if ok && name != "" && num != "" && strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789") == "" &&
+			strings.Trim(num, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // ssmMessagesRegion reports whether host (lower case, no port, no trailing dot) is an AWS Session Manager
@@ -47,7 +66,7 @@ func ssmMessagesRegion(host string) (string, bool) {
 	switch labels[0] {
 	case "ssmmessages", "ssmmessages-fips":
 		for _, p := range partitions {
-			if (rest == p.dns || rest == p.dualStack) && p.region.MatchString(region) {
+			if (rest == p.dns || rest == p.dualStack) && p.hasRegion(region) {
 				return region, true
 			}
 		}
@@ -59,7 +78,7 @@ func ssmMessagesRegion(host string) (string, bool) {
 	}
 	region, rest = labels[2], strings.Join(labels[4:], ".")
 	for _, p := range partitions {
-		if rest == p.dns && p.region.MatchString(region) {
+		if rest == p.dns && p.hasRegion(region) {
 			return region, true
 		}
 	}
