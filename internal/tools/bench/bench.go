@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -281,18 +280,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg.JSON {
 		progress = nil
 	}
-	if cfg.CPUProfile != "" {
-		f, err := os.Create(cfg.CPUProfile)
-		if err == nil {
-			defer f.Close()
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "ssmbench:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := cpuProfile(cfg.CPUProfile)
+	if err != nil {
+		fmt.Fprintln(stderr, "ssmbench:", err)
+		return 1
 	}
+	defer stop()
 	rep, err := Run(ctx, cfg, progress)
 	if rep == nil {
 		fmt.Fprintln(stderr, "ssmbench:", err)

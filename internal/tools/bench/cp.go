@@ -4,18 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/filecopy"
@@ -30,8 +23,8 @@ import (
 // the stat session, the N range sessions (each started, run and checked) and the final SHA-256 of the file.
 // An upload (filecopy.To, one session) of the same file is measured once for reference.
 func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ssmbench cp", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c := newSubcommand("ssmbench cp", stderr)
+	fs := c.flags
 	ns := fs.String("n", "1,2,4", "comma-separated session counts `N`")
 	size := sizeFlag(8 << 20)
 	fs.Var(&size, "size", "bytes of the file copied")
@@ -39,41 +32,26 @@ func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	repeat := fs.Int("repeat", 1, "copies per N; the median rate is reported")
 	upload := fs.Bool("upload", true, "also measure one upload")
 	endpoint := fs.String("endpoint", "", "`URL` of an ssmtest running in another process on this machine (started without -no-pacing), instead of an emulator in this one")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	if code, ok := c.parse(args); !ok {
+		return code
+	}
+	counts, ok := c.counts(*ns, filecopy.MaxSessions)
+	if !ok {
 		return 2
 	}
-	var counts []int
-	for _, s := range strings.Split(*ns, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > filecopy.MaxSessions {
-			fmt.Fprintf(stderr, "ssmbench cp: -n %q: want numbers from 1 to %d\n", *ns, filecopy.MaxSessions)
-			return 2
-		}
-		counts = append(counts, n)
-	}
 	if *repeat < 1 || size <= 0 {
-		fmt.Fprintln(stderr, "ssmbench cp: -repeat and -size must be positive")
+		c.errorf("-repeat and -size must be positive")
 		return 2
 	}
 	b, err := newCpBench(int64(size), *pacing, *endpoint)
 	if err != nil {
-		fmt.Fprintln(stderr, "ssmbench cp:", err)
+		c.errorf("%v", err)
 		return 1
 	}
 	defer b.close()
 
-	where := "an emulator in this process"
-	if *endpoint != "" {
-		where = "the ssmtest process at " + *endpoint
-	}
-	fmt.Fprintf(stdout, "ssmbench cp -n %s -size %d -pacing=%v -repeat %d: ssmwire cp --sessions N of a %s file from %s\n",
-		*ns, int64(size), *pacing, *repeat, mibText(int64(size)), where)
-	fmt.Fprintf(stdout, "machine: %s\n", machineLine())
-	start := time.Now()
-	la0 := loadAverage()
+	c.header(stdout, "ssmbench cp -n %s -size %d -pacing=%v -repeat %d: ssmwire cp --sessions N of a %s file from %s",
+		*ns, int64(size), *pacing, *repeat, mibText(int64(size)), emulatorText(*endpoint))
 	fmt.Fprintf(stdout, "\n%4s %8s %12s %12s %12s\n", "N", "ranges", "MiB/s", "per session", "÷(N × N=1)")
 	var one, four float64
 	// Repetitions go round the Ns in turn, so that a change in the machine's load touches every N alike.
@@ -82,7 +60,7 @@ func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for i, n := range counts {
 			r, err := b.download(ctx, n)
 			if err != nil {
-				fmt.Fprintf(stderr, "ssmbench cp: N=%d: %v\n", n, err)
+				c.errorf("N=%d: %v", n, err)
 				return 1
 			}
 			rates[i] = append(rates[i], r)
@@ -97,25 +75,18 @@ func CpMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			four = rate
 		}
 		ranges := min(int64(n), max(1, int64(size)/filecopy.DefaultMinRange))
-		ratio := "-"
-		if one > 0 {
-			q := rate / (float64(n) * one)
-			ratio = fmt.Sprintf("%.2f", q)
-			if q < 0.8 {
-				ratio += "*"
-			}
-		}
+		ratio, _ := scaling(rate, one, n, 0.8)
 		fmt.Fprintf(stdout, "%4d %8d %12.2f %12.2f %12s\n", n, ranges, rate, rate/float64(n), ratio)
 	}
 	if *upload {
 		r, err := b.upload(ctx)
 		if err != nil {
-			fmt.Fprintf(stderr, "ssmbench cp: upload: %v\n", err)
+			c.errorf("upload: %v", err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "\nupload (one session, pseudo-terminal): %.2f MiB/s\n", r)
 	}
-	fmt.Fprintf(stdout, "\nload average (1, 5, 15 min): %s at the start, %s at the end; %.0f s\n", la0, loadAverage(), time.Since(start).Seconds())
+	c.footer(stdout)
 	fmt.Fprintln(stdout, "*: less than 0.8·N times one session's rate")
 	if one > 0 && four > 0 {
 		verdict := "met"
@@ -150,11 +121,7 @@ func newCpBench(size int64, pacing bool, endpoint string) (*cpBench, error) {
 	}
 	if endpoint != "" {
 		// The emulator's own key: it verifies the data channel's signature only for keys it knows.
-		b.client = ssmwire.NewFromAWSConfig(aws.Config{
-			Region:       ssmtest.DefaultRegion,
-			Credentials:  credentials.NewStaticCredentialsProvider(ssmtest.DefaultAccessKeyID, ssmtest.DefaultSecretAccessKey, ""),
-			BaseEndpoint: aws.String(endpoint),
-		})
+		b.client = ssmwire.NewFromAWSConfig(endpointConfig(endpoint, ssmtest.DefaultAccessKeyID, ssmtest.DefaultSecretAccessKey))
 		return b, nil
 	}
 	b.srv = ssmtest.NewServer(&ssmtest.Options{NoPacing: !pacing})

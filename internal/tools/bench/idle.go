@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -16,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ssmwire/ssmwire"
@@ -28,25 +24,22 @@ import (
 // mux mode) against an emulator running in another process (cmd/ssmtest, so that the emulated agents'
 // memory is not counted), lets them idle, and reports this process's memory and CPU per session.
 func IdleMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ssmbench idle", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c := newSubcommand("ssmbench idle", stderr)
+	fs := c.flags
 	endpoint := fs.String("endpoint", "", "`URL` of an ssmtest process (its SSMTEST_ENDPOINT line); required")
 	n := fs.Int("sessions", 1000, "sessions to open")
 	idle := fs.Duration("idle", time.Minute, "how long the sessions idle while CPU time is measured")
 	parallel := fs.Int("parallel", 16, "sessions started at once")
 	memprofile := fs.String("memprofile", "", "write a heap profile to `FILE` after the idle period")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := c.parse(args); !ok {
+		return code
 	}
 	if *endpoint == "" || *n < 1 || *parallel < 1 {
-		fmt.Fprintln(stderr, "ssmbench idle: want -endpoint URL (start `ssmtest -no-pacing` first), -sessions ≥ 1, -parallel ≥ 1")
+		c.errorf("want -endpoint URL (start `ssmtest -no-pacing` first), -sessions ≥ 1, -parallel ≥ 1")
 		return 2
 	}
 	if err := idleRun(ctx, stdout, *endpoint, *n, *idle, *parallel, *memprofile); err != nil {
-		fmt.Fprintln(stderr, "ssmbench idle:", err)
+		c.errorf("%v", err)
 		return 1
 	}
 	return 0
@@ -82,11 +75,7 @@ func vmRSS() uint64 {
 }
 
 func idleRun(ctx context.Context, w io.Writer, endpoint string, n int, idle time.Duration, parallel int, memprofile string) error {
-	api := ssm.NewFromConfig(aws.Config{
-		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
-		BaseEndpoint: aws.String(endpoint),
-	})
+	api := ssm.NewFromConfig(endpointConfig(endpoint, accessKeyID, secretAccessKey))
 	client, err := ssmwire.New(&ssmwire.Config{SSM: api})
 	if err != nil {
 		return err

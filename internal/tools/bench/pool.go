@@ -2,20 +2,12 @@ package bench
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"runtime/pprof"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/xtaci/smux"
@@ -31,80 +23,51 @@ import (
 // next to one session's rate. The agent's pacing caps every session, so a pool should scale almost
 // linearly until the machine's CPU runs out.
 func PoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ssmbench pool", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c := newSubcommand("ssmbench pool", stderr)
+	fs := c.flags
 	ns := fs.String("n", "1,2,4,8", "comma-separated pool sizes `N`: N downloads over N sessions each")
 	size := sizeFlag(2 << 20)
 	fs.Var(&size, "size", "bytes per download (each of the N)")
 	pacing := fs.Bool("pacing", true, "agent paces like the real one (1 KiB per message, 1 ms sleep)")
 	endpoint := fs.String("endpoint", "", "`URL` of an ssmtest running in another process (started without -no-pacing), instead of an emulator in this one")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client and emulator) to `FILE`")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	if code, ok := c.parse(args); !ok {
+		return code
+	}
+	sizes, ok := c.counts(*ns, 64)
+	if !ok {
 		return 2
 	}
-	var sizes []int
-	for _, s := range strings.Split(*ns, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 || n > 64 {
-			fmt.Fprintf(stderr, "ssmbench pool: -n %q: want numbers from 1 to 64\n", *ns)
-			return 2
-		}
-		sizes = append(sizes, n)
+	stop, err := cpuProfile(*cpuprofile)
+	if err != nil {
+		c.errorf("%v", err)
+		return 1
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			fmt.Fprintln(stderr, "ssmbench pool:", err)
-			return 1
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "ssmbench pool:", err)
-			return 1
-		}
-		defer pprof.StopCPUProfile()
-	}
-	where := "an emulator in this process"
-	if *endpoint != "" {
-		where = "the ssmtest process at " + *endpoint
-	}
-	fmt.Fprintf(stdout, "ssmbench pool -n %s -size %d -pacing=%v: N downloads of %s over a pool of N sessions, mux mode, against %s\n",
-		*ns, int64(size), *pacing, mibText(int64(size)), where)
-	fmt.Fprintf(stdout, "machine: %s\n", machineLine())
-	start := time.Now()
-	la0 := loadAverage()
+	defer stop()
+	c.header(stdout, "ssmbench pool -n %s -size %d -pacing=%v: N downloads of %s over a pool of N sessions, mux mode, against %s",
+		*ns, int64(size), *pacing, mibText(int64(size)), emulatorText(*endpoint))
 	fmt.Fprintf(stdout, "\n%4s %9s %12s %12s %10s %13s %14s\n", "N", "sessions", "pool MiB/s", "per session", "÷(N × N=1)", "ceiling MiB/s", "pool÷ceiling")
 	var one float64
 	failed := false
 	for _, n := range sizes {
 		r, err := poolRun(ctx, n, int64(size), *pacing, *endpoint)
 		if err != nil {
-			fmt.Fprintf(stderr, "ssmbench pool: N=%d: %v\n", n, err)
+			c.errorf("N=%d: %v", n, err)
 			return 1
 		}
-		c, err := ceilingRun(ctx, n, int64(size), *pacing, *endpoint)
+		ceiling, err := ceilingRun(ctx, n, int64(size), *pacing, *endpoint)
 		if err != nil {
-			fmt.Fprintf(stderr, "ssmbench pool: N=%d ceiling: %v\n", n, err)
+			c.errorf("N=%d ceiling: %v", n, err)
 			return 1
 		}
 		if one == 0 && n == 1 {
 			one = r.rate
 		}
-		ratio := "-"
-		if one > 0 {
-			q := r.rate / (float64(n) * one)
-			ratio = fmt.Sprintf("%.2f", q)
-			if q < 0.9 {
-				ratio += "*"
-				failed = true
-			}
-		}
-		fmt.Fprintf(stdout, "%4d %9d %12.2f %12.2f %10s %13.2f %14.2f\n", n, r.sessions, r.rate, r.rate/float64(n), ratio, c, r.rate/c)
+		ratio, short := scaling(r.rate, one, n, 0.9)
+		failed = failed || short
+		fmt.Fprintf(stdout, "%4d %9d %12.2f %12.2f %10s %13.2f %14.2f\n", n, r.sessions, r.rate, r.rate/float64(n), ratio, ceiling, r.rate/ceiling)
 	}
-	fmt.Fprintf(stdout, "\nload average (1, 5, 15 min): %s at the start, %s at the end; %.0f s\n", la0, loadAverage(), time.Since(start).Seconds())
+	c.footer(stdout)
 	fmt.Fprintln(stdout, "ceiling: N raw relay clients (gorilla/websocket, the protocol codec and smux; no ssmwire session or")
 	fmt.Fprintln(stdout, "portforward code) downloading the same bytes at once from the same emulator: what the emulated agents and")
 	fmt.Fprintln(stdout, "this machine allow N sessions.")
@@ -116,24 +79,12 @@ func PoolMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 0
 }
 
-// machineLine is the machine part of the report header.
-func machineLine() string {
-	m := ThisMachine()
-	return fmt.Sprintf("%d CPUs, %s, %s, %s", m.CPUs, m.CPUModel, m.GoVersion, m.OS)
-}
-
-func mibText(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
-
 // ceilingRun is poolRun with the ceiling relay (ceiling.go) instead of ssmwire: n sessions, one smux stream
 // each, n downloads at once. It returns MiB/s.
 func ceilingRun(ctx context.Context, n int, size int64, pacing bool, endpoint string) (float64, error) {
 	e := &emulator{}
 	if endpoint != "" {
-		e.ssm = ssm.NewFromConfig(aws.Config{
-			Region:       region,
-			Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
-			BaseEndpoint: aws.String(endpoint),
-		})
+		e.ssm = ssm.NewFromConfig(endpointConfig(endpoint, accessKeyID, secretAccessKey))
 	} else {
 		var err error
 		if e, err = newEmulator(ModeMux, pacing, 0, false); err != nil {
@@ -211,11 +162,7 @@ type poolResult struct {
 func poolRun(ctx context.Context, n int, size int64, pacing bool, endpoint string) (poolResult, error) {
 	var api ssmwire.SSMAPI
 	if endpoint != "" {
-		api = ssm.NewFromConfig(aws.Config{
-			Region:       region,
-			Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
-			BaseEndpoint: aws.String(endpoint),
-		})
+		api = ssm.NewFromConfig(endpointConfig(endpoint, accessKeyID, secretAccessKey))
 	} else {
 		e, err := newEmulator(ModeMux, pacing, 0, false)
 		if err != nil {
