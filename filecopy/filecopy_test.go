@@ -18,19 +18,6 @@ import (
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
 
-// newHarshServer starts an ssmtest server whose agent paces its output as the real one does.
-func newHarshServer(t testing.TB, opts *ssmtest.Options) *ssmtest.Server {
-	t.Helper()
-	var o ssmtest.Options
-	if opts != nil {
-		o = *opts
-	}
-	o.NoPacing = false
-	srv := ssmtest.NewServer(&o)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // everyByte is every byte value, alone and in the sequences a terminal or the agent's UTF-8 filter would
 // change: line ends, control keys (interrupt, quit, suspend, end of file, flow control, literal next,
 // erase), a correctly encoded U+FFFD (which the agent's filter shortens), invalid UTF-8, and a truncated
@@ -94,7 +81,7 @@ func checkSame(t testing.TB, path string, want []byte) {
 
 func TestCopyEveryByteValue(t *testing.T) {
 	checkGoroutines(t)
-	srv := newHarshServer(t, nil)
+	srv := newPacedServer(t, nil)
 	c := newClient(t, srv, nil)
 	ctx := testkit.Context(t)
 	data := everyByte()
@@ -144,7 +131,7 @@ func TestCopyEmptyFile(t *testing.T) {
 }
 
 func TestCopy16MiB(t *testing.T) {
-	srv := newHarshServer(t, nil)
+	srv := newPacedServer(t, nil)
 	c := newClient(t, srv, nil)
 	// 16 MiB at the paced agent's rate take about 10 s on four sessions, much longer under -race on a loaded
 	// machine: more than testkit's minute.
@@ -256,7 +243,7 @@ func TestCopyRelativeToHome(t *testing.T) {
 // TestCopyFromSeparateStreams downloads with a document whose sessions stream stdout and stderr apart and
 // report an exit code (the agent sends stderr first, paced): the file and the errors come out the same.
 func TestCopyFromSeparateStreams(t *testing.T) {
-	srv := newHarshServer(t, nil)
+	srv := newPacedServer(t, nil)
 	c := newClient(t, srv, nil)
 	ctx := testkit.Context(t)
 	remote, back := t.TempDir(), t.TempDir()

@@ -12,4 +12,5 @@ var (
 	newServer       = clientkit.NewServer
 	newClient       = clientkit.NewClient
 	checkGoroutines = clientkit.CheckGoroutines
+	newPacedServer  = clientkit.NewPacedServer // the agent paces its output as the real one does
 )

@@ -3,31 +3,12 @@ package cli
 import (
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
-
-// captureStderr points os.Stderr at a file while f runs and returns what was written there: the AWS SDK's
-// default logger writes to the process's stderr, not to the writer Main was given.
-func captureStderr(t *testing.T, f func()) string {
-	t.Helper()
-	file, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stderr
-	os.Stderr = file
-	defer func() { os.Stderr = old }()
-	f()
-	b, err := os.ReadFile(file.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // oneLine checks that stderr is exactly one line "ssmwire: " + something containing every want.
 func oneLine(t *testing.T, r result, want ...string) {
@@ -59,28 +40,16 @@ func TestNoCredentials(t *testing.T) {
 	h := newHarness(t, nil)
 	h.env = []string{"HOME=" + h.home, "AWS_REGION=us-east-1"}
 	var r result
-	sdk := captureStderr(t, func() { r = h.run(t, nil, "targets") })
+	sdk := testkit.CaptureStderr(t, func() { r = h.run(t, nil, "targets") })
 	if sdk != "" {
 		t.Errorf("the SDK wrote to the process's stderr: %q", sdk)
 	}
 	oneLine(t, r, "No AWS credentials found", "aws configure --profile default", "aws sso login --profile default")
 }
 
-// apiErrorServer answers every AWS JSON call with the error code.
-func apiErrorServer(t *testing.T, code, msg string) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set("X-Amzn-ErrorType", code)
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte(`{"__type":"` + code + `","message":"` + msg + `"}`))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func TestAccessDenied(t *testing.T) {
 	h := newHarness(t, nil)
-	fake := apiErrorServer(t, "AccessDeniedException", "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: ssm:StartSession")
+	fake := testkit.APIErrorServer(t, "AccessDeniedException", "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: ssm:StartSession")
 	r := h.runAt(t, fake.URL, "exec", "i-0123456789abcdef0", "--", "true")
 	oneLine(t, r, "Access denied", "ssm:StartSession on i-0123456789abcdef0")
 }
@@ -88,7 +57,7 @@ func TestAccessDenied(t *testing.T) {
 func TestThrottled(t *testing.T) {
 	t.Setenv("AWS_MAX_ATTEMPTS", "2")
 	h := newHarness(t, nil)
-	fake := apiErrorServer(t, "ThrottlingException", "Rate exceeded")
+	fake := testkit.APIErrorServer(t, "ThrottlingException", "Rate exceeded")
 	r := h.runAt(t, fake.URL, "shell", "i-0123456789abcdef0")
 	oneLine(t, r, "AWS throttled ssm:StartSession even after the SDK's retries")
 }

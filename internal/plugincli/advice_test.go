@@ -8,39 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssmwire/ssmwire/internal/testkit"
 	"github.com/ssmwire/ssmwire/ssmtest"
 )
-
-// captureStderr points os.Stderr at a file while f runs and returns what was written there: the AWS SDK's
-// default logger writes to the process's stderr, not to the writer Main was given.
-func captureStderr(t *testing.T, f func()) string {
-	t.Helper()
-	file, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stderr
-	os.Stderr = file
-	defer func() { os.Stderr = old }()
-	f()
-	b, err := os.ReadFile(file.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-// apiErrorServer answers every AWS JSON call with the error code.
-func apiErrorServer(t *testing.T, code string) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		w.Header().Set("X-Amzn-ErrorType", code)
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte(`{"__type":"` + code + `","message":"no"}`))
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 // TestAdvice runs KMS-encrypted sessions whose GenerateDataKey call fails in the ways a first run does, and
 // expects the one "Cannot perform start session" line of advice on stderr, and nothing from the SDK.
@@ -73,11 +43,11 @@ func TestAdvice(t *testing.T) {
 			t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.URL)
 		}, "No AWS credentials found (looked in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the shared config and credentials files for profile default, SSO, and the instance or container role). Run: aws configure --profile default, or aws sso login --profile default"},
 		{"access denied", "", func(t *testing.T) {
-			t.Setenv("AWS_ENDPOINT_URL_KMS", apiErrorServer(t, "AccessDeniedException").URL)
+			t.Setenv("AWS_ENDPOINT_URL_KMS", testkit.APIErrorServer(t, "AccessDeniedException", "no").URL)
 		}, "Access denied: your AWS identity (profile default) may not call kms:GenerateDataKey; ask for that permission"},
 		{"throttled", "", func(t *testing.T) {
 			t.Setenv("AWS_MAX_ATTEMPTS", "1")
-			t.Setenv("AWS_ENDPOINT_URL_KMS", apiErrorServer(t, "ThrottlingException").URL)
+			t.Setenv("AWS_ENDPOINT_URL_KMS", testkit.APIErrorServer(t, "ThrottlingException", "no").URL)
 		}, "AWS throttled kms:GenerateDataKey even after the SDK's retries"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,7 +56,7 @@ func TestAdvice(t *testing.T) {
 			tc.setup(t)
 			_, resp := startSession(t, srv, "", nil)
 			var r result
-			sdk := captureStderr(t, func() {
+			sdk := testkit.CaptureStderr(t, func() {
 				args := cliArgs(srv, resp)
 				args[3] = tc.profile
 				r = runMain(t, args, strings.NewReader("exit\n"), (&fakeEnv{}).env())

@@ -1,8 +1,12 @@
 package testkit
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,4 +86,32 @@ func TestBufferWaitFor(t *testing.T) {
 	}
 	b.Write([]byte("!"))
 	<-ch
+}
+
+func TestAPIErrorServer(t *testing.T) {
+	srv := APIErrorServer(t, "AccessDeniedException", `not "allowed"`)
+	resp, err := http.Post(srv.URL, "application/x-amz-json-1.1", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 400 || resp.Header.Get("X-Amzn-ErrorType") != "AccessDeniedException" ||
+		body.Type != "AccessDeniedException" || body.Message != `not "allowed"` {
+		t.Errorf("HTTP %d, X-Amzn-ErrorType %q, body %+v", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body)
+	}
+}
+
+func TestCaptureStderr(t *testing.T) {
+	old := os.Stderr
+	got := CaptureStderr(t, func() { fmt.Fprint(os.Stderr, "to the terminal") })
+	if got != "to the terminal" || os.Stderr != old {
+		t.Errorf("captured %q; os.Stderr restored: %v", got, os.Stderr == old)
+	}
 }

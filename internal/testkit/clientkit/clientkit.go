@@ -27,11 +27,23 @@ import (
 // NewServer starts an ssmtest server without the agent's pacing; it is closed at cleanup.
 func NewServer(t testing.TB, opts *ssmtest.Options) *ssmtest.Server {
 	t.Helper()
+	return newServer(t, opts, true)
+}
+
+// NewPacedServer starts an ssmtest server whose agent paces its output as the real one does (whatever
+// opts.NoPacing says); it is closed at cleanup.
+func NewPacedServer(t testing.TB, opts *ssmtest.Options) *ssmtest.Server {
+	t.Helper()
+	return newServer(t, opts, false)
+}
+
+func newServer(t testing.TB, opts *ssmtest.Options, noPacing bool) *ssmtest.Server {
+	t.Helper()
 	var o ssmtest.Options
 	if opts != nil {
 		o = *opts
 	}
-	o.NoPacing = true
+	o.NoPacing = noPacing
 	srv := ssmtest.NewServer(&o)
 	t.Cleanup(srv.Close)
 	return srv
