@@ -22,22 +22,31 @@ import (
 
 // Checks shared with pool's tests (internal/testkit/clientkit).
 var (
-	closedPort = clientkit.ClosedPort
+	closedPort = testkit.ClosedPort
 	echo       = clientkit.Echo
 	waitEnded  = clientkit.WaitEnded
 )
 
-func TestForwardManyConnections(t *testing.T) {
+// forwardEcho starts an emulator (opts), an echo server on the target and a tunnel to it (mux or basic mode,
+// as the emulated agent's version allows) through a client of the emulator, after checkGoroutines. The test
+// closes the tunnel; cleanup closes it too.
+func forwardEcho(t *testing.T, opts *ssmtest.Options) (*ssmtest.Server, *ssmwire.Tunnel) {
+	t.Helper()
 	checkGoroutines(t)
-	srv := newServer(t, nil)
+	srv := newServer(t, opts)
 	port := testkit.EchoServer(t)
 	c := newClient(t, srv, nil)
-	ctx := testkit.Context(t)
-
-	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
+	tun, err := c.Forward(testkit.Context(t), target, ssmwire.Remote{Port: port})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { tun.Close() })
+	return srv, tun
+}
+
+func TestForwardManyConnections(t *testing.T) {
+	srv, tun := forwardEcho(t, nil)
+	ctx := testkit.Context(t)
 	if doc := srv.Session(tun.SessionID()).DocumentName; doc != ssmwire.PortForwardingDocument {
 		t.Errorf("document %q", doc)
 	}
@@ -202,16 +211,8 @@ func TestForwardInvalidPort(t *testing.T) {
 
 // TestForwardOldAgent runs a tunnel to an agent without multiplexing (basic mode): connections take turns.
 func TestForwardOldAgent(t *testing.T) {
-	checkGoroutines(t)
-	srv := newServer(t, &ssmtest.Options{AgentVersion: "3.0.161.0"})
-	port := testkit.EchoServer(t)
-	c := newClient(t, srv, nil)
+	srv, tun := forwardEcho(t, &ssmtest.Options{AgentVersion: "3.0.161.0"})
 	ctx := testkit.Context(t)
-
-	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if m := tun.Forwarder().Mode(); m != portforward.ModeBasic {
 		t.Fatalf("mode %v, want basic", m)
 	}
@@ -233,16 +234,8 @@ func TestForwardOldAgent(t *testing.T) {
 // TestTunnelEndedRemotely ends a tunnel's session from outside (TerminateSession by someone else): open
 // connections fail, Done is closed, and Close still cleans up without an error.
 func TestTunnelEndedRemotely(t *testing.T) {
-	checkGoroutines(t)
-	srv := newServer(t, nil)
-	port := testkit.EchoServer(t)
-	c := newClient(t, srv, nil)
+	srv, tun := forwardEcho(t, nil)
 	ctx := testkit.Context(t)
-
-	tun, err := c.Forward(ctx, target, ssmwire.Remote{Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
 	conn, err := tun.Dial(ctx)
 	if err != nil {
 		t.Fatal(err)

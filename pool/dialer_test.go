@@ -89,22 +89,7 @@ func (o *fakeOpener) count() int {
 }
 
 // eventRecorder records session events.
-type eventRecorder struct {
-	mu  sync.Mutex
-	evs []pool.SessionEvent
-}
-
-func (r *eventRecorder) add(e pool.SessionEvent) {
-	r.mu.Lock()
-	r.evs = append(r.evs, e)
-	r.mu.Unlock()
-}
-
-func (r *eventRecorder) all() []pool.SessionEvent {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]pool.SessionEvent(nil), r.evs...)
-}
+type eventRecorder = recorder[pool.SessionEvent]
 
 func newFakeDialer(t *testing.T, o *fakeOpener, rec *eventRecorder, idle time.Duration) *pool.Dialer {
 	c, err := ssmwire.New(&ssmwire.Config{SSM: unusedSSM{}})

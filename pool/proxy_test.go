@@ -48,22 +48,11 @@ func bannerServer(t *testing.T) int {
 }
 
 // proxyEvents collects a proxy's events.
-type proxyEvents struct {
-	mu  sync.Mutex
-	evs []proxy.Event
-}
-
-func (p *proxyEvents) add(e proxy.Event) {
-	p.mu.Lock()
-	p.evs = append(p.evs, e)
-	p.mu.Unlock()
-}
+type proxyEvents struct{ recorder[proxy.Event] }
 
 func (p *proxyEvents) failures() []proxy.Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var out []proxy.Event
-	for _, e := range p.evs {
+	for _, e := range p.all() {
 		if e.Type == proxy.EventFailed {
 			out = append(out, e)
 		}

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -91,8 +90,8 @@ func TestProxyCommand(t *testing.T) {
 	}
 	dest := net.JoinHostPort("db.internal", strconv.Itoa(port))
 	for i := range 3 {
-		c := dialCLIProxy(t, up.Listen)
-		if rep := socksCLIConnect(t, c, "db.internal", port); rep != 0 {
+		c := testkit.Dial(t, up.Listen)
+		if rep := testkit.SOCKS5Connect(t, c, "db.internal", port); rep != 0 {
 			t.Fatalf("SOCKS5 reply %d; stderr:\n%s", rep, errb.String())
 		}
 		if got := exchange(t, c, fmt.Sprint("q", i)); got != fmt.Sprint("db:q", i) {
@@ -100,7 +99,7 @@ func TestProxyCommand(t *testing.T) {
 		}
 		c.Close()
 	}
-	c := dialCLIProxy(t, up.Listen)
+	c := testkit.Dial(t, up.Listen)
 	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", dest, dest)
 	br := bufio.NewReader(c)
 	if line, err := br.ReadString('\n'); !strings.HasPrefix(line, "HTTP/1.1 200") {
@@ -125,9 +124,9 @@ func TestProxyCommand(t *testing.T) {
 		t.Errorf("%d sessions for one destination, want 1", n)
 	}
 
-	closed := closedPortCLI(t)
-	c = dialCLIProxy(t, up.Listen)
-	if rep := socksCLIConnect(t, c, "db.internal", closed); rep != 5 {
+	closed := testkit.ClosedPort(t)
+	c = testkit.Dial(t, up.Listen)
+	if rep := testkit.SOCKS5Connect(t, c, "db.internal", closed); rep != 5 {
 		t.Errorf("SOCKS5 reply %d for a closed port, want 5", rep)
 	}
 	c.Close()
@@ -177,8 +176,8 @@ forwards = ["0:localhost:%d"]
 	if proxyListen == "" {
 		t.Fatal("no tunnel_up for the proxy")
 	}
-	c := dialCLIProxy(t, proxyListen)
-	if rep := socksCLIConnect(t, c, "localhost", port); rep != 0 {
+	c := testkit.Dial(t, proxyListen)
+	if rep := testkit.SOCKS5Connect(t, c, "localhost", port); rep != 0 {
 		t.Fatalf("SOCKS5 reply %d", rep)
 	}
 	if got := exchange(t, c, "x"); got != "t:x" {
@@ -212,42 +211,6 @@ func TestConfigProxy(t *testing.T) {
 	}
 }
 
-func dialCLIProxy(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(testkit.Timeout))
-	return c
-}
-
-// socksCLIConnect sends a SOCKS5 CONNECT for a domain name and returns the reply code.
-func socksCLIConnect(t *testing.T, c net.Conn, host string, port int) byte {
-	t.Helper()
-	req := append([]byte{5, 1, 0, 5, 1, 0, 3, byte(len(host))}, host...)
-	req = binary.BigEndian.AppendUint16(req, uint16(port))
-	if _, err := c.Write(req); err != nil {
-		t.Fatal(err)
-	}
-	var rep [12]byte
-	if _, err := io.ReadFull(c, rep[:]); err != nil {
-		t.Fatalf("SOCKS5 reply: %v", err)
-	}
-	return rep[3]
-}
-
-func closedPortCLI(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
-}
-
 // TestProxySessions: --sessions 2 spreads busy connections to one destination over two sessions.
 func TestProxySessions(t *testing.T) {
 	h := newHarness(t, &ssmtest.Options{Hosts: map[string]string{"db.internal": "127.0.0.1"}})
@@ -256,8 +219,8 @@ func TestProxySessions(t *testing.T) {
 	up := ev.next(t, evTunnelUp)
 	var conns []net.Conn
 	for i := range 3 {
-		c := dialCLIProxy(t, up.Listen)
-		if rep := socksCLIConnect(t, c, "db.internal", port); rep != 0 {
+		c := testkit.Dial(t, up.Listen)
+		if rep := testkit.SOCKS5Connect(t, c, "db.internal", port); rep != 0 {
 			t.Fatalf("SOCKS5 reply %d; stderr:\n%s", rep, errb.String())
 		}
 		if got := exchange(t, c, fmt.Sprint("p", i)); got != fmt.Sprint("db:p", i) {

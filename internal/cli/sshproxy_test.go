@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +70,7 @@ func testSSHProxyBytes(t *testing.T, target string) {
 // it) and exits non-zero, rather than ending as if the server had closed the connection.
 func TestSSHProxyRefused(t *testing.T) {
 	h := newHarness(t, nil)
-	port := closedPort(t)
+	port := testkit.ClosedPort(t)
 	inR, inW := io.Pipe()
 	defer inW.Close()
 	r := h.run(t, inR, "ssh-proxy", "i-0123456789abcdef0", fmt.Sprint(port))
@@ -80,16 +79,4 @@ func TestSSHProxyRefused(t *testing.T) {
 		!strings.Contains(r.stderr, "connection refused") {
 		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
-}
-
-// closedPort returns a loopback port nothing listens on.
-func closedPort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
 }

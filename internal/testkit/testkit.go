@@ -106,3 +106,16 @@ func EchoServer(t testing.TB) int {
 	t.Helper()
 	return Serve(t, func(c net.Conn) { io.Copy(c, c) })
 }
+
+// ClosedPort returns a 127.0.0.1 port nothing listens on (one that was free a moment ago), for tests of a
+// refused connection.
+func ClosedPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
+}

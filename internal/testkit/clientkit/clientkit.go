@@ -103,18 +103,6 @@ func CheckGoroutines(t testing.TB) {
 	testkit.CheckGoroutines(t, ClientStack(true))
 }
 
-// ClosedPort returns a 127.0.0.1 port nothing listens on.
-func ClosedPort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
-}
-
 // Echo writes msg on conn and checks it comes back.
 func Echo(t testing.TB, conn net.Conn, msg string) {
 	t.Helper()
