@@ -24,7 +24,12 @@ func newHarness(t testing.TB, opts *ssmtest.Options) *harness {
 		opts = &ssmtest.Options{}
 	}
 	opts.NoPacing = true
-	srv := ssmtest.NewServer(opts)
+	return harnessOn(t, ssmtest.NewServer(opts))
+}
+
+// harnessOn is a harness for srv, which it closes at cleanup: a fresh home directory, static credentials, a
+// region and no instance metadata.
+func harnessOn(t testing.TB, srv *ssmtest.Server) *harness {
 	t.Cleanup(srv.Close)
 	home := t.TempDir()
 	return &harness{srv: srv, home: home, env: []string{

@@ -14,16 +14,7 @@ import (
 func newTLSHarness(t *testing.T) *harness {
 	t.Helper()
 	t.Setenv("AWS_CA_BUNDLE", "")
-	srv := ssmtest.NewTLSServer(&ssmtest.Options{NoPacing: true})
-	t.Cleanup(srv.Close)
-	home := t.TempDir()
-	return &harness{srv: srv, home: home, env: []string{
-		"HOME=" + home,
-		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE",
-		"AWS_SECRET_ACCESS_KEY=secret",
-		"AWS_REGION=us-east-1",
-		"AWS_EC2_METADATA_DISABLED=true",
-	}}
+	return harnessOn(t, ssmtest.NewTLSServer(&ssmtest.Options{NoPacing: true}))
 }
 
 // TestCABundleEnv: AWS_CA_BUNDLE alone makes the API calls and the data channel trust a private CA.
