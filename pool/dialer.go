@@ -84,6 +84,14 @@ type Dialer struct {
 }
 
 // destination is the conduit of one host:port, under Dialer.mu.
+//
+// It is kept apart from a [Pool] of one on purpose, because a pool would behave differently: a pool shares its
+// busy session with the next connection and keeps it after that connection closes, where a session in basic
+// mode has to be claimed by a single connection and closed along with it (single, below); the first
+// caller's context cancels a pool's start, where an open here carries on for the connections that wait;
+// a pool retries throttled starts with backoff and retries a dial on a session it has just started, where
+// this retries only a reused conduit; and a pool keeps why a session ended out of the dial error that
+// classifyDialError reads, and out of the SessionEvent Reasons ("idle", "closed by the service").
 type destination struct {
 	key    string
 	remote ssmwire.Remote
