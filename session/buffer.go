@@ -6,16 +6,20 @@ import (
 	"sync"
 )
 
-// recvBuffer is a bounded byte queue between the reader goroutine (push, never blocking) and the
-// application (read, blocking). Chunks come from chunkPool so the steady state does not allocate.
+// recvBuffer is a bounded byte queue between the reader goroutine (push, never blocking; it may wait for
+// room with arm and the room channel) and the application (read, blocking). Chunks come from chunkPool so
+// the steady state does not allocate.
 type recvBuffer struct {
 	mu     sync.Mutex
 	chunks []*[]byte // queued chunks; the first is read from off
 	off    int
 	n      int // bytes queued
+	peak   int // the most bytes ever queued
 	limit  int
 	err    error         // set when the session ended; returned once the queue is empty
 	ready  chan struct{} // cap 1: data or err arrived
+	armed  bool          // the reader waits on room: read signals it once the queue is down to half its limit
+	room   chan struct{} // cap 1: room was made for the armed reader
 }
 
 const chunkSize = 64 << 10
@@ -23,7 +27,37 @@ const chunkSize = 64 << 10
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
 
 func newRecvBuffer(limit int) *recvBuffer {
-	return &recvBuffer{limit: limit, ready: make(chan struct{}, 1)}
+	return &recvBuffer{limit: limit, ready: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+}
+
+// fits reports whether push would take n bytes now without force.
+func (b *recvBuffer) fits(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.fitsLocked(n)
+}
+
+func (b *recvBuffer) fitsLocked(n int) bool { return b.n == 0 || b.n+n <= b.limit || b.err != nil }
+
+// arm prepares a wait for room for n bytes: it reports false when they fit already, and otherwise makes the
+// next read that leaves the queue at most half full signal room (the reader then checks again). Waking at
+// half the limit, not at the first free byte, lets the reader push a run of messages per wake.
+func (b *recvBuffer) arm(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fitsLocked(n) {
+		b.armed = false
+		return false
+	}
+	b.armed = true
+	return true
+}
+
+// disarm cancels arm.
+func (b *recvBuffer) disarm() {
+	b.mu.Lock()
+	b.armed = false
+	b.mu.Unlock()
 }
 
 // push copies p into the queue. Unless force is set it refuses (returns false) when the queue is non-empty
@@ -42,6 +76,7 @@ func (b *recvBuffer) push(p []byte, force bool) bool {
 		return false
 	}
 	b.n += len(p)
+	b.peak = max(b.peak, b.n)
 	for len(p) > 0 {
 		var c *[]byte
 		if k := len(b.chunks); k > 0 && len(*b.chunks[k-1]) < cap(*b.chunks[k-1]) {
@@ -92,7 +127,17 @@ func (b *recvBuffer) read(ctx context.Context, p []byte) (int, error) {
 			}
 			b.n -= n
 			more := b.n > 0
+			wake := b.armed && b.n <= b.limit/2
+			if wake {
+				b.armed = false
+			}
 			b.mu.Unlock()
+			if wake {
+				select {
+				case b.room <- struct{}{}:
+				default:
+				}
+			}
 			if more {
 				select {
 				case b.ready <- struct{}{}:
@@ -122,6 +167,13 @@ func (b *recvBuffer) len() int {
 	return b.n
 }
 
+// highWater returns the most bytes ever queued.
+func (b *recvBuffer) highWater() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peak
+}
+
 // close makes reads return err once the queue is drained.
 func (b *recvBuffer) close(err error) {
 	b.mu.Lock()
@@ -131,6 +183,10 @@ func (b *recvBuffer) close(err error) {
 	b.mu.Unlock()
 	select {
 	case b.ready <- struct{}{}:
+	default:
+	}
+	select {
+	case b.room <- struct{}{}:
 	default:
 	}
 }

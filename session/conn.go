@@ -153,7 +153,8 @@ func (s *Channel) resume(cause error) {
 	s.fail(fmt.Errorf("%w: %v", ErrConnectionLost, lastErr))
 }
 
-// readLoop is the conn's only reader. It never blocks on the application.
+// readLoop is the conn's only reader. It blocks on the application only to wait for room in the receive
+// buffer while nothing of ours awaits acknowledgement (see awaitRoom).
 func (s *Channel) readLoop(c *conn) {
 	defer s.wg.Done()
 	var buf []byte // grown by ReadFrame to the largest frame seen: an idle session holds none
@@ -176,6 +177,7 @@ func (s *Channel) readLoop(c *conn) {
 			return
 		default:
 		}
+		s.recvConn = c
 		s.handleFrame(frame)
 		s.recvMu.Unlock()
 	}

@@ -72,7 +72,12 @@ func (t *memTransport) WriteText(p []byte) error {
 }
 func (t *memTransport) Ping() error {
 	t.pings.Add(1)
-	return nil
+	select {
+	case <-t.closed:
+		return io.ErrClosedPipe // as a websocket's ping fails once the connection is gone
+	default:
+		return nil
+	}
 }
 func (t *memTransport) Close() error {
 	t.once.Do(func() { close(t.closed) })

@@ -44,9 +44,15 @@ func (s *Channel) onStreamData(m *protocol.Message, frame []byte) {
 	seq := m.SequenceNumber
 	switch {
 	case seq == s.expected:
+		if m.PayloadType == protocol.PayloadOutput && !s.stdout.fits(len(m.Payload)) && !s.awaitRoom(len(m.Payload)) {
+			s.stats.deferred.Add(1)
+			return // the websocket or the session ended meanwhile: unacknowledged, the agent resends
+		}
 		// Refusing an in-order message costs a whole agent retransmission timeout (the agent resends only
 		// its oldest message, once per RTO), so while the room kept for out-of-order messages is unused the
-		// receive buffer may borrow it: memory stays within RecvBuffer plus the out-of-order bound.
+		// receive buffer may borrow it: memory stays within RecvBuffer plus the out-of-order bound. This
+		// happens only when awaitRoom would not wait (messages of ours await acknowledgement), or for
+		// StdErr.
 		borrow := s.stdout.len()+s.stderr.len()+len(m.Payload) <= s.cfg.RecvBuffer+s.cfg.OutOfOrderBuffer-s.oooBytes
 		if !s.dispatch(m, borrow) {
 			s.stats.deferred.Add(1)
@@ -71,6 +77,55 @@ func (s *Channel) onStreamData(m *protocol.Message, frame []byte) {
 	default:
 		s.stats.duplicates.Add(1)
 		s.queueAck(m)
+	}
+}
+
+// awaitRoom waits, on the reader goroutine, until Read has made room in the receive buffer for an Output
+// payload of n bytes. This is back-pressure, as in AWS's plugin, which writes what it receives to the local
+// side on its websocket reader: while the application is slower than the agent, the websocket is not read,
+// TCP's window closes, and the agent's data waits in the kernel and on the agent rather than in our heap.
+// The alternative, refusing the message, costs a whole agent retransmission timeout per refusal.
+//
+// Not reading the websocket also delays the acknowledgements of what we send, and anything else the
+// service says, so the reader waits only while nothing of ours awaits acknowledgement. A message queued
+// meanwhile (a local client that writes while it does not read, a stream being opened, a flag) ends the
+// wait, and the message may then borrow room as it did before (onStreamData): no deadlock, no spurious
+// retransmission, no acknowledgement timeout. A pause_publication or ping that arrives during the wait is
+// read after it, which is harmless as we have nothing to send.
+//
+// It returns true to go on with the message, false when the websocket or the session ended meanwhile.
+func (s *Channel) awaitRoom(n int) bool {
+	var connDone <-chan struct{}
+	if s.recvConn != nil {
+		connDone = s.recvConn.done
+	}
+	waited := false
+	defer func() {
+		s.mu.Lock()
+		s.recvWaiting = false
+		s.mu.Unlock()
+		s.stdout.disarm()
+	}()
+	for {
+		s.mu.Lock()
+		busy := s.inflight > 0 || len(s.out) > 0
+		s.recvWaiting = !busy
+		s.mu.Unlock()
+		if busy || !s.stdout.arm(n) {
+			return true
+		}
+		if !waited {
+			waited = true
+			s.stats.waits.Add(1)
+		}
+		select {
+		case <-s.stdout.room:
+		case <-s.sendWake:
+		case <-connDone:
+			return false
+		case <-s.done:
+			return false
+		}
 	}
 }
 

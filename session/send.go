@@ -175,8 +175,17 @@ func (s *Channel) enqueue(ctx context.Context, pt protocol.PayloadType, payload 
 func (s *Channel) commit(ctx context.Context, ms []prepared, block bool) (int, error) {
 	queued, fresh := 0, 0
 	var bytes uint64
-	// account counts what was queued since the last wake-up and wakes the writer for it.
+	wakeReader := false
+	// account counts what was queued since the last wake-up and wakes the writer for it, and the reader
+	// if it waits for room (recv.go, awaitRoom). It is called without s.mu.
 	account := func() {
+		if wakeReader {
+			wakeReader = false
+			select {
+			case s.sendWake <- struct{}{}:
+			default:
+			}
+		}
 		if fresh > 0 {
 			s.stats.sent.Add(uint64(fresh))
 			s.stats.bytesSent.Add(bytes)
@@ -214,6 +223,11 @@ func (s *Channel) commit(ctx context.Context, ms []prepared, block bool) (int, e
 		s.nextSeq++
 		s.out = append(s.out, e)
 		s.inflight += e.size
+		if s.recvWaiting {
+			// The reader waits for the application to make room; it must read acknowledgements now.
+			s.recvWaiting = false
+			wakeReader = true
+		}
 		queued++
 		fresh++
 		bytes += uint64(m.size)

@@ -58,8 +58,12 @@ type Channel struct {
 	wake     chan struct{} // cap 1: something for the writer
 	windowCh chan struct{} // cap 1: inflight bytes went down
 
+	recvWaiting bool          // the reader waits for room in stdout with nothing unacknowledged (recv.go)
+	sendWake    chan struct{} // cap 1: a message was queued while recvWaiting: the reader stops waiting
+
 	// Receive state, owned by the current reader goroutine, which holds recvMu while it handles a frame.
 	recvMu   sync.Mutex
+	recvConn *conn // the conn whose reader holds recvMu
 	expected int64
 	ooo      map[int64][]byte
 	oooBytes int
@@ -107,6 +111,7 @@ func Open(ctx context.Context, info Info, cfg *Config) (*Channel, error) {
 		done:      make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		windowCh:  make(chan struct{}, 1),
+		sendWake:  make(chan struct{}, 1),
 		ooo:       make(map[int64][]byte),
 		rto:       max(defaultRTO, c.MinRTO),
 		srtt:      float64(defaultRTT),

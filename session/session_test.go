@@ -233,11 +233,16 @@ func TestChannelClosed(t *testing.T) {
 }
 
 // TestFullReceiveBufferLeavesMessageUnacknowledged runs in a synctest bubble: "no answer" means none once every
-// goroutine is blocked, not none within a guessed pause.
+// goroutine is blocked, not none within a guessed pause. A message of ours awaits acknowledgement, so the
+// reader does not wait for room (it must read the acknowledgement): in-order data borrows, then is refused.
 func TestFullReceiveBufferLeavesMessageUnacknowledged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// 8 bytes of receive buffer and 4 of out-of-order room, which in-order data may borrow.
 		s, a := openPipe(t, &Config{RecvBuffer: 8, OutOfOrderBuffer: 4})
+		if err := s.Send(context.Background(), protocol.PayloadOutput, []byte("unacknowledged")); err != nil {
+			t.Fatal(err)
+		}
+		a.nextData()
 		a.output(protocol.PayloadOutput, []byte("12345678"))
 		a.nextAck()
 		a.outputAt(1, protocol.PayloadOutput, []byte("abc")) // borrowed room
@@ -260,7 +265,7 @@ func TestFullReceiveBufferLeavesMessageUnacknowledged(t *testing.T) {
 			t.Fatal(got)
 		}
 		// The refused copy is counted as deferred only, not as received.
-		if st := s.Stats(); st.MessagesReceived != 3 || st.BytesReceived != 13 || st.Deferred != 1 {
+		if st := s.Stats(); st.MessagesReceived != 3 || st.BytesReceived != 13 || st.Deferred != 1 || st.Waits != 0 {
 			t.Fatalf("stats = %+v", st)
 		}
 	})

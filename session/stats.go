@@ -15,9 +15,13 @@ type Stats struct {
 	OutOfOrder         uint64 // data messages received ahead of a gap
 	Rejected           uint64 // frames dropped as invalid (bad digest, malformed)
 	Deferred           uint64 // in-order messages left unacknowledged because the receive buffers were full
+	Waits              uint64 // times the reader stopped reading until Read made room (back-pressure)
 	ConnectionDrops    uint64 // websockets lost
 	Pauses             uint64 // pause_publication messages received
 	Resumes            uint64 // successful ResumeSession reconnects
+
+	// BufferedPeak is the most received bytes that ever waited for Read, plus the same for Stderr.
+	BufferedPeak int
 
 	// Bound is the current bound on unacknowledged bytes: Window, halved by each pause, grown back.
 	Bound int
@@ -27,6 +31,7 @@ type stats struct {
 	sent, bytesSent, resent, acksSent, acksReceived atomic.Uint64
 	received, bytesReceived, duplicates, outOfOrder atomic.Uint64
 	rejected, deferred, connDrops, resumes, pauses  atomic.Uint64
+	waits                                           atomic.Uint64
 }
 
 // Stats returns a snapshot of the session's counters.
@@ -43,6 +48,8 @@ func (s *Channel) Stats() Stats {
 		OutOfOrder:         s.stats.outOfOrder.Load(),
 		Rejected:           s.stats.rejected.Load(),
 		Deferred:           s.stats.deferred.Load(),
+		Waits:              s.stats.waits.Load(),
+		BufferedPeak:       s.stdout.highWater() + s.stderr.highWater(),
 		ConnectionDrops:    s.stats.connDrops.Load(),
 		Resumes:            s.stats.resumes.Load(),
 		Pauses:             s.stats.pauses.Load(),
