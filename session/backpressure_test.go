@@ -102,13 +102,16 @@ func TestSlowReaderBoundsBufferedBytes(t *testing.T) {
 // fillAndBlock fills a 4 KiB receive buffer nobody reads and sends one more message, so the reader waits.
 func fillAndBlock(t *testing.T, s *Channel, a *fakeAgent) {
 	t.Helper()
+	if n := s.stdout.len(); n != 0 {
+		t.Fatalf("%d bytes already waiting", n)
+	}
 	for range 4 {
 		a.output(protocol.PayloadOutput, make([]byte, 1024))
 		a.nextAck()
 	}
 	a.output(protocol.PayloadOutput, []byte("waits"))
 	synctest.Wait()
-	if st := s.Stats(); st.Waits != 1 || st.MessagesReceived != 4 {
+	if st := s.Stats(); st.Waits == 0 || st.Deferred != 0 {
 		t.Fatalf("the reader does not wait: %+v", st)
 	}
 	select {
@@ -148,14 +151,42 @@ func TestBlockedReaderUnblocks(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			s, a := openPipe(t, &Config{RecvBuffer: 4 << 10})
 			fillAndBlock(t, s, a)
-			// The waiting reader does not see the drop; the writer's next keepalive ping does, and the
-			// reader gives up its wait then.
+			// The waiting reader does not see the drop; the writer's next keepalive ping, or the reader
+			// itself once it stops waiting (stallTimeout), does.
 			a.tr.Close()
 			<-s.Done()
 			if !errors.Is(s.Err(), ErrConnectionLost) {
 				t.Fatalf("Err = %v", s.Err())
 			}
 			s.Close()
+		})
+	})
+	t.Run("stall", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			s, a := openPipe(t, &Config{RecvBuffer: 4 << 10})
+			fillAndBlock(t, s, a)
+			time.Sleep(stallTimeout - time.Millisecond)
+			synctest.Wait()
+			if len(a.tr.in) != 0 {
+				t.Fatal("the reader stopped waiting before stallTimeout")
+			}
+			time.Sleep(time.Millisecond)
+			// Read stalled: the reader reads on and borrows, as a message of ours in flight would make it.
+			if seq := a.nextAck(); seq != 4 {
+				t.Fatalf("ack for %d", seq)
+			}
+			a.output(protocol.PayloadOutput, []byte("borrows"))
+			if seq := a.nextAck(); seq != 5 {
+				t.Fatalf("ack for %d", seq)
+			}
+			if _, err := io.ReadFull(s, make([]byte, 4<<10+12)); err != nil {
+				t.Fatal(err)
+			}
+			// Read caught up: the next time the buffer is full, the reader waits again.
+			fillAndBlock(t, s, a)
+			if st := s.Stats(); st.Waits != 2 || st.BufferedPeak != 4<<10+12 {
+				t.Fatalf("stats %+v", st)
+			}
 		})
 	})
 	t.Run("send", func(t *testing.T) {

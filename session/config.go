@@ -91,13 +91,19 @@ type Config struct {
 	// round trip without a pause, up to Window again. Default [DefaultWindow] (256 KiB).
 	Window int
 	// RecvBuffer bounds the received bytes waiting for [Channel.Read] (and, separately, for Stderr).
+	// When an Output message does not fit, the reader goroutine stops reading the websocket until Read has
+	// made room, so the agent is held back by TCP, as AWS's plugin does it; it waits only while none of the
+	// session's own messages awaits acknowledgement (those must be read) and for at most 2 s (a service
+	// drops a client it cannot write to). Read Stdout and Stderr concurrently, as with os/exec pipes.
 	// Default [DefaultRecvBuffer].
 	RecvBuffer int
 
 	// OutOfOrderBuffer bounds the bytes of messages received ahead of a gap, which are acknowledged and kept
-	// until the gap fills. While it is not in use, in-order data may borrow it when the receive buffer is
-	// full, because refusing an in-order message stalls the stream for a whole agent retransmission timeout.
-	// A session therefore holds at most RecvBuffer + OutOfOrderBuffer received bytes. Default 16 MiB.
+	// until the gap fills. While it is not in use, in-order data that does not fit the receive buffer, and
+	// that the reader does not wait for (see RecvBuffer), may borrow it, because refusing an in-order message
+	// stalls the stream for a whole agent retransmission timeout. A session therefore holds at most
+	// RecvBuffer + OutOfOrderBuffer received bytes, and RecvBuffer while the application keeps up and
+	// nothing is uploaded. Default 16 MiB.
 	OutOfOrderBuffer int
 
 	// PingInterval is the time between websocket keepalive pings. Default [DefaultPingInterval].

@@ -44,15 +44,19 @@ func (s *Channel) onStreamData(m *protocol.Message, frame []byte) {
 	seq := m.SequenceNumber
 	switch {
 	case seq == s.expected:
-		if m.PayloadType == protocol.PayloadOutput && !s.stdout.fits(len(m.Payload)) && !s.awaitRoom(len(m.Payload)) {
-			s.stats.deferred.Add(1)
-			return // the websocket or the session ended meanwhile: unacknowledged, the agent resends
+		if m.PayloadType == protocol.PayloadOutput {
+			if s.stdout.fits(len(m.Payload)) {
+				s.stalled = false
+			} else if !s.stalled && !s.awaitRoom(len(m.Payload)) {
+				s.stats.deferred.Add(1)
+				return // the websocket or the session ended meanwhile: unacknowledged, the agent resends
+			}
 		}
 		// Refusing an in-order message costs a whole agent retransmission timeout (the agent resends only
 		// its oldest message, once per RTO), so while the room kept for out-of-order messages is unused the
 		// receive buffer may borrow it: memory stays within RecvBuffer plus the out-of-order bound. This
-		// happens only when awaitRoom would not wait (messages of ours await acknowledgement), or for
-		// StdErr.
+		// happens only when awaitRoom does not wait (messages of ours await acknowledgement, or Read has
+		// stalled), or for StdErr.
 		borrow := s.stdout.len()+s.stderr.len()+len(m.Payload) <= s.cfg.RecvBuffer+s.cfg.OutOfOrderBuffer-s.oooBytes
 		if !s.dispatch(m, borrow) {
 			s.stats.deferred.Add(1)
@@ -93,6 +97,12 @@ func (s *Channel) onStreamData(m *protocol.Message, frame []byte) {
 // retransmission, no acknowledgement timeout. A pause_publication or ping that arrives during the wait is
 // read after it, which is harmless as we have nothing to send.
 //
+// An application that stops reading altogether (a paused terminal) must not hold the websocket unread for
+// long, though: a service that cannot write to a client for some seconds drops the connection (ssmtest's
+// emulated MGS after 10 s), which costs a resume, or the session where none is possible. So after
+// stallTimeout without room the reader stops waiting and goes back to borrowing (Channel.stalled) until
+// Read has caught up.
+//
 // It returns true to go on with the message, false when the websocket or the session ended meanwhile.
 func (s *Channel) awaitRoom(n int) bool {
 	var connDone <-chan struct{}
@@ -105,6 +115,9 @@ func (s *Channel) awaitRoom(n int) bool {
 		s.recvWaiting = false
 		s.mu.Unlock()
 		s.stdout.disarm()
+		if waited {
+			s.stallTimer.Stop()
+		}
 	}()
 	for {
 		s.mu.Lock()
@@ -117,10 +130,18 @@ func (s *Channel) awaitRoom(n int) bool {
 		if !waited {
 			waited = true
 			s.stats.waits.Add(1)
+			if s.stallTimer == nil {
+				s.stallTimer = time.NewTimer(stallTimeout)
+			} else {
+				s.stallTimer.Reset(stallTimeout)
+			}
 		}
 		select {
 		case <-s.stdout.room:
 		case <-s.sendWake:
+		case <-s.stallTimer.C:
+			s.stalled = true
+			return true
 		case <-connDone:
 			return false
 		case <-s.done:
@@ -128,6 +149,10 @@ func (s *Channel) awaitRoom(n int) bool {
 		}
 	}
 }
+
+// stallTimeout is how long the reader waits for Read to make room before it reads on (see awaitRoom):
+// far longer than a busy application takes to read, far shorter than a service's write timeout.
+const stallTimeout = 2 * time.Second
 
 // drainOutOfOrder delivers buffered messages that are now in order. They were acknowledged when they
 // arrived, so they are delivered even past the receive buffer's limit (which the out-of-order cap bounds).

@@ -62,11 +62,13 @@ type Channel struct {
 	sendWake    chan struct{} // cap 1: a message was queued while recvWaiting: the reader stops waiting
 
 	// Receive state, owned by the current reader goroutine, which holds recvMu while it handles a frame.
-	recvMu   sync.Mutex
-	recvConn *conn // the conn whose reader holds recvMu
-	expected int64
-	ooo      map[int64][]byte
-	oooBytes int
+	recvMu     sync.Mutex
+	recvConn   *conn       // the conn whose reader holds recvMu
+	stalled    bool        // Read made no room within stallTimeout: borrow until it catches up (recv.go)
+	stallTimer *time.Timer // awaitRoom's, made at its first wait
+	expected   int64
+	ooo        map[int64][]byte
+	oooBytes   int
 
 	stdout *recvBuffer
 	stderr *recvBuffer
