@@ -19,8 +19,8 @@ import (
 // TestMuxDownloadToStalledReaderIsBounded downloads 32 MiB through a mux session with the defaults to a local
 // client that stops reading after 1 MiB until the session's reader has had to wait for room, and then reads
 // the rest. What the session holds for the local side never exceeds its receive buffer (the rest waits in
-// TCP, in the kernel and on the agent), no in-order message is refused (each refusal costs the agent a
-// retransmission timeout), and every byte arrives.
+// TCP, in the kernel and on the agent; smux's own buffer is bounded by MuxReceiveBuffer), no in-order
+// message is refused (each refusal costs the agent a retransmission timeout), and every byte arrives.
 func TestMuxDownloadToStalledReaderIsBounded(t *testing.T) {
 	const size = 32 << 20
 	data := make([]byte, size)
@@ -54,8 +54,10 @@ func TestMuxDownloadToStalledReaderIsBounded(t *testing.T) {
 	if st.BufferedPeak > session.DefaultRecvBuffer {
 		t.Errorf("%d bytes waited in the session at once, more than its receive buffer (%d)", st.BufferedPeak, session.DefaultRecvBuffer)
 	}
-	if st.Deferred != 0 || st.DuplicatesReceived != 0 {
-		t.Errorf("%d in-order messages refused, %d duplicates", st.Deferred, st.DuplicatesReceived)
+	// Duplicates are expected: while the local client does not read, the agent resends its oldest
+	// unacknowledged message once per retransmission timeout, as it would to AWS's plugin.
+	if st.Deferred != 0 {
+		t.Errorf("%d in-order messages refused", st.Deferred)
 	}
 }
 
