@@ -121,3 +121,33 @@ func bidirectional(c net.Conn, size int) error {
 	}
 	return nil
 }
+
+// TestMuxWriteAllThenRead has the local client write 8 MiB to an echo destination before it reads anything:
+// the echo piles up while the upload is in flight, and the session must keep reading the agent's
+// acknowledgements rather than wait for the client to read, or the client's writes would never finish.
+func TestMuxWriteAllThenRead(t *testing.T) {
+	const size = 8 << 20
+	echo := newEchoServer(t)
+	srv := newServer(t, nil)
+	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
+	addr, _ := serve(t, f)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(testkit.Timeout))
+	data := make([]byte, size)
+	rand.Read(data)
+	if _, err := c.Write(data); err != nil {
+		t.Fatalf("write without reading: %v", err)
+	}
+	got := make([]byte, size)
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Fatal("echoed bytes differ from those sent")
+	}
+	t.Logf("session: %+v", s.Stats())
+}

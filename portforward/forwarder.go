@@ -65,7 +65,11 @@ type Config struct {
 	// messages), or the session's MaxPayload less 8 (the channel's MaxPayload is already less the encryption
 	// overhead in KMS-encrypted sessions) if that is larger; at most 65 535.
 	MaxFrameSize int
-	// MuxReceiveBuffer and MuxStreamBuffer bound smux's receive buffers. Defaults 1 MiB and 256 KiB.
+	// MuxReceiveBuffer and MuxStreamBuffer bound smux's receive buffers. Defaults 256 KiB and 256 KiB.
+	// With smux protocol version 1 (the agent's) MuxReceiveBuffer bounds the bytes received for all streams
+	// and not yet written to their local connections; MuxStreamBuffer is a version 2 setting. The session's
+	// receive buffer (session.Config.RecvBuffer) lies before it, so the two add up, and a slow local
+	// connection holds back the agent through them and TCP.
 	MuxReceiveBuffer int
 	MuxStreamBuffer  int
 
@@ -99,7 +103,7 @@ func (c *Config) withDefaults(maxPayload int) Config {
 	}
 	out.MaxFrameSize = min(out.MaxFrameSize, 65535)
 	if out.MuxReceiveBuffer <= 0 {
-		out.MuxReceiveBuffer = 1 << 20
+		out.MuxReceiveBuffer = 256 << 10
 	}
 	if out.MuxStreamBuffer <= 0 {
 		out.MuxStreamBuffer = 256 << 10

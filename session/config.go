@@ -47,8 +47,10 @@ type KMSClient interface {
 const (
 	DefaultMaxPayload = 1024 // the official plugin's message size
 	// DefaultWindow is the initial, and largest, bound on unacknowledged bytes.
-	DefaultWindow       = 256 << 10
-	DefaultRecvBuffer   = 1 << 20
+	DefaultWindow = 256 << 10
+	// DefaultRecvBuffer bounds the received bytes waiting for Read: room for the reader goroutine to run
+	// ahead of the application, which holds the agent back through TCP beyond it (Config.RecvBuffer).
+	DefaultRecvBuffer   = 256 << 10
 	DefaultPingInterval = 54 * time.Second
 	DefaultDialTimeout  = 45 * time.Second
 
