@@ -189,6 +189,33 @@ func TestBlockedReaderUnblocks(t *testing.T) {
 			}
 		})
 	})
+	t.Run("write past the window", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// One Write of 8 messages with room for 2 unacknowledged: it queues 2 and waits for their
+			// acknowledgements, which only the reader can read, so it must wake the reader first.
+			s, a := openPipe(t, &Config{RecvBuffer: 4 << 10, MaxPayload: 1024, Window: 2048})
+			fillAndBlock(t, s, a)
+			werr := make(chan error, 1)
+			go func() {
+				_, err := s.Write(make([]byte, 8<<10))
+				werr <- err
+			}()
+			for acked := 0; acked < 8; {
+				m := a.next()
+				if m.MessageType == protocol.TypeInputStreamData {
+					a.ack(m)
+					acked++
+				}
+			}
+			if err := <-werr; err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+			if st := s.Stats(); st.AcksReceived != 8 || st.MessagesReceived != 5 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	})
 	t.Run("send", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			s, a := openPipe(t, &Config{RecvBuffer: 4 << 10})
