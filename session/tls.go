@@ -86,8 +86,7 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string, header http.Header) (T
 		},
 		HandshakeTimeout: timeout,
 		ReadBufferSize:   wsReadBuffer,
-		WriteBufferSize:  64 << 10,
-		WriteBufferPool:  &wsWritePool,
+		WriteBufferPool:  &noWriteBuffers,
 	}
 	c, resp, err := wd.DialContext(ctx, rawURL, header)
 	if err != nil {
@@ -102,8 +101,14 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string, header http.Header) (T
 		return nil, fmt.Errorf("session: dial data channel: %w", err)
 	}
 	c.SetReadLimit(protocol.MaxMessageSize)
-	t := &wsTransport{c: c, cork: cc}
+	t := &wsTransport{c: c, nc: c.NetConn()}
+	if t.nc != net.Conn(cc) {
+		// TLS: gather the records of a batch into one system call. A plain websocket needs no cork: a
+		// batch's frames are written in one call already.
+		t.cork = cc
+	}
 	c.SetPingHandler(t.onPing)
+	c.SetCloseHandler(t.onClose)
 	return t, nil
 }
 
