@@ -249,7 +249,7 @@ func (t *wsTransport) writeLocked(op byte, p []byte, control bool) error {
 // flushLocked writes the frames gathered and, outside a batch, returns the buffer to the pool.
 func (t *wsTransport) flushLocked() error {
 	if t.wbuf == nil {
-		return nil
+		return t.werr
 	}
 	err := t.writeOut(false)
 	if !t.batching {
