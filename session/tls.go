@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/ssmwire/ssmwire/protocol"
 )
 
 // Proxies that cut idle tunnels. Corporate proxies close CONNECT tunnels on which nothing moved for 30-60 s;
@@ -62,6 +60,8 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string, header http.Header) (T
 		return nil, fmt.Errorf("session: dial data channel: %w", err)
 	}
 	var cc *corkConn
+	var gate *handshakeGate
+	useTLS := false
 	dialNet := func(ctx context.Context, _, addr string) (net.Conn, error) {
 		c, err := d.connect(ctx, u, addr)
 		if err != nil {
@@ -75,17 +75,29 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string, header http.Header) (T
 		timeout = DefaultDialTimeout
 	}
 	wd := websocket.Dialer{
-		NetDialContext: dialNet,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialNet(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			gate = newHandshakeGate(c)
+			return gate, nil
+		},
 		// The TLS handshake is done here, not by gorilla, so that a certificate error can be told apart.
 		NetDialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := dialNet(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
-			return d.handshake(ctx, c, u.Hostname())
+			tc, err := d.handshake(ctx, c, u.Hostname())
+			if err != nil {
+				return nil, err
+			}
+			gate, useTLS = newHandshakeGate(tc), true
+			return gate, nil
 		},
 		HandshakeTimeout: timeout,
-		ReadBufferSize:   wsReadBuffer,
+		ReadBufferSize:   gorillaReadBuffer,
 		WriteBufferPool:  &noWriteBuffers,
 	}
 	c, resp, err := wd.DialContext(ctx, rawURL, header)
@@ -100,15 +112,18 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string, header http.Header) (T
 		}
 		return nil, fmt.Errorf("session: dial data channel: %w", err)
 	}
-	c.SetReadLimit(protocol.MaxMessageSize)
-	t := &wsTransport{c: c, nc: c.NetConn()}
-	if t.nc != net.Conn(cc) {
-		// TLS: gather the records of a batch into one system call. A plain websocket needs no cork: a
-		// batch's frames are written in one call already.
+	if !gate.ended {
+		// Gorilla took a response for a 101 that the gate did not: it may have read frames ahead.
+		c.Close()
+		return nil, fmt.Errorf("session: dial data channel: malformed upgrade response")
+	}
+	gate.takeOver()
+	t := &wsTransport{c: c, nc: gate, r: newFrameReader(gate)}
+	if useTLS {
+		// Gather the TLS records of a batch into one system call. A plain websocket needs no cork: a batch's
+		// frames are written in one call already.
 		t.cork = cc
 	}
-	c.SetPingHandler(t.onPing)
-	c.SetCloseHandler(t.onClose)
 	return t, nil
 }
 

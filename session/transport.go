@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -38,9 +36,10 @@ func DialWebsocket(ctx context.Context, url string, header http.Header) (Transpo
 	return d.Dial(ctx, url, header)
 }
 
-// The read buffer stays with the connection (gorilla has no pool for it); 16 KiB still gathers a dozen 1 KiB
-// messages per read system call, and larger frames are read past it straight into the frame buffer. Frames
-// are written by wsTransport itself (wsframe.go), from a pooled buffer an idle session does not hold.
+// wsReadBuffer is the frame reader's buffer (wsread.go), which stays with the connection: 16 KiB gathers a
+// dozen 1 KiB messages per read system call, and larger frames are read past it straight into the message
+// buffer. Frames are written by wsTransport itself (wsframe.go), from a pooled buffer an idle session does
+// not hold.
 const wsReadBuffer = 16 << 10
 
 // noWriteBuffers is gorilla's write buffer pool: given a pool, gorilla allocates no write buffer until it
@@ -68,8 +67,9 @@ func (e *UpgradeError) refused() bool {
 
 type wsTransport struct {
 	c    *websocket.Conn
-	nc   net.Conn  // the connection c wraps: wsTransport writes its frames to it (see wsframe.go)
-	cork *corkConn // the connection below TLS, when this package dialed it; nil for plain websockets
+	nc   net.Conn     // the connection c wraps: wsTransport writes its frames to it (see wsframe.go)
+	r    *frameReader // reads nc's frames (see wsread.go); owned by the reader goroutine
+	cork *corkConn    // the connection below TLS, when this package dialed it; nil for plain websockets
 	once sync.Once
 
 	wmu      sync.Mutex // guards the fields below and every Write to nc of ours
@@ -91,7 +91,8 @@ const controlTimeout = 10 * time.Second
 
 var keepalive = []byte("keepalive")
 
-func (t *wsTransport) onPing(data string) error {
+// onPing keeps the ping's data for the pong the writer sends.
+func (t *wsTransport) onPing(data []byte) error {
 	t.pongMu.Lock()
 	t.pong, t.hasPong = append(t.pong[:0], data...), true
 	wake := t.wakeup
@@ -101,21 +102,6 @@ func (t *wsTransport) onPing(data string) error {
 	} else {
 		return t.WritePong()
 	}
-	return nil
-}
-
-// onClose answers the service's close frame with one of the same code, as gorilla's default handler does,
-// then lets gorilla's reader return its *websocket.CloseError. The answer is a courtesy: if the writer is
-// in the middle of a write (which may block on a peer that stopped reading), the reader does not wait for
-// it, and the connection is torn down without one.
-func (t *wsTransport) onClose(code int, _ string) error {
-	if !t.wmu.TryLock() {
-		return nil
-	}
-	defer t.wmu.Unlock()
-	var b [maxControlPayload]byte
-	msg := websocket.FormatCloseMessage(code, "")
-	t.writeLocked(opClose, b[:copy(b[:], msg)], true)
 	return nil
 }
 
@@ -179,32 +165,6 @@ func (t *wsTransport) Uncork() error {
 type corker interface {
 	Cork()
 	Uncork() error
-}
-
-func (t *wsTransport) ReadFrame(buf []byte) ([]byte, error) {
-	for {
-		typ, r, err := t.c.NextReader()
-		if err != nil {
-			return nil, err
-		}
-		if typ != websocket.BinaryMessage && typ != websocket.TextMessage {
-			continue
-		}
-		buf = buf[:0]
-		for {
-			if len(buf) == cap(buf) {
-				buf = slices.Grow(buf, max(cap(buf), 2<<10))
-			}
-			n, err := r.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if errors.Is(err, io.EOF) {
-				return buf, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
 }
 
 func (t *wsTransport) WriteBinary(p []byte) error { return t.writeFrame(opBinary, p, false) }
