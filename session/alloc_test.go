@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -239,5 +240,50 @@ func TestSteadyStateDataPathOverWebsocketDoesNotAllocate(t *testing.T) {
 	allocs := testing.AllocsPerRun(200, func() { dp.round(t) })
 	if allocs > 0 {
 		t.Fatalf("%.1f allocations per message round trip, want 0", allocs)
+	}
+}
+
+// TestWebsocketReadDoesNotAllocate: reading messages from the real websocket transport, a ping among them,
+// allocates nothing once the message buffer has grown, plain and over TLS.
+func TestWebsocketReadDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under -race; scripts/test runs this test without -race")
+	}
+	msg := serverFrame(true, opBinary, make([]byte, protocol.HeaderSize+DefaultMaxPayload))
+	ping := serverFrame(true, opPing, []byte("ping"))
+	stream := append(bytes.Repeat(msg, 7), ping...)
+	stream = append(stream, msg...)
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "tls"}[useTLS], func(t *testing.T) {
+			url, d := wsServer(t, useTLS, func(ws *websocket.Conn) {
+				go io.Copy(io.Discard, ws.NetConn()) // the pongs
+				for {
+					if _, err := ws.NetConn().Write(stream); err != nil {
+						return
+					}
+				}
+			})
+			tr := dialWS(t, url, d)
+			tr.SetWakeup(func() {})
+			var buf []byte
+			read8 := func() {
+				for range 8 {
+					m, err := tr.ReadFrame(buf)
+					if err != nil {
+						t.Fatal(err)
+					}
+					buf = m
+				}
+				if err := tr.WritePong(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 50 {
+				read8()
+			}
+			if allocs := testing.AllocsPerRun(200, read8); allocs > 0 {
+				t.Fatalf("%.2f allocations per 8 messages and a ping, want 0", allocs)
+			}
+		})
 	}
 }

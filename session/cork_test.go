@@ -19,6 +19,8 @@ func (c *countConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (c *countConn) SetWriteDeadline(time.Time) error { return nil }
+
 func TestCorkBatchesWrites(t *testing.T) {
 	under := &countConn{}
 	c := &corkConn{Conn: under}

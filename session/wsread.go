@@ -227,10 +227,17 @@ func (t *wsTransport) ReadFrame(buf []byte) ([]byte, error) {
 			t.sendClose(websocket.CloseMessageTooBig)
 			return nil, fmt.Errorf("session: websocket message over %d bytes: %w", protocol.MaxMessageSize, websocket.ErrReadLimit)
 		}
-		start := len(buf)
-		buf = slices.Grow(buf, int(h.n))[:start+int(h.n)]
-		if _, err := io.ReadFull(r.br, buf[start:]); err != nil {
-			return nil, unexpectedEOF(err)
+		// The buffer grows with the bytes that arrive, not by the length a header declares.
+		for rem := int(h.n); rem > 0; {
+			if len(buf) == cap(buf) {
+				buf = slices.Grow(buf, min(rem, max(cap(buf), 16<<10)))
+			}
+			n, err := r.br.Read(buf[len(buf):min(cap(buf), len(buf)+rem)])
+			buf = buf[:len(buf)+n]
+			rem -= n
+			if err != nil && rem > 0 {
+				return nil, unexpectedEOF(err)
+			}
 		}
 		if h.fin {
 			return buf, nil
