@@ -30,7 +30,7 @@ var ErrWebsocketProtocol = errors.New("session: websocket protocol error")
 
 // gorillaReadBuffer is the buffer gorilla reads the upgrade's response with; header lines longer than it are
 // still read whole.
-const gorillaReadBuffer = 1 << 10
+const gorillaReadBuffer = 512
 
 // maxUpgradeHeader bounds the upgrade response's header.
 const maxUpgradeHeader = 64 << 10
@@ -106,7 +106,12 @@ func (g *handshakeGate) fillHeader() error {
 }
 
 // takeOver ends the gate's part: from now on Read returns the bytes held back, then the connection's.
-func (g *handshakeGate) takeOver() { g.gating = false }
+func (g *handshakeGate) takeOver() {
+	g.gating = false
+	if len(g.pending) == 0 {
+		g.pending = nil // an idle session keeps no handshake buffer
+	}
+}
 
 // frameReader reads the service's frames (RFC 6455 §5.2) from the connection. It is owned by the transport's
 // reader goroutine.
