@@ -11,16 +11,11 @@ import (
 // allocates a message writer per message and boxes its write buffer into the pool on every return: three
 // allocations per 1 KiB message, and garbage is what the plugin's small GOGC makes expensive. wsTransport
 // builds each client frame (RFC 6455 §5.2: FIN and opcode, 7, 16 or 64-bit length, the MASK bit, a fresh
-// masking key, the masked payload) into a reusable buffer and hands whole frames to the connection gorilla
-// wraps, one Write call at a time. Gorilla still writes the close frames it sends on a protocol error
-// (WriteControl: one Write call each), and the connection below — the TCP connection, the corkConn, or the
-// tls.Conn — serializes Write calls, so its frames and ours never interleave: every frame on the wire is
-// whole. Gorilla's own write state (its write lock, write buffer, write deadline) is never used by us and
-// never needed: it holds no partly written message of ours.
-//
-// Reading stays with gorilla (Conn.NextReader, eight bytes per frame): its Dialer reads the upgrade's 101
-// response through the connection's own bufio.Reader, which may already hold the first frames the service
-// sent after it, so a frame reader of our own over the raw connection could lose them.
+// masking key, the masked payload) into a reusable buffer and hands whole frames to the connection below,
+// one Write call at a time; its write lock orders data frames and control frames (pings, pongs, close)
+// from any goroutine. It reads the frames itself too (wsread.go), so gorilla's Conn, which does the upgrade,
+// neither reads nor writes afterwards: none of its state (its write lock and buffer, its write deadline, its
+// close handshake) is bypassed while in use, and the only frames on the wire are ours, each whole.
 
 // Frame opcodes and header bits (RFC 6455 §5.2).
 const (
