@@ -219,6 +219,7 @@ func TestGateHoldsFramesAfterUpgrade(t *testing.T) {
 		b = append(b, serverFrame(true, opBinary, bytes.Repeat([]byte("s"), 3000))...)
 		_, err = c.Write(b)
 		served <- err
+		c.(*net.TCPConn).CloseWrite() // a frame lost makes ReadFrame fail with EOF, not wait
 		io.Copy(io.Discard, c)
 	}()
 	tr, err := (&Dialer{Proxy: NoProxy}).Dial(context.Background(), "ws://"+ln.Addr().String()+"/v1/data-channel/s", nil)
