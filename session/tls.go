@@ -118,7 +118,8 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string, header http.Header) (T
 		return nil, fmt.Errorf("session: dial data channel: malformed upgrade response")
 	}
 	gate.takeOver()
-	t := &wsTransport{c: c, nc: gate, r: newFrameReader(gate)}
+	// Gorilla's Conn has done its part: the transport keeps only the connection below it.
+	t := &wsTransport{nc: gate, r: newFrameReader(gate)}
 	if useTLS {
 		// Gather the TLS records of a batch into one system call. A plain websocket needs no cork: a batch's
 		// frames are written in one call already.

@@ -65,9 +65,9 @@ func (e *UpgradeError) refused() bool {
 	return e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized
 }
 
+// wsTransport is a websocket that gorilla upgraded and that wsTransport reads and writes itself.
 type wsTransport struct {
-	c    *websocket.Conn
-	nc   net.Conn     // the connection c wraps: wsTransport writes its frames to it (see wsframe.go)
+	nc   net.Conn     // the upgraded connection: wsTransport writes its frames to it (see wsframe.go)
 	r    *frameReader // reads nc's frames (see wsread.go); owned by the reader goroutine
 	cork *corkConn    // the connection below TLS, when this package dialed it; nil for plain websockets
 	once sync.Once
@@ -251,6 +251,6 @@ func (t *wsTransport) release() {
 
 func (t *wsTransport) Close() error {
 	var err error
-	t.once.Do(func() { err = t.c.Close() })
+	t.once.Do(func() { err = t.nc.Close() })
 	return err
 }

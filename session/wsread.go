@@ -21,8 +21,8 @@ import (
 // upgrade, and it reads the 101 response through a buffered reader of its own, which could hold the first
 // frames the service sent right after it. handshakeGate, the connection gorilla dials through, therefore
 // never lets it read past the response's header: what the gate read beyond the header's blank line it holds
-// back for the frame reader, which reads everything after the upgrade. Gorilla's Conn reads nothing once
-// Dial returns (wsTransport never calls its read methods), so its buffer is small.
+// back for the frame reader, which reads everything after the upgrade. Gorilla's Conn is dropped once Dial
+// returns (wsTransport keeps the connection below it), so its buffer is small and short-lived.
 
 // ErrWebsocketProtocol is the error of a websocket frame that breaks RFC 6455: reserved bits, a masked frame
 // from the server, an unknown opcode, a fragmented or oversized control frame, a continuation out of place.
