@@ -1,17 +1,17 @@
 package session
 
 import (
-	"context"
 	"net"
 	"sync"
 )
 
-// corkConn batches the writes of the websocket below a session into fewer system calls. The writer
-// goroutine corks it before it sends a batch (acknowledgements, new data, resends) and uncorks it after:
-// meanwhile every frame gorilla writes, from any goroutine (a pong from the reader too), is appended to a
-// buffer that goes out in one write when the batch ends or the buffer is full. With 1 KiB messages this turns
-// one system call per message into one per batch, the largest cost of sending small messages. Uncorked, a
-// write goes straight through, so keepalive frames from other goroutines never wait for the writer.
+// corkConn batches the TLS records of a session's websocket into fewer system calls. wsTransport gathers a
+// batch's frames (acknowledgements, new data, resends) into one buffer and writes them to the tls.Conn in one
+// call, but the tls.Conn writes each record of at most 16 KiB (fewer while a connection is new) to the
+// connection below in a call of its own. The writer goroutine corks the connection below TLS before it sends
+// a batch and uncorks it after: meanwhile every record, from any goroutine, is appended to a buffer that goes
+// out in one write when the batch ends or the buffer is full. Uncorked, a write goes straight through, so
+// frames written by other goroutines never wait for the writer. A plain websocket needs no cork.
 type corkConn struct {
 	net.Conn
 	mu     sync.Mutex
@@ -24,20 +24,6 @@ type corkConn struct {
 const corkMax = 64 << 10
 
 var corkPool = sync.Pool{New: func() any { b := make([]byte, 0, corkMax); return &b }}
-
-// corkDialer returns a NetDialContext for gorilla that wraps each connection in a corkConn and reports it.
-func corkDialer(got **corkConn) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		cc := &corkConn{Conn: c}
-		*got = cc
-		return cc, nil
-	}
-}
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()

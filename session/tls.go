@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/ssmwire/ssmwire/protocol"
 )
 
 // Proxies that cut idle tunnels. Corporate proxies close CONNECT tunnels on which nothing moved for 30-60 s;
@@ -62,6 +60,8 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string, header http.Header) (T
 		return nil, fmt.Errorf("session: dial data channel: %w", err)
 	}
 	var cc *corkConn
+	var gate *handshakeGate
+	useTLS := false
 	dialNet := func(ctx context.Context, _, addr string) (net.Conn, error) {
 		c, err := d.connect(ctx, u, addr)
 		if err != nil {
@@ -75,19 +75,30 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string, header http.Header) (T
 		timeout = DefaultDialTimeout
 	}
 	wd := websocket.Dialer{
-		NetDialContext: dialNet,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialNet(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			gate = newHandshakeGate(c)
+			return gate, nil
+		},
 		// The TLS handshake is done here, not by gorilla, so that a certificate error can be told apart.
 		NetDialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := dialNet(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
-			return d.handshake(ctx, c, u.Hostname())
+			tc, err := d.handshake(ctx, c, u.Hostname())
+			if err != nil {
+				return nil, err
+			}
+			gate, useTLS = newHandshakeGate(tc), true
+			return gate, nil
 		},
 		HandshakeTimeout: timeout,
-		ReadBufferSize:   wsReadBuffer,
-		WriteBufferSize:  64 << 10,
-		WriteBufferPool:  &wsWritePool,
+		ReadBufferSize:   gorillaReadBuffer,
+		WriteBufferPool:  &noWriteBuffers,
 	}
 	c, resp, err := wd.DialContext(ctx, rawURL, header)
 	if err != nil {
@@ -101,9 +112,19 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string, header http.Header) (T
 		}
 		return nil, fmt.Errorf("session: dial data channel: %w", err)
 	}
-	c.SetReadLimit(protocol.MaxMessageSize)
-	t := &wsTransport{c: c, cork: cc}
-	c.SetPingHandler(t.onPing)
+	if !gate.ended {
+		// Gorilla took a response for a 101 that the gate did not: it may have read frames ahead.
+		c.Close()
+		return nil, fmt.Errorf("session: dial data channel: malformed upgrade response")
+	}
+	gate.takeOver()
+	// Gorilla's Conn has done its part: the transport keeps only the connection below it.
+	t := &wsTransport{nc: gate, r: newFrameReader(gate)}
+	if useTLS {
+		// Gather the TLS records of a batch into one system call. A plain websocket needs no cork: a batch's
+		// frames are written in one call already.
+		t.cork = cc
+	}
 	return t, nil
 }
 

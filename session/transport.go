@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -37,13 +36,15 @@ func DialWebsocket(ctx context.Context, url string, header http.Header) (Transpo
 	return d.Dial(ctx, url, header)
 }
 
-// A session holds no websocket write buffer while idle: gorilla takes one from wsWritePool for each message
-// and gives it back once the message is written, so a thousand idle sessions share a few. The read buffer
-// stays with the connection (gorilla has no pool for it); 16 KiB still gathers a dozen 1 KiB messages per
-// read system call, and larger frames are read past it straight into the frame buffer.
-var wsWritePool sync.Pool
-
+// wsReadBuffer is the frame reader's buffer (wsread.go), which stays with the connection: 16 KiB gathers a
+// dozen 1 KiB messages per read system call, and larger frames are read past it straight into the message
+// buffer. Frames are written by wsTransport itself (wsframe.go), from a pooled buffer an idle session does
+// not hold.
 const wsReadBuffer = 16 << 10
+
+// noWriteBuffers is gorilla's write buffer pool: given a pool, gorilla allocates no write buffer until it
+// writes a data message, which it never does here (wsTransport writes them), so no session holds one.
+var noWriteBuffers sync.Pool
 
 // UpgradeError is a websocket upgrade the service answered with an HTTP status instead of switching
 // protocols: 403 when it refused the upgrade's authentication (docs/protocol.md §3.5).
@@ -64,10 +65,17 @@ func (e *UpgradeError) refused() bool {
 	return e.StatusCode == http.StatusForbidden || e.StatusCode == http.StatusUnauthorized
 }
 
+// wsTransport is a websocket that gorilla upgraded and that wsTransport reads and writes itself.
 type wsTransport struct {
-	c    *websocket.Conn
-	cork *corkConn // the connection below, when this package dialed it
+	nc   net.Conn     // the upgraded connection: wsTransport writes its frames to it (see wsframe.go)
+	r    *frameReader // reads nc's frames (see wsread.go); owned by the reader goroutine
+	cork *corkConn    // the connection below TLS, when this package dialed it; nil for plain websockets
 	once sync.Once
+
+	wmu      sync.Mutex // guards the fields below and every Write to nc of ours
+	wbuf     *[]byte    // frames not yet written: from wsFramePool while a write or batch lasts, else nil
+	batching bool       // between Cork and Uncork
+	werr     error      // sticky: a failed write may have left part of a frame on the wire
 
 	// A pong is written by the session's writer goroutine, not by the reader that read the ping: the writer
 	// finishes the data message it is writing first, so a pong that follows pause_publication is never
@@ -78,7 +86,13 @@ type wsTransport struct {
 	wakeup  func()
 }
 
-func (t *wsTransport) onPing(data string) error {
+// controlTimeout bounds a control frame's write outside a batch, as gorilla's WriteControl deadline did.
+const controlTimeout = 10 * time.Second
+
+var keepalive = []byte("keepalive")
+
+// onPing keeps the ping's data for the pong the writer sends.
+func (t *wsTransport) onPing(data []byte) error {
 	t.pongMu.Lock()
 	t.pong, t.hasPong = append(t.pong[:0], data...), true
 	wake := t.wakeup
@@ -105,10 +119,11 @@ func (t *wsTransport) WritePong() error {
 		t.pongMu.Unlock()
 		return nil
 	}
-	data := append([]byte(nil), t.pong...)
+	var b [maxControlPayload]byte
+	data := b[:copy(b[:], t.pong)]
 	t.hasPong = false
 	t.pongMu.Unlock()
-	err := t.c.WriteControl(websocket.PongMessage, data, time.Now().Add(10*time.Second))
+	err := t.writeFrame(opPong, data, true)
 	if errors.Is(err, websocket.ErrCloseSent) {
 		return nil
 	}
@@ -121,18 +136,29 @@ type ponger interface {
 	WritePong() error
 }
 
-// Cork and Uncork bracket a batch of writes (see corkConn).
+// Cork and Uncork bracket a batch of writes: the frames written meanwhile are gathered into one buffer and
+// written together when it is full or the batch ends; under TLS the corkConn below also gathers the TLS
+// records into one system call.
 func (t *wsTransport) Cork() {
+	t.wmu.Lock()
+	t.batching = true
+	t.wmu.Unlock()
 	if t.cork != nil {
 		t.cork.cork()
 	}
 }
 
 func (t *wsTransport) Uncork() error {
+	t.wmu.Lock()
+	t.batching = false
+	err := t.flushLocked()
+	t.wmu.Unlock()
 	if t.cork != nil {
-		return t.cork.uncork()
+		if uerr := t.cork.uncork(); err == nil {
+			err = uerr
+		}
 	}
-	return nil
+	return err
 }
 
 // corker is implemented by transports that can batch writes.
@@ -141,43 +167,90 @@ type corker interface {
 	Uncork() error
 }
 
-func (t *wsTransport) ReadFrame(buf []byte) ([]byte, error) {
-	for {
-		typ, r, err := t.c.NextReader()
-		if err != nil {
-			return nil, err
-		}
-		if typ != websocket.BinaryMessage && typ != websocket.TextMessage {
-			continue
-		}
-		buf = buf[:0]
-		for {
-			if len(buf) == cap(buf) {
-				buf = slices.Grow(buf, max(cap(buf), 2<<10))
-			}
-			n, err := r.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if errors.Is(err, io.EOF) {
-				return buf, nil
-			}
-			if err != nil {
-				return nil, err
-			}
+func (t *wsTransport) WriteBinary(p []byte) error { return t.writeFrame(opBinary, p, false) }
+func (t *wsTransport) WriteText(p []byte) error   { return t.writeFrame(opText, p, false) }
+
+func (t *wsTransport) Ping() error { return t.writeFrame(opPing, keepalive, true) }
+
+// writeFrame writes one frame, or adds it to the batch.
+func (t *wsTransport) writeFrame(op byte, p []byte, control bool) error {
+	t.wmu.Lock()
+	err := t.writeLocked(op, p, control)
+	t.wmu.Unlock()
+	return err
+}
+
+func (t *wsTransport) writeLocked(op byte, p []byte, control bool) error {
+	if t.werr != nil {
+		return t.werr
+	}
+	if t.wbuf == nil {
+		t.wbuf = wsFramePool.Get().(*[]byte)
+	}
+	if b := *t.wbuf; len(b) > 0 && len(b)+frameSize(len(p)) > cap(b) {
+		if err := t.writeOut(false); err != nil {
+			return err
 		}
 	}
+	*t.wbuf = appendFrame(*t.wbuf, op, p, newMaskKey())
+	if t.batching && len(*t.wbuf) < frameBatch && op != opClose {
+		return nil
+	}
+	err := t.writeOut(op == opClose || control && !t.batching)
+	if !t.batching {
+		t.release()
+	}
+	if err == nil && op == opClose {
+		t.werr = websocket.ErrCloseSent
+	}
+	return err
 }
 
-func (t *wsTransport) WriteBinary(p []byte) error {
-	return t.c.WriteMessage(websocket.BinaryMessage, p)
+// flushLocked writes the frames gathered and, outside a batch, returns the buffer to the pool.
+func (t *wsTransport) flushLocked() error {
+	if t.wbuf == nil {
+		return t.werr
+	}
+	err := t.writeOut(false)
+	if !t.batching {
+		t.release()
+	}
+	return err
 }
-func (t *wsTransport) WriteText(p []byte) error { return t.c.WriteMessage(websocket.TextMessage, p) }
 
-func (t *wsTransport) Ping() error {
-	return t.c.WriteControl(websocket.PingMessage, []byte("keepalive"), time.Now().Add(10*time.Second))
+// writeOut writes the frames gathered in one call, within controlTimeout if timed.
+func (t *wsTransport) writeOut(timed bool) error {
+	b := *t.wbuf
+	if len(b) == 0 {
+		return nil
+	}
+	*t.wbuf = b[:0]
+	if t.werr != nil {
+		return t.werr
+	}
+	if timed {
+		t.nc.SetWriteDeadline(time.Now().Add(controlTimeout))
+	}
+	_, err := t.nc.Write(b)
+	if timed {
+		t.nc.SetWriteDeadline(time.Time{})
+	}
+	if err != nil {
+		t.werr = err
+	}
+	return err
+}
+
+// release returns the frame buffer to the pool, unless a large message grew it.
+func (t *wsTransport) release() {
+	if cap(*t.wbuf) <= maxPooledSize {
+		wsFramePool.Put(t.wbuf)
+	}
+	t.wbuf = nil
 }
 
 func (t *wsTransport) Close() error {
 	var err error
-	t.once.Do(func() { err = t.c.Close() })
+	t.once.Do(func() { err = t.nc.Close() })
 	return err
 }
