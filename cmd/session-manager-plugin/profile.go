@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,8 @@ import (
 // process when SSMWIRE_PROFILE names a path prefix P: a CPU profile to P.PID.cpu, and at exit a heap
 // profile to P.PID.heap (every 4 KiB allocated sampled) and the runtime's memory classes to P.PID.mem;
 // P.PID.peak.heap is the heap profile when the live heap was largest, P.PID.peak.mem the memory classes when
-// the resident set was (both checked every 50 ms).
+// the resident set was (both checked every 50 ms). With SSMWIRE_TRACE set too, an execution trace goes to
+// P.PID.trace (go tool trace; -pprof=sched shows where goroutines waited to run).
 func startProfiles() (stop func()) {
 	prefix := os.Getenv("SSMWIRE_PROFILE")
 	if prefix == "" {
@@ -34,10 +36,23 @@ func startProfiles() (stop func()) {
 		fmt.Fprintln(os.Stderr, "session-manager-plugin: profile:", err)
 		return func() {}
 	}
+	var tr *os.File
+	if os.Getenv("SSMWIRE_TRACE") != "" {
+		if tr, err = os.Create(prefix + ".trace"); err == nil {
+			err = trace.Start(tr)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "session-manager-plugin: trace:", err)
+		}
+	}
 	done := make(chan struct{})
 	go peakHeap(prefix+".peak", done)
 	return func() {
 		close(done)
+		if tr != nil {
+			trace.Stop()
+			_ = tr.Close()
+		}
 		pprof.StopCPUProfile()
 		_ = cpu.Close()
 		if f, err := os.Create(prefix + ".heap"); err == nil {
