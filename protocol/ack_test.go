@@ -100,6 +100,23 @@ func TestUUID(t *testing.T) {
 	}
 }
 
+// TestUUIDEveryByte puts each of the 256 byte values at each of the 36 positions of an id and checks
+// ParseUUID against google/uuid's parser of the same form (hex digits of either case, dashes at 8, 13, 18, 23).
+func TestUUIDEveryByte(t *testing.T) {
+	base := []byte("c8b3f0a2-1d4e-4f6a-9b7c-0123456789ab")
+	for pos := range base {
+		for c := range 256 {
+			b := append([]byte(nil), base...)
+			b[pos] = byte(c)
+			got, err := ParseUUID(b)
+			want, werr := uuid.ParseBytes(b)
+			if (err == nil) != (werr == nil) || (err == nil && got != want) {
+				t.Fatalf("ParseUUID(%q) = %x, %v; google/uuid: %x, %v", b, got, err, want, werr)
+			}
+		}
+	}
+}
+
 func TestFlag(t *testing.T) {
 	if b := AppendFlag(nil, FlagTerminateSession); string(b) != "\x00\x00\x00\x02" {
 		t.Fatalf("AppendFlag = %x", b)

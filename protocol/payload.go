@@ -28,31 +28,30 @@ func ParseUUID(b []byte) ([16]byte, error) {
 		return id, &ParseError{Op: "parse", Field: "UUID", Err: ErrUUID}
 	}
 	j := 0
+	bad := byte(0)
 	for i := 0; i < 16; i++ {
 		if j == 8 || j == 13 || j == 18 || j == 23 {
 			j++
 		}
-		hi, ok1 := unhex(b[j])
-		lo, ok2 := unhex(b[j+1])
-		if !ok1 || !ok2 {
-			return [16]byte{}, &ParseError{Op: "parse", Field: "UUID", Err: ErrUUID}
-		}
-		id[i] = hi<<4 | lo
+		// A table, not comparisons: the digits of a random id defeat branch prediction, and every
+		// acknowledgement carries one (this was 7 % of an upload's CPU).
+		hi, lo := hexPlus1[b[j]]-1, hexPlus1[b[j+1]]-1 // 0xff for a non-digit
+		bad |= hi | lo
+		id[i] = hi<<4 | lo&0x0f
 		j += 2
+	}
+	if bad&0xf0 != 0 {
+		return [16]byte{}, &ParseError{Op: "parse", Field: "UUID", Err: ErrUUID}
 	}
 	return id, nil
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+// hexPlus1 holds each hex digit's value plus one, and 0 for every other byte (a constant table: nothing is
+// built at init).
+var hexPlus1 = [256]byte{
+	'0': 1, '1': 2, '2': 3, '3': 4, '4': 5, '5': 6, '6': 7, '7': 8,
+	'8': 9, '9': 10, 'a': 11, 'b': 12, 'c': 13, 'd': 14, 'e': 15, 'f': 16,
+	'A': 11, 'B': 12, 'C': 13, 'D': 14, 'E': 15, 'F': 16,
 }
 
 // AppendFlag appends the 4-byte big-endian payload of a PayloadTypeFlag message.
