@@ -32,12 +32,7 @@ func TestMuxDownloadToStalledReaderIsBounded(t *testing.T) {
 		t.Fatalf("mode %v", f.Mode())
 	}
 	addr, _ := serve(t, f)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(testkit.Timeout))
+	c := testkit.Dial(t, addr)
 	got := make([]byte, size)
 	if _, err := io.ReadFull(c, got[:1<<20]); err != nil {
 		t.Fatal(err)
@@ -131,12 +126,7 @@ func TestMuxWriteAllThenRead(t *testing.T) {
 	srv := newServer(t, nil)
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
 	addr, _ := serve(t, f)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(testkit.Timeout))
+	c := testkit.Dial(t, addr)
 	data := make([]byte, size)
 	rand.Read(data)
 	if _, err := c.Write(data); err != nil {

@@ -179,11 +179,7 @@ func TestMuxServeReportsRefusal(t *testing.T) {
 	srv := newServer(t, nil)
 	f, _ := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {freePort(t)}}, nil)
 	addr, _ := serve(t, f)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testkit.Dial(t, addr)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("local client of a refused stream read %d, %v; want EOF", n, err)
@@ -201,11 +197,7 @@ func TestRemoteHost(t *testing.T) {
 		t.Fatalf("mode %v, properties %+v", f.Mode(), f.Properties())
 	}
 	addr, _ := serve(t, f)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testkit.Dial(t, addr)
 	if err := echoCheck(c, 256<<10); err != nil {
 		t.Fatal(err)
 	}
@@ -338,11 +330,7 @@ func TestMuxUploadOneMessagePerFrame(t *testing.T) {
 	echo := newEchoServer(t)
 	f, s := newForwarder(t, srv, ssmtest.DocPortForwarding, map[string][]string{"portNumber": {echo.port}}, nil)
 	addr, _ := serve(t, f)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := testkit.Dial(t, addr)
 	const size = 8 << 20
 	if err := echoCheck(c, size); err != nil {
 		t.Fatal(err)
