@@ -25,7 +25,7 @@ func ssmwireInTmux(t *testing.T, srv *ssmtest.Server, cols, rows int, args ...st
 		Command: line,
 		Cols:    cols,
 		Rows:    rows,
-		Env:     fakeAWSEnv(t),
+		Env:     fakeAWSEnv(t, "AWS_CA_BUNDLE="+srv.CAFile()),
 	})
 }
 
@@ -46,7 +46,7 @@ func TestStatusLineInTmux(t *testing.T) {
 	t.Parallel()
 	for _, cols := range []int{60, 200} {
 		t.Run(fmt.Sprint(cols), func(t *testing.T) {
-			srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true})
+			srv := ssmtest.NewTLSServer(&ssmtest.Options{NoPacing: true})
 			t.Cleanup(srv.Close)
 			port := e2e.FreePort(t)
 			tm := ssmwireInTmux(t, srv, cols, 30, "forward", instanceID, fmt.Sprintf("%d:localhost:22", port))
@@ -90,7 +90,7 @@ func TestStatusLineInTmux(t *testing.T) {
 
 // pickerNodes are managed nodes for the picker: two share the Name tag "web".
 func pickerServer(t *testing.T) *ssmtest.Server {
-	srv := ssmtest.NewServer(&ssmtest.Options{NoPacing: true, Instances: []ssmtest.Instance{
+	srv := ssmtest.NewTLSServer(&ssmtest.Options{NoPacing: true, Instances: []ssmtest.Instance{
 		{ID: "i-0aaaaaaaaaaaaaaa1", Name: "web", IPAddress: "10.0.3.7"},
 		{ID: "i-0aaaaaaaaaaaaaaa2", Name: "web", IPAddress: "10.0.3.8"},
 		{ID: "i-0aaaaaaaaaaaaaaa3", Name: "batch", IPAddress: "10.0.3.9"},

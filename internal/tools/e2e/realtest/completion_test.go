@@ -57,13 +57,13 @@ func TestBashCompletion(t *testing.T) {
 		"AWS_REGION=" + e2e.FakeRegion, "AWS_EC2_METADATA_DISABLED=true", "AWS_CA_BUNDLE=", "SSL_CERT_FILE="}
 
 	// `ssmwire targets` fills the cache from the emulator.
-	srv := ssmtest.NewServer(&ssmtest.Options{Instances: []ssmtest.Instance{
+	srv := ssmtest.NewTLSServer(&ssmtest.Options{Instances: []ssmtest.Instance{
 		{ID: "i-0aaaaaaaaaaaaaaa1", Name: "web"},
 		{ID: "mi-0bbbbbbbbbbbbbbb1", Name: "db server"},
 	}})
 	t.Cleanup(srv.Close)
 	cmd := exec.Command(ssmwireBin, "--endpoint-url", srv.URL, "targets")
-	cmd.Env = env
+	cmd.Env = append(env[:len(env):len(env)], "AWS_CA_BUNDLE="+srv.CAFile()) // the last value wins
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ssmwire targets: %v\n%s", err, out)
 	}

@@ -62,9 +62,10 @@ func TestDoctorRealPlugin(t *testing.T) {
 	if err := os.Symlink(plugin(t), link); err != nil {
 		t.Fatal(err)
 	}
-	srv := ssmtest.NewServer(&ssmtest.Options{Credentials: map[string]string{e2e.FakeAccessKeyID: e2e.FakeSecretAccessKey}})
+	srv := ssmtest.NewTLSServer(&ssmtest.Options{Credentials: map[string]string{e2e.FakeAccessKeyID: e2e.FakeSecretAccessKey}})
 	t.Cleanup(srv.Close)
 	env := []string{
+		"AWS_CA_BUNDLE=" + srv.CAFile(),
 		"HOME=" + t.TempDir(),
 		"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"AWS_ACCESS_KEY_ID=" + e2e.FakeAccessKeyID,
@@ -95,6 +96,7 @@ func TestDoctorRealPlugin(t *testing.T) {
 	}
 
 	a := e2e.AWSCLI(t, srv.URL, link)
+	a.Env = append(a.Env, "AWS_CA_BUNDLE="+srv.CAFile())
 	out := runAWS(t, a, 60*time.Second, "ssm", "start-session", "--target", instanceID,
 		"--document-name", "AWS-StartNonInteractiveCommand", "--parameters", `command="echo doctor-checked"`)
 	if !strings.Contains(out, "doctor-checked") {
