@@ -15,7 +15,8 @@ import (
 )
 
 // sinkTransport discards what the session writes and never delivers a frame: the test feeds the reader's
-// handler directly, so only the session's own allocations are measured.
+// handler directly, so only the session's own allocations are measured. It signals wrote when it has
+// written a data message of full size (not an acknowledgement).
 type sinkTransport struct {
 	once   sync.Once
 	closed chan struct{}
@@ -27,10 +28,12 @@ func newSink() *sinkTransport {
 }
 
 func (t *sinkTransport) ReadFrame([]byte) ([]byte, error) { <-t.closed; return nil, io.ErrClosedPipe }
-func (t *sinkTransport) WriteBinary([]byte) error {
-	select {
-	case t.wrote <- struct{}{}:
-	default:
+func (t *sinkTransport) WriteBinary(p []byte) error {
+	if len(p) == protocol.HeaderSize+DefaultMaxPayload {
+		select {
+		case t.wrote <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
@@ -38,9 +41,9 @@ func (t *sinkTransport) WriteText([]byte) error { return nil }
 func (t *sinkTransport) Ping() error            { return nil }
 func (t *sinkTransport) Close() error           { t.once.Do(func() { close(t.closed) }); return nil }
 
-func openSink(tb testing.TB) *Channel {
+func openSink(tb testing.TB) (*Channel, *sinkTransport) {
 	sink := newSink()
-	return openDial(tb, func(context.Context, string, http.Header) (Transport, error) { return sink, nil })
+	return openDial(tb, func(context.Context, string, http.Header) (Transport, error) { return sink, nil }), sink
 }
 
 func openDial(tb testing.TB, dial func(context.Context, string, http.Header) (Transport, error)) *Channel {
@@ -68,7 +71,10 @@ type dataPath struct {
 }
 
 func newDataPath(tb testing.TB) *dataPath {
-	return newDataPathOn(tb, openSink(tb))
+	s, sink := openSink(tb)
+	d := newDataPathOn(tb, s)
+	d.wrote = sink.wrote // the writer's write of each message is measured too
+	return d
 }
 
 func newDataPathDial(tb testing.TB, dial func(context.Context, string, http.Header) (Transport, error)) *dataPath {
