@@ -22,12 +22,6 @@ const runCommandContent = `{
   "properties": {"commands": "{{ command }}", "separateOutputStream": true}
 }`
 
-// documentAPI is the part of SSM that setup uses, with the signatures of *ssm.Client.
-type documentAPI interface {
-	GetDocument(ctx context.Context, params *ssm.GetDocumentInput, optFns ...func(*ssm.Options)) (*ssm.GetDocumentOutput, error)
-	CreateDocument(ctx context.Context, params *ssm.CreateDocumentInput, optFns ...func(*ssm.Options)) (*ssm.CreateDocumentOutput, error)
-}
-
 func setupCommand() *command {
 	return &command{
 		name:    "setup",
