@@ -97,7 +97,7 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 	// The data channel trusts what the API calls trust and goes through their proxy (ssmwire.New takes both
 	// from the SSM client): AWS_CA_BUNDLE from env wins over the profile's ca_bundle, as in the SDK, and a
 	// bundle that cannot be used fails here, before anything is dialled; the proxies are env's.
-	netOpts, err := awsnet.LoadOptions(ctx, lookup(env), profile, files)
+	netOpts, err := awsnet.LoadOptions(ctx, env.Lookup, profile, files)
 	if err != nil {
 		return nil, err
 	}
@@ -143,18 +143,6 @@ func loadClients(ctx context.Context, env Env, s awsSettings, log *slog.Logger) 
 		return nil, err
 	}
 	return c, nil
-}
-
-// lookup reads env as os.LookupEnv reads the process's environment.
-func lookup(env Env) awsnet.Lookup {
-	return func(key string) (string, bool) {
-		for i := len(env) - 1; i >= 0; i-- {
-			if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-				return v, true
-			}
-		}
-		return "", false
-	}
 }
 
 // endpoint picks a service's endpoint: --endpoint-url, then AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL

@@ -18,12 +18,18 @@ type Env []string
 
 // Get returns the value of key, the last one when it appears more than once, or "".
 func (e Env) Get(key string) string {
+	v, _ := e.Lookup(key)
+	return v
+}
+
+// Lookup is [Env.Get] that also says whether key is set, as os.LookupEnv does for the process's environment.
+func (e Env) Lookup(key string) (string, bool) {
 	for i := len(e) - 1; i >= 0; i-- {
 		if k, v, ok := strings.Cut(e[i], "="); ok && k == key {
-			return v
+			return v, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // Exit codes of Main besides a remote command's own. As ssh keeps 255 for its own failures, ssmwire exits
