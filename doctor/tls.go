@@ -37,9 +37,6 @@ func hostPort(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), "443")
 }
 
-// redacted is the proxy URL without its password.
-func redacted(p *url.URL) string { return p.Redacted() }
-
 // dial connects to u's host, through the proxy the environment names for it (CONNECT).
 func (d *run) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
@@ -53,17 +50,17 @@ func (d *run) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
 		return nd.DialContext(ctx, "tcp", hostPort(u))
 	}
 	if p.Scheme != "http" && p.Scheme != "https" {
-		return nil, fmt.Errorf("proxy %s: the %s scheme is not checked by doctor", redacted(p), p.Scheme)
+		return nil, fmt.Errorf("proxy %s: the %s scheme is not checked by doctor", p.Redacted(), p.Scheme)
 	}
 	conn, err := nd.DialContext(ctx, "tcp", hostPort(p))
 	if err != nil {
-		return nil, fmt.Errorf("proxy %s: %w", redacted(p), err)
+		return nil, fmt.Errorf("proxy %s: %w", p.Redacted(), err)
 	}
 	if p.Scheme == "https" {
 		tc := tls.Client(conn, &tls.Config{ServerName: p.Hostname()})
 		if err := tc.HandshakeContext(ctx); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("proxy %s: %w", redacted(p), err)
+			return nil, fmt.Errorf("proxy %s: %w", p.Redacted(), err)
 		}
 		conn = tc
 	}
@@ -79,22 +76,22 @@ func (d *run) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
 	br := bufio.NewReader(conn)
 	if err := req.Write(conn); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("proxy %s: %w", redacted(p), err)
+		return nil, fmt.Errorf("proxy %s: %w", p.Redacted(), err)
 	}
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("proxy %s: CONNECT %s: %w", redacted(p), target, err)
+		return nil, fmt.Errorf("proxy %s: CONNECT %s: %w", p.Redacted(), target, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		conn.Close()
-		return nil, &ProxyRefusedError{Proxy: redacted(p), Host: target, Status: resp.Status}
+		return nil, &ProxyRefusedError{Proxy: p.Redacted(), Host: target, Status: resp.Status}
 	}
 	conn.SetDeadline(time.Time{})
 	if br.Buffered() > 0 {
 		conn.Close()
-		return nil, fmt.Errorf("proxy %s: data after the CONNECT answer", redacted(p))
+		return nil, fmt.Errorf("proxy %s: data after the CONNECT answer", p.Redacted())
 	}
 	return conn, nil
 }
@@ -122,8 +119,8 @@ func (d *run) proxy(ctx context.Context) []Result {
 			r.Details[strings.ReplaceAll(e.name, " ", "_")] = "direct"
 			continue
 		}
-		r.Details[strings.ReplaceAll(e.name, " ", "_")] = redacted(p)
-		parts = append(parts, fmt.Sprintf("%s via %s (%s)", e.name, redacted(p), from))
+		r.Details[strings.ReplaceAll(e.name, " ", "_")] = p.Redacted()
+		parts = append(parts, fmt.Sprintf("%s via %s (%s)", e.name, p.Redacted(), from))
 		if e.u.Scheme != "https" {
 			continue // a plain-HTTP endpoint goes through the proxy as a request, nothing to tunnel
 		}
