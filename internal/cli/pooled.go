@@ -31,14 +31,6 @@ func ParseSessions(s string) (int, error) {
 	return n, nil
 }
 
-// sessionsText is the configuration form of n.
-func sessionsText(n int) string {
-	if n == SessionsAuto {
-		return "auto"
-	}
-	return strconv.Itoa(n)
-}
-
 // pooled reports whether the keeper spreads connections over a pool of several sessions.
 func (k *keeper) pooled() bool { return k.sessions > 1 || k.sessions == SessionsAuto }
 

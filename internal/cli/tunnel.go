@@ -56,14 +56,6 @@ func (k *keeper) listen() error {
 	return nil
 }
 
-// label names the keeper in messages.
-func (k *keeper) label() string {
-	if k.tunnel != "" {
-		return k.tunnel + " " + k.fw.Spec
-	}
-	return k.fw.Spec
-}
-
 // remote is the forward's destination for ssmwire.
 func (k *keeper) remote() ssmwire.Remote { return ssmwire.Remote{Host: k.fw.Host, Port: k.fw.HostPort} }
 
