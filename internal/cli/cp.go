@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/filecopy"
 	"github.com/ssmwire/ssmwire/shell"
 )
@@ -92,9 +91,6 @@ func runCp(ctx context.Context, a *app, o *cmdOptions, args []string) error {
 	c, t, err := a.target(ctx, targetArg)
 	if err != nil {
 		return err
-	}
-	if t.Kind == ssmwire.TargetECS {
-		return usagef("cp: ECS tasks are not supported, only instances")
 	}
 	bar := newProgressLine(a.stderr, !a.g.quiet && !a.g.json && shell.IsTerminal(a.stderr), time.Now)
 	cfg := &filecopy.Config{Sessions: n, FromDocument: o.document, Progress: bar.update}
