@@ -91,10 +91,12 @@ func runDoctor(ctx context.Context, a *app, _ *cmdOptions, args []string) error 
 		Env:    a.env,
 		Logger: a.log,
 	}
-	var results []doctor.Result
+	failed := 0
 	enc := json.NewEncoder(a.stdout)
 	for r := range doctor.Run(ctx, cfg) {
-		results = append(results, r)
+		if r.Status == doctor.Fail {
+			failed++
+		}
 		switch {
 		case a.g.json:
 			if err := enc.Encode(r); err != nil {
@@ -108,12 +110,6 @@ func runDoctor(ctx context.Context, a *app, _ *cmdOptions, args []string) error 
 			}
 		}
 	}
-	failed := 0
-	for _, r := range results {
-		if r.Status == doctor.Fail {
-			failed++
-		}
-	}
 	if !a.g.json && !a.g.quiet {
 		switch failed {
 		case 0:
@@ -124,7 +120,7 @@ func runDoctor(ctx context.Context, a *app, _ *cmdOptions, args []string) error 
 			fmt.Fprintf(a.stdout, "\n%d checks failed: fix the first ✘ first, then run ssmwire doctor again.\n", failed)
 		}
 	}
-	if !doctor.Passed(results) {
+	if failed > 0 {
 		return &exitCodeError{ExitError}
 	}
 	return nil
