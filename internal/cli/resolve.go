@@ -69,7 +69,7 @@ func (a *app) pickTarget(ctx context.Context, cmd string) (*clients, ssmwire.Tar
 	if err != nil {
 		return nil, ssmwire.Target{}, c.explain(fmt.Errorf("list managed nodes: %w", err))
 	}
-	if missing != nil && !a.g.quiet {
+	if missing != nil {
 		a.warnf("%s", c.describeMissing(missing))
 	}
 	on := online(nodes)
