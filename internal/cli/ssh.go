@@ -282,12 +282,8 @@ func runSSHConfig(_ context.Context, a *app, o *cmdOptions, args []string) error
 		if err != nil {
 			return fmt.Errorf("ssh-config: %w", err)
 		}
-		b, err := os.ReadFile(abs)
-		if err != nil {
+		if _, err := readPublicKey(a.env, abs); err != nil {
 			return fmt.Errorf("ssh-config: %w", err)
-		}
-		if _, err := instanceconnect.CheckKey(b); err != nil {
-			return fmt.Errorf("ssh-config: %s: %w", abs, err)
 		}
 		send = "--send-key=" + abs
 		identity = strings.TrimSuffix(abs, ".pub")
