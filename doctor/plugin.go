@@ -29,7 +29,7 @@ func (d *run) plugin(ctx context.Context) []Result {
 		return one(r)
 	}
 	r.Details["path"] = path
-	whose := "another " + PluginName
+	var whose string
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		real = path
