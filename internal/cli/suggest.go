@@ -8,10 +8,7 @@ import (
 
 // unknownCommand is the usage error for a command name that is not one, with the closest command.
 func unknownCommand(name string) error {
-	names := []string{"help", "version"}
-	for _, c := range commands() {
-		names = append(names, c.name)
-	}
+	names := append([]string{"help", "version"}, commandNames()...)
 	if s := closest(name, names); s != "" {
 		return usagef("unknown command %q; did you mean %q?", name, s)
 	}
