@@ -6,12 +6,15 @@ import (
 	"errors"
 	"iter"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/ssmwire/ssmwire/internal/awsnet"
 )
 
 // Status is the outcome of one check.
@@ -162,6 +165,10 @@ type run struct {
 	env     env
 	profile string
 	log     *slog.Logger
+	// proxyFor returns the proxy the programs use for u with the environment's HTTPS_PROXY, HTTP_PROXY and
+	// NO_PROXY (awsnet.ProxyFrom: upper case first, as net/http), and the variable it came from; nil for a
+	// direct connection. Read from env once, in newRun.
+	proxyFor func(u *url.URL) (proxy *url.URL, from string, err error)
 
 	aws     aws.Config
 	loadErr error
@@ -180,6 +187,10 @@ func newRun(cfg *Config) *run {
 		d.cfg.Env = os.Environ()
 	}
 	d.env = env(d.cfg.Env)
+	d.proxyFor = awsnet.ProxyFrom(func(key string) (string, bool) {
+		v := d.env.get(key)
+		return v, v != ""
+	})
 	if d.cfg.Timeout <= 0 {
 		d.cfg.Timeout = 15 * time.Second
 	}

@@ -13,8 +13,6 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
-	"github.com/ssmwire/ssmwire/internal/awsnet"
 )
 
 // network is what the endpoint check found: where each service is, how it is reached, which roots are
@@ -121,16 +119,6 @@ func (d *run) roots() (*x509.CertPool, string) {
 		return tr.TLSClientConfig.RootCAs, "AWS_CA_BUNDLE " + f
 	}
 	return tr.TLSClientConfig.RootCAs, "ca_bundle of profile " + d.profile
-}
-
-// proxyFor returns the proxy the programs use for u with the environment's HTTPS_PROXY, HTTP_PROXY and
-// NO_PROXY (awsnet.ProxyFrom: upper case first, as net/http), and the variable it came from; nil for a
-// direct connection.
-func (d *run) proxyFor(u *url.URL) (*url.URL, string, error) {
-	return awsnet.ProxyFrom(func(key string) (string, bool) {
-		v := d.env.get(key)
-		return v, v != ""
-	})(u)
 }
 
 // httpClient is the SDK's HTTP client (its CA roots, timeouts) with the environment's proxy.
