@@ -96,7 +96,7 @@ func (p *delayProxy) pipe(dst, src net.Conn) {
 	}()
 	for c := range q {
 		if d := time.Until(c.at); d > 0 {
-			time.Sleep(d)
+			sleepExact(d)
 		}
 		if _, err := dst.Write(c.b); err != nil {
 			break
