@@ -19,7 +19,8 @@ type Row struct {
 	Name    string `json:"name"`
 	Path    string `json:"path,omitempty"`
 	Mode    Mode   `json:"mode"`
-	Ceiling bool   `json:"ceiling,omitempty"` // the emulator's ceiling: no process, so no CPU, RSS or start time
+	Ceiling bool   `json:"ceiling,omitempty"` // the emulator's ceiling: no plugin process, so no CPU, RSS or start time
+	Hop     bool   `json:"hop,omitempty"`     // the ceiling relay behind one forwarder process (HopName); Ceiling is set too
 	Runs    int    `json:"runs"`              // repetitions that succeeded; rates and CPU costs are their medians
 
 	UploadMiBps   float64 `json:"upload_mib_per_s"`
@@ -156,7 +157,7 @@ func ratio(a, b float64) string {
 }
 
 // WriteText prints the report as one table per mode: a column per client, then the baseline's ratio to
-// every other plugin and to the ceiling.
+// every other plugin, to the ceiling and to the ceiling behind a hop.
 func (r *Report) WriteText(w io.Writer) error {
 	pacing := "off"
 	if r.Pacing {
@@ -188,9 +189,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 	for _, mode := range r.Modes {
-		var cols []*Row
-		if c := r.row(CeilingName, mode); c != nil {
-			cols = append(cols, c)
+		var cols, ceilings []*Row // ceilings: the ceiling and ceiling+hop columns present, each a ratio column
+		for _, n := range []string{CeilingName, HopName} {
+			if c := r.row(n, mode); c != nil {
+				cols = append(cols, c)
+				ceilings = append(ceilings, c)
+			}
 		}
 		for _, p := range r.Plugins {
 			if row := r.row(p.Name, mode); row != nil {
@@ -215,8 +219,8 @@ func (r *Report) WriteText(w io.Writer) error {
 					header = append(header, base.Name+"÷"+c.Name)
 				}
 			}
-			if r.row(CeilingName, mode) != nil {
-				header = append(header, base.Name+"÷"+CeilingName)
+			for _, c := range ceilings {
+				header = append(header, base.Name+"÷"+c.Name)
 			}
 		}
 		fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
@@ -233,7 +237,7 @@ func (r *Report) WriteText(w io.Writer) error {
 				for _, o := range others {
 					line = append(line, ratio(m.value(base), m.value(o)))
 				}
-				if c := r.row(CeilingName, mode); c != nil {
+				for _, c := range ceilings {
 					if m.proc {
 						line = append(line, "-")
 					} else {
