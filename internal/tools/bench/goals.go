@@ -2,7 +2,7 @@ package bench
 
 import "fmt"
 
-// Goal is one of issue 6's goals, checked against a report for the first plugin (the baseline).
+// Goal is one of issue 6's or issue 18's goals, checked against a report for the first plugin (the baseline).
 type Goal struct {
 	Goal     string `json:"goal"`
 	Measured string `json:"measured"`

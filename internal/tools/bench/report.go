@@ -257,7 +257,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if len(r.Goals) > 0 {
-		fmt.Fprintf(w, "\ngoals (issue 6) for %s:\n", r.Plugins[0].Name)
+		fmt.Fprintf(w, "\ngoals (issues 6 and 18) for %s:\n", r.Plugins[0].Name)
 		for _, g := range r.Goals {
 			fmt.Fprintf(w, "  [%s] %s: %s\n", g.status(), g.Goal, g.Measured)
 		}
