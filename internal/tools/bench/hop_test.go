@@ -198,7 +198,7 @@ func TestHopColumnAndGoal(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := out.String()
-	for _, want := range []string{"ours÷ceiling+hop", "echo p50 ≤ hop ceiling + 60 µs"} {
+	for _, want := range []string{"ours÷ceiling+hop", "echo p50 ≤ hop ceiling + 60 µs", "column ceiling+hop: the ceiling relay behind one forwarder process"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text report lacks %q:\n%s", want, text)
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -180,6 +181,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.RTTms > 0 {
 		fmt.Fprintf(w, "data channel through a delay proxy: %.0f ms round trip\n", r.RTTms)
+	}
+	if slices.ContainsFunc(r.Rows, func(row Row) bool { return row.Hop }) {
+		fmt.Fprintf(w, "column %s: the ceiling relay behind one forwarder process (ssmbench %s, GOMAXPROCS=1 GOGC=25, io.Copy both ways), reached through a loopback port as a plugin's is\n", HopName, hopCommand)
 	}
 	for _, p := range r.Plugins {
 		fmt.Fprintf(w, "plugin %s: %s", p.Name, p.Path)
