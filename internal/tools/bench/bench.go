@@ -100,6 +100,9 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 		var rows []*rowSamples
 		if cfg.Ceiling {
 			rows = append(rows, &rowSamples{Row: Row{Name: CeilingName, Mode: mode, Ceiling: true}})
+			if cfg.HopCeiling {
+				rows = append(rows, &rowSamples{Row: Row{Name: HopName, Mode: mode, Ceiling: true, Hop: true}})
+			}
 		}
 		for _, p := range plugins {
 			rows = append(rows, &rowSamples{Row: Row{Name: p.Name, Path: p.Path, Mode: mode}, plugin: p})
@@ -117,7 +120,7 @@ func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) 
 						err error
 					)
 					if row.Ceiling {
-						m, st, err = throughCeiling(ctx, e, mode, t, cfg.Size, cfg.CeilingChunk, cfg.Timeout)
+						m, st, err = throughCeiling(ctx, e, mode, t, cfg.Size, cfg.CeilingChunk, cfg.Timeout, row.Hop)
 					} else {
 						em := e
 						if row.plugin.tls {
@@ -258,7 +261,7 @@ func median(v []float64) float64 {
 // and returns the exit code: 0 when every measurement succeeded, 1 when some failed (the report still
 // shows the rest), 2 for a usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 { // subcommands with reports of their own (pool.go, idle.go)
+	if len(args) > 0 { // subcommands with reports of their own (pool.go, idle.go, cp.go), and hop.go's forwarder
 		switch args[0] {
 		case "pool":
 			return PoolMain(ctx, args[1:], stdout, stderr)
@@ -266,6 +269,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return IdleMain(ctx, args[1:], stdout, stderr)
 		case "cp":
 			return CpMain(ctx, args[1:], stdout, stderr)
+		case hopCommand: // the forwarder of the ceiling+hop rows, not for users
+			return HopForwardMain(args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := ParseArgs(args, stderr)

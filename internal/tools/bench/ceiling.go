@@ -18,9 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/gorilla/websocket"
-	"github.com/xtaci/smux"
 
-	"github.com/ssmwire/ssmwire/internal/version"
 	"github.com/ssmwire/ssmwire/protocol"
 )
 
@@ -392,71 +390,4 @@ func (r *relay) Write(p []byte) (int, error) {
 		p = p[len(c):]
 	}
 	return n, nil
-}
-
-// relayConn adapts what a transfer needs from a net.Conn.
-type relayConn struct {
-	io.ReadWriteCloser
-}
-
-func (relayConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (relayConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (relayConn) SetDeadline(time.Time) error      { return nil }
-func (relayConn) SetReadDeadline(time.Time) error  { return nil }
-func (relayConn) SetWriteDeadline(time.Time) error { return nil }
-
-// smuxFrame is the largest write smux's default configuration makes: a 32 KiB frame and its 8-byte header.
-const smuxFrame = 32<<10 + 8
-
-// throughCeiling runs one transfer over the ceiling relay: in basic mode the relay's byte stream is the
-// connection; in mux mode an smux client (protocol version 1, keepalive off, as the agent expects from a
-// client newer than 1.2.331.0) runs over it and the transfer uses one stream.
-func throughCeiling(ctx context.Context, e *emulator, mode Mode, t transfer, size int64, chunk int, timeout time.Duration) (measured, sessionStats, error) {
-	d, err := newDest(t.kind(), size)
-	if err != nil {
-		return measured{}, sessionStats{}, err
-	}
-	defer d.close()
-	s, err := e.startSession(ctx, d.port())
-	if err != nil {
-		return measured{}, sessionStats{}, err
-	}
-	defer func() { _ = e.terminate(context.WithoutCancel(ctx), s.ID) }()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r, err := dialRelay(ctx, s, chunk, version.Version)
-	if err != nil {
-		return measured{}, sessionStats{}, err
-	}
-	defer r.Close()
-	stop := context.AfterFunc(ctx, func() { r.Close() })
-	defer stop()
-	var conn net.Conn = relayConn{r}
-	if mode == ModeMux {
-		// One smux frame per message with large chunks; with -ceiling-chunk below 32 KiB the relay cuts the
-		// frames into messages of that size, as the plugins' defaults do (1 KiB), so that the ceiling is the
-		// emulator's for the same message size.
-		if r.chunk >= 32<<10 {
-			r.chunk = max(r.chunk, smuxFrame)
-		}
-		cfg := smux.DefaultConfig()
-		cfg.Version = 1
-		cfg.KeepAliveDisabled = true
-		sess, err := smux.Client(r, cfg)
-		if err != nil {
-			return measured{}, sessionStats{}, err
-		}
-		defer sess.Close()
-		st, err := sess.OpenStream()
-		if err != nil {
-			return measured{}, sessionStats{}, fmt.Errorf("ceiling: smux stream: %w", err)
-		}
-		defer st.Close()
-		conn = st
-	}
-	m, err := t.run(conn, d, time.Now().Add(timeout))
-	if err != nil {
-		err = fmt.Errorf("ceiling: %w", err)
-	}
-	return m, e.stats(s.ID), err
 }

@@ -65,17 +65,20 @@ type Config struct {
 	// and heap profiles and memory classes (SSMWIRE_PROFILE=DIR/NAME-MODE-TRANSFER-REPETITION, plus .PID.cpu,
 	// .PID.heap, .PID.mem). Other builds ignore it.
 	PluginProfile string
-	Form          Form          // how the StartSession response reaches the plugin
-	Echoes        int           // 64-byte round trips per echo measurement
-	EchoSize      int           // bytes per echo round trip
-	Ceiling       bool          // also measure the emulator's ceiling with the built-in relay client
-	CeilingChunk  int           // payload bytes per message the ceiling relay sends
-	Timeout       time.Duration // limit for one measurement (one plugin process)
-	Repeat        int           // repetitions of every measurement; rates and CPU costs are medians
-	RTT           time.Duration // > 0: the data channel goes through a proxy adding this round trip
-	TLS           bool          // the emulator serves https and wss; plugins get its CA in AWS_CA_BUNDLE and SSL_CERT_FILE
-	TLSToo        bool          // also measure every plugin over TLS, in turn with the plain runs, as NAME-tls
-	ProxyToo      bool          // also measure every plugin over TLS through tinyproxy, in turn, as NAME-proxy
+	Form          Form // how the StartSession response reaches the plugin
+	Echoes        int  // 64-byte round trips per echo measurement
+	EchoSize      int  // bytes per echo round trip
+	Ceiling       bool // also measure the emulator's ceiling with the built-in relay client
+	CeilingChunk  int  // payload bytes per message the ceiling relay sends
+	// HopCeiling also measures the ceiling relay behind one forwarder process (rows HopName), as a plugin's
+	// local port is reached; only with Ceiling.
+	HopCeiling bool
+	Timeout    time.Duration // limit for one measurement (one plugin process)
+	Repeat     int           // repetitions of every measurement; rates and CPU costs are medians
+	RTT        time.Duration // > 0: the data channel goes through a proxy adding this round trip
+	TLS        bool          // the emulator serves https and wss; plugins get its CA in AWS_CA_BUNDLE and SSL_CERT_FILE
+	TLSToo     bool          // also measure every plugin over TLS, in turn with the plain runs, as NAME-tls
+	ProxyToo   bool          // also measure every plugin over TLS through tinyproxy, in turn, as NAME-proxy
 }
 
 // DefaultConfig returns the defaults ParseArgs starts from.
@@ -87,6 +90,7 @@ func DefaultConfig() Config {
 		Echoes:       2000,
 		EchoSize:     64,
 		Ceiling:      true,
+		HopCeiling:   true,
 		CeilingChunk: 32 << 10,
 		Timeout:      5 * time.Minute,
 		Repeat:       1,
@@ -131,6 +135,8 @@ func ParseArgs(args []string, stderr io.Writer) (*Config, error) {
 	fs.IntVar(&cfg.Echoes, "echoes", cfg.Echoes, "round trips per echo measurement")
 	fs.IntVar(&cfg.EchoSize, "echo-size", cfg.EchoSize, "bytes per echo round trip")
 	fs.BoolVar(&cfg.Ceiling, "ceiling", cfg.Ceiling, "also measure the emulator's ceiling with a relay client that needs no plugin")
+	fs.BoolVar(&cfg.HopCeiling, "hop-ceiling", cfg.HopCeiling, "with -ceiling, also measure the ceiling relay behind one forwarder process (ssmbench itself re-executed, GOMAXPROCS=1, GOGC=25; io.Copy both ways), "+
+		"reached through a loopback port as a plugin's is: column "+HopName+", the yardstick of the echo goal; costs about as much time as the ceiling column")
 	chunk := sizeFlag(cfg.CeilingChunk)
 	fs.Var(&chunk, "ceiling-chunk", "payload bytes per message sent by the ceiling relay")
 	fs.IntVar(&cfg.Repeat, "repeat", cfg.Repeat, "repeat every measurement `N` times (clients in turn) and report medians")

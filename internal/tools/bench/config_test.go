@@ -15,7 +15,7 @@ func TestParseArgs(t *testing.T) {
 		"-plugin", "aws=/usr/local/bin/session-manager-plugin",
 		"-size", "1MiB", "-pacing", "-modes", "basic, mux,basic", "-json", "-form", "argv",
 		"-echoes", "10", "-echo-size", "128", "-ceiling=false", "-timeout", "30s", "-repeat", "3",
-		"-plugin-env", "ours=SSMWIRE_WINDOW=1048576", "-rtt", "30ms",
+		"-plugin-env", "ours=SSMWIRE_WINDOW=1048576", "-rtt", "30ms", "-hop-ceiling=false",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestParseArgs(t *testing.T) {
 		t.Errorf("Plugins = %+v, want %+v", cfg.Plugins, want)
 	}
 	if cfg.Size != 1<<20 || !cfg.Pacing || !cfg.JSON || cfg.Form != FormArgv || cfg.Echoes != 10 ||
-		cfg.EchoSize != 128 || cfg.Ceiling || cfg.Timeout != 30*time.Second || cfg.Repeat != 3 || cfg.RTT != 30*time.Millisecond {
+		cfg.EchoSize != 128 || cfg.Ceiling || cfg.HopCeiling || cfg.Timeout != 30*time.Second || cfg.Repeat != 3 || cfg.RTT != 30*time.Millisecond {
 		t.Errorf("cfg = %+v", cfg)
 	}
 	if !slices.Equal(cfg.Modes, []Mode{ModeBasic, ModeMux}) {
@@ -40,7 +40,7 @@ func TestParseArgsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := DefaultConfig()
-	if cfg.Size != 64<<20 || cfg.Pacing || cfg.JSON || cfg.Form != FormEnv || cfg.Echoes != d.Echoes || !cfg.Ceiling {
+	if cfg.Size != 64<<20 || cfg.Pacing || cfg.JSON || cfg.Form != FormEnv || cfg.Echoes != d.Echoes || !cfg.Ceiling || !cfg.HopCeiling {
 		t.Errorf("defaults not kept: %+v", cfg)
 	}
 	if !slices.Equal(cfg.Modes, []Mode{ModeMux, ModeBasic}) {

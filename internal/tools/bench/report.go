@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,7 +20,8 @@ type Row struct {
 	Name    string `json:"name"`
 	Path    string `json:"path,omitempty"`
 	Mode    Mode   `json:"mode"`
-	Ceiling bool   `json:"ceiling,omitempty"` // the emulator's ceiling: no process, so no CPU, RSS or start time
+	Ceiling bool   `json:"ceiling,omitempty"` // the emulator's ceiling: no plugin process, so no CPU, RSS or start time
+	Hop     bool   `json:"hop,omitempty"`     // the ceiling relay behind one forwarder process (HopName); Ceiling is set too
 	Runs    int    `json:"runs"`              // repetitions that succeeded; rates and CPU costs are their medians
 
 	UploadMiBps   float64 `json:"upload_mib_per_s"`
@@ -156,7 +158,7 @@ func ratio(a, b float64) string {
 }
 
 // WriteText prints the report as one table per mode: a column per client, then the baseline's ratio to
-// every other plugin and to the ceiling.
+// every other plugin, to the ceiling and to the ceiling behind a hop.
 func (r *Report) WriteText(w io.Writer) error {
 	pacing := "off"
 	if r.Pacing {
@@ -180,6 +182,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.RTTms > 0 {
 		fmt.Fprintf(w, "data channel through a delay proxy: %.0f ms round trip\n", r.RTTms)
 	}
+	if slices.ContainsFunc(r.Rows, func(row Row) bool { return row.Hop }) {
+		fmt.Fprintf(w, "column %s: the ceiling relay behind one forwarder process (ssmbench %s, GOMAXPROCS=1 GOGC=25, io.Copy both ways), reached through a loopback port as a plugin's is\n", HopName, hopCommand)
+	}
 	for _, p := range r.Plugins {
 		fmt.Fprintf(w, "plugin %s: %s", p.Name, p.Path)
 		if len(p.Env) > 0 {
@@ -188,9 +193,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(w)
 	}
 	for _, mode := range r.Modes {
-		var cols []*Row
-		if c := r.row(CeilingName, mode); c != nil {
-			cols = append(cols, c)
+		var cols, ceilings []*Row // ceilings: the ceiling and ceiling+hop columns present, each a ratio column
+		for _, n := range []string{CeilingName, HopName} {
+			if c := r.row(n, mode); c != nil {
+				cols = append(cols, c)
+				ceilings = append(ceilings, c)
+			}
 		}
 		for _, p := range r.Plugins {
 			if row := r.row(p.Name, mode); row != nil {
@@ -215,8 +223,8 @@ func (r *Report) WriteText(w io.Writer) error {
 					header = append(header, base.Name+"÷"+c.Name)
 				}
 			}
-			if r.row(CeilingName, mode) != nil {
-				header = append(header, base.Name+"÷"+CeilingName)
+			for _, c := range ceilings {
+				header = append(header, base.Name+"÷"+c.Name)
 			}
 		}
 		fmt.Fprintln(tw, strings.Join(header, "\t")+"\t")
@@ -233,7 +241,7 @@ func (r *Report) WriteText(w io.Writer) error {
 				for _, o := range others {
 					line = append(line, ratio(m.value(base), m.value(o)))
 				}
-				if c := r.row(CeilingName, mode); c != nil {
+				for _, c := range ceilings {
 					if m.proc {
 						line = append(line, "-")
 					} else {
@@ -253,7 +261,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if len(r.Goals) > 0 {
-		fmt.Fprintf(w, "\ngoals (issue 6) for %s:\n", r.Plugins[0].Name)
+		fmt.Fprintf(w, "\ngoals (issues 6 and 18) for %s:\n", r.Plugins[0].Name)
 		for _, g := range r.Goals {
 			fmt.Fprintf(w, "  [%s] %s: %s\n", g.status(), g.Goal, g.Measured)
 		}

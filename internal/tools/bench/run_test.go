@@ -17,6 +17,7 @@ func testConfig(size int64) *Config {
 	cfg.Size = size
 	cfg.Echoes = 50
 	cfg.Timeout = time.Minute
+	cfg.HopCeiling = false // TestRunHopCeiling turns it on
 	return &cfg
 }
 
