@@ -90,7 +90,9 @@ type Config struct {
 	// Window is the initial and largest bound on the bytes sent but not yet acknowledged; writers block
 	// beyond the current bound. The service's pause_publication is taken as congestion: sending stops at
 	// once (resends too), the bound halves (down to 4 messages), and it grows back by Window/32 per
-	// round trip without a pause, up to Window again. Default [DefaultWindow] (256 KiB).
+	// round trip without a pause, up to Window again. Over paths of 2 ms or more the writer paces first
+	// transmissions at 1.25 × the bound per round trip rather than sending a window at once. Default
+	// [DefaultWindow] (256 KiB).
 	Window int
 	// RecvBuffer bounds the received bytes waiting for [Channel.Read] (and, separately, for Stderr).
 	// When an Output message does not fit, the reader goroutine stops reading the websocket until Read has

@@ -55,6 +55,9 @@ func (s *Channel) startConn(t Transport) {
 	if p, ok := t.(ponger); ok {
 		p.SetWakeup(s.kick)
 	}
+	if r, ok := t.(rttReporter); ok {
+		r.SetRTTHandler(s.pingRTT)
+	}
 	s.wg.Add(2)
 	go s.readLoop(c)
 	go s.writeLoop(c)
@@ -190,6 +193,9 @@ func (s *Channel) writeLoop(c *conn) {
 	resend := time.NewTimer(time.Hour)
 	resend.Stop()
 	armed := false
+	paceT := time.NewTimer(time.Hour)
+	paceT.Stop()
+	defer paceT.Stop()
 	ping := time.NewTicker(s.cfg.PingInterval)
 	defer ping.Stop()
 	defer resend.Stop()
@@ -218,8 +224,12 @@ func (s *Channel) writeLoop(c *conn) {
 			resend.Reset(s.resendInterval())
 			armed = true
 		}
+		if d := s.paceWait(); d > 0 {
+			paceT.Reset(d)
+		}
 		select {
 		case <-s.wake:
+		case <-paceT.C:
 		case <-resend.C:
 			armed = false
 			s.pauseExpired(time.Now())

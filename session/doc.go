@@ -17,7 +17,9 @@
 // default); pause_publication is taken as congestion: transmission and resends stop at once, the bound halves,
 // and it grows back by a step per round trip without a pause. start_publication resumes; if none comes, the
 // first acknowledgement or output a second or more after the pause does (or, with nothing awaiting
-// acknowledgement, the second alone).
+// acknowledgement, the second alone). Over a path whose smallest round trip is 2 ms or more, first
+// transmissions are paced at 1.25 × the bound per round trip, so that a window does not reach the service as
+// one burst (pace.go); on loopback and local networks nothing is paced.
 // Messages are retransmitted after an RFC 6298 retransmission timeout (the official constants, a 200 ms
 // floor), doubled on every expiry up to 60 s; resent messages give no RTT sample (Karn's rule). An expiry
 // resends every overdue message before the highest one acknowledged (the agent acknowledges in order, so

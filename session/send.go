@@ -253,6 +253,7 @@ const maxOutstandingMsgs = 8192
 func (s *Channel) nextToSend() *outMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.pace.wait = 0
 	if s.paused || s.conn == nil {
 		return nil
 	}
@@ -266,10 +267,14 @@ func (s *Channel) nextToSend() *outMsg {
 			return nil
 		}
 		e := s.out[idx]
-		s.sentUpTo++
 		if e.acked {
+			s.sentUpTo++
 			continue
 		}
+		if e.sends == 0 && !s.paceLocked(e.size) {
+			return nil
+		}
+		s.sentUpTo++
 		s.markSending(e)
 		return e
 	}
@@ -369,6 +374,7 @@ func (s *Channel) onAck(seq int64) {
 	s.growLocked(e.size)
 	if e.sends == 1 {
 		s.updateRTO(float64(now.Sub(e.lastSent)))
+		s.pace.sampleRTT(now.Sub(e.lastSent), now)
 	}
 	s.maybeFree(e)
 	n := 0

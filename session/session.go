@@ -51,6 +51,7 @@ type Channel struct {
 	srtt        float64   // nanoseconds
 	rttvar      float64
 	rto         time.Duration
+	pace        pacer // spreads first transmissions over long round trips (pace.go)
 	pendingAcks []ackReq
 	recentAcks  [512]ackReq // the last acknowledgements queued, replayed on a new websocket
 	recentNext  int

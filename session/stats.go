@@ -18,6 +18,7 @@ type Stats struct {
 	Waits              uint64 // times the reader stopped reading until Read made room (back-pressure)
 	ConnectionDrops    uint64 // websockets lost
 	Pauses             uint64 // pause_publication messages received
+	PaceWaits          uint64 // times the writer held a message back to spread a window over the round trip (pace.go)
 	Resumes            uint64 // successful ResumeSession reconnects
 
 	// BufferedPeak is the most received bytes that ever waited for Read, plus the same for Stderr.
@@ -31,7 +32,7 @@ type stats struct {
 	sent, bytesSent, resent, acksSent, acksReceived atomic.Uint64
 	received, bytesReceived, duplicates, outOfOrder atomic.Uint64
 	rejected, deferred, connDrops, resumes, pauses  atomic.Uint64
-	waits                                           atomic.Uint64
+	waits, paced                                    atomic.Uint64
 }
 
 // Stats returns a snapshot of the session's counters.
@@ -53,6 +54,7 @@ func (s *Channel) Stats() Stats {
 		ConnectionDrops:    s.stats.connDrops.Load(),
 		Resumes:            s.stats.resumes.Load(),
 		Pauses:             s.stats.pauses.Load(),
+		PaceWaits:          s.stats.paced.Load(),
 		Bound:              s.currentBound(),
 	}
 }

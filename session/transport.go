@@ -84,6 +84,8 @@ type wsTransport struct {
 	pong    []byte
 	hasPong bool
 	wakeup  func()
+	pingAt  time.Time               // when our last ping went out, zero once its pong came
+	onRTT   func(rtt time.Duration) // told the round trip of each ping of ours
 }
 
 // controlTimeout bounds a control frame's write outside a batch, as gorilla's WriteControl deadline did.
@@ -170,7 +172,35 @@ type corker interface {
 func (t *wsTransport) WriteBinary(p []byte) error { return t.writeFrame(opBinary, p, false) }
 func (t *wsTransport) WriteText(p []byte) error   { return t.writeFrame(opText, p, false) }
 
-func (t *wsTransport) Ping() error { return t.writeFrame(opPing, keepalive, true) }
+func (t *wsTransport) Ping() error {
+	t.pongMu.Lock()
+	t.pingAt = time.Now()
+	t.pongMu.Unlock()
+	return t.writeFrame(opPing, keepalive, true)
+}
+
+// onPong reports the round trip of our last ping, the first sample of a session's path (pace.go).
+func (t *wsTransport) onPong() {
+	t.pongMu.Lock()
+	at, f := t.pingAt, t.onRTT
+	t.pingAt = time.Time{}
+	t.pongMu.Unlock()
+	if !at.IsZero() && f != nil {
+		f(time.Since(at))
+	}
+}
+
+// SetRTTHandler registers the function told the round trip of each of our pings.
+func (t *wsTransport) SetRTTHandler(f func(time.Duration)) {
+	t.pongMu.Lock()
+	t.onRTT = f
+	t.pongMu.Unlock()
+}
+
+// rttReporter is implemented by transports that measure round trips with their pings.
+type rttReporter interface {
+	SetRTTHandler(func(time.Duration))
+}
 
 // writeFrame writes one frame, or adds it to the batch.
 func (t *wsTransport) writeFrame(op byte, p []byte, control bool) error {
