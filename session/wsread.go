@@ -188,9 +188,9 @@ func unexpectedEOF(err error) error {
 }
 
 // ReadFrame returns the next data message, whole, after handling the control frames before and within it:
-// a ping is answered by the writer, a pong times our ping, a close answered with the same code and returned as a
-// *websocket.CloseError. A message larger than protocol.MaxMessageSize is refused with close 1009, a frame
-// that breaks the protocol with close 1002.
+// a ping is answered by the writer, a pong times our ping, a close answered with the same code and returned
+// as a *websocket.CloseError. A message larger than protocol.MaxMessageSize is refused with close 1009, a
+// frame that breaks the protocol with close 1002.
 func (t *wsTransport) ReadFrame(buf []byte) ([]byte, error) {
 	r := t.r
 	buf = buf[:0]

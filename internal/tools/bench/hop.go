@@ -47,7 +47,8 @@ const smuxFrame = 32<<10 + 8
 // client newer than 1.2.331.0) runs over it and the transfer uses one stream. With hop, the transfer reaches
 // that connection through a forwarder process and a loopback listener of this process (behindHop), as a
 // plugin's local port is reached.
-func throughCeiling(ctx context.Context, e *emulator, mode Mode, t transfer, size int64, chunk int, timeout time.Duration, hop bool) (measured, sessionStats, error) {
+func throughCeiling(ctx context.Context, e *emulator, mode Mode, t transfer, size int64, chunk int,
+	timeout time.Duration, hop bool) (measured, sessionStats, error) {
 	d, err := newDest(t.kind(), size)
 	if err != nil {
 		return measured{}, sessionStats{}, err
