@@ -74,7 +74,7 @@ The configuration file (--config, default $XDG_CONFIG_HOME/ssmwire/config.toml o
   sessions = 4                  # optional: sessions per forward, a number or "auto" (see forward)
   proxy    = "127.0.0.1:1080"   # optional: SOCKS5 and HTTP CONNECT proxy via target (see proxy)
   max_payload = 32768           # optional opt-in: data message size in bytes (default 1024)
-  window      = 1048576         # optional opt-in: bound on unacknowledged bytes (default 262144)
+  window      = 524288          # optional opt-in: bound on unacknowledged bytes (default 262144)
 
 Forwards take the syntax of 'ssmwire forward' and behave the same way. Every tunnel named
 runs in this one process.
