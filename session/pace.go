@@ -43,10 +43,10 @@ type pacer struct {
 	refilling bool          // a message was held back: nothing goes until a quantum of tokens is in
 }
 
-// paceBurst is the most payload bytes that leave back to back: an eighth of the bound, at least eight full
+// paceBurst is the most payload bytes that leave back to back: an eighth of the bound, at least two full
 // messages (32 KiB, one writer batch, with the defaults).
 func (s *Channel) paceBurst() float64 {
-	return float64(max(s.bound/8, 8*s.cfg.MaxPayload))
+	return float64(max(s.bound/8, 2*s.cfg.MaxPayload))
 }
 
 // sampleRTT notes a round trip of r measured at now. Called with mu held.
@@ -116,7 +116,7 @@ func (s *Channel) paceLocked(size int) bool {
 // paceQuantum is how many tokens a held-back writer waits for: a sixteenth of the bound (16 KiB with the
 // defaults, about a millisecond at the paced rate of a 15 ms path), at least one full message.
 func (s *Channel) paceQuantum() float64 {
-	return float64(min(max(s.bound/16, s.cfg.MaxPayload), max(s.bound/8, 8*s.cfg.MaxPayload)))
+	return min(float64(max(s.bound/16, s.cfg.MaxPayload)), s.paceBurst())
 }
 
 // paceWait is how long the writer should wait before sending again: nonzero only when pacing held a message

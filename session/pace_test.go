@@ -43,18 +43,19 @@ func arrivals(t *testing.T, rtt time.Duration, n int) []time.Duration {
 }
 
 // TestPacingSpreadsTheWindow: over a 100 ms path a window of 16 messages does not leave at once. A burst
-// of eight (paceBurst) goes at once, the rest at 1.25 × bound per round trip (16 KiB per 80 ms, one
-// message every 5 ms), so the window is out within the round trip and no faster.
+// of two (paceBurst: an eighth of the 16 KiB bound, at least two messages) goes at once, the rest at
+// 1.25 × bound per round trip (16 KiB per 80 ms, one message every 5 ms), so the window is out within the
+// round trip and no faster.
 func TestPacingSpreadsTheWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		at := arrivals(t, 100*time.Millisecond, 15)
-		for i := range 8 {
+		for i := range 2 {
 			if at[i] != 0 {
 				t.Fatalf("message %d of the burst arrived %v after the first", i, at[i])
 			}
 		}
-		for i := 8; i < len(at); i++ {
-			want := time.Duration(i-7) * 5 * time.Millisecond
+		for i := 2; i < len(at); i++ {
+			want := time.Duration(i-1) * 5 * time.Millisecond
 			if at[i] < want-time.Microsecond || at[i] > want+time.Millisecond {
 				t.Fatalf("message %d arrived %v after the first, want %v (arrivals %v)", i, at[i], want, at)
 			}
@@ -197,5 +198,25 @@ func TestPingMeasuresTheRoundTrip(t *testing.T) {
 	case d := <-rtts:
 		t.Fatalf("a second round trip reported (%v) for one ping", d)
 	default:
+	}
+}
+
+// TestPaceBurstAndQuantum: the burst is an eighth of the bound and never below two messages, so 32 KiB
+// messages of the opt-in leave two at a time rather than a fifth of the service's back-pressure mark each;
+// a held-back writer waits for a sixteenth of the bound, at least a message, at most a burst.
+func TestPaceBurstAndQuantum(t *testing.T) {
+	for _, c := range []struct {
+		payload, bound int
+		burst, quantum float64
+	}{
+		{1 << 10, 256 << 10, 32 << 10, 16 << 10},  // the defaults
+		{32 << 10, 512 << 10, 64 << 10, 32 << 10}, // the opt-in README suggests
+		{32 << 10, 1 << 20, 128 << 10, 64 << 10},
+		{1 << 10, 4 << 10, 2 << 10, 1 << 10}, // a bound halved to its floor
+	} {
+		s := &Channel{cfg: Config{MaxPayload: c.payload}, bound: c.bound}
+		if b, q := s.paceBurst(), s.paceQuantum(); b != c.burst || q != c.quantum {
+			t.Errorf("payload %d, bound %d: burst %v, quantum %v; want %v, %v", c.payload, c.bound, b, q, c.burst, c.quantum)
+		}
 	}
 }
