@@ -240,6 +240,26 @@ func (c *testClient) waitAck(seq int64) {
 	}
 }
 
+// waitAckOrEnd waits for the acknowledgement of seq, or for the session to end first: a session that fails
+// as soon as it has what it needs (a denied host after the handshake) closes before it acknowledges, as the
+// agent's acknowledgement follows the handling of the message.
+func (c *testClient) waitAckOrEnd(seq int64) {
+	c.t.Helper()
+	timeout := time.After(waitLimit)
+	for {
+		select {
+		case s := <-c.acks:
+			if s == seq {
+				return
+			}
+		case <-c.a.Done():
+			return
+		case <-timeout:
+			c.t.Fatalf("no ack for seq %d", seq)
+		}
+	}
+}
+
 // readOutput collects PT1 payloads until want appears in them.
 func (c *testClient) readOutput(want string) string {
 	c.t.Helper()
@@ -267,7 +287,7 @@ func (c *testClient) handshake(clientVersion string) (wire.HandshakeRequest, wir
 			wire.ProcessedClientAction{ActionType: act.ActionType, ActionStatus: wire.StatusSuccess})
 	}
 	body, _ := json.Marshal(resp)
-	c.waitAck(c.send(wire.PTHandshakeResponse, body))
+	c.waitAckOrEnd(c.send(wire.PTHandshakeResponse, body))
 	var done wire.HandshakeComplete
 	if err := json.Unmarshal(c.nextOf(wire.PTHandshakeComplete).Payload, &done); err != nil {
 		c.t.Fatal(err)
