@@ -9,12 +9,35 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 )
 
 const mib = 1 << 20
+
+// EmulatorGCPercent is the garbage collector's target of the ssmbench process (the emulator, the ceiling
+// relay, the destination servers) for a measurement, unless GOGC is set. Its live heap is a few MiB and it
+// allocates for every message it relays, so at Go's default of 100 its collector took 14 % of its CPU in a
+// 1 KiB upload: CPU that a 2-core machine then lacked for the plugin under test and the relay, whose upload
+// is bound by the emulator. At 400 the ceiling's mux upload went from 59 to 75 MiB/s (BENCHMARKS.md, "Issue
+// 18, fourth pass"). The plugins are not affected: they do not inherit it.
+const EmulatorGCPercent = 400
+
+// useEmulatorGC sets the process's GC target to EmulatorGCPercent unless GOGC is set.
+func useEmulatorGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(EmulatorGCPercent)
+	}
+}
+
+// gcPercent returns the process's current GC target (-1: off).
+func gcPercent() int {
+	p := debug.SetGCPercent(-1)
+	debug.SetGCPercent(p)
+	return p
+}
 
 // Run measures everything cfg asks for and returns the report. Progress lines go to progress.
 func Run(ctx context.Context, cfg *Config, progress io.Writer) (*Report, error) {
@@ -281,6 +304,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ssmbench:", err)
 		return 2
 	}
+	useEmulatorGC()
 	progress := stderr
 	if cfg.JSON {
 		progress = nil

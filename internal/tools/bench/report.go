@@ -48,6 +48,9 @@ type Machine struct {
 	CPUModel  string `json:"cpu_model"`
 	GoVersion string `json:"go_version"`
 	OS        string `json:"os"`
+	// GCPercent is the garbage collector's target of the ssmbench process, which hosts the emulator, the
+	// ceiling relay and the destination servers (not the plugins): [EmulatorGCPercent] unless GOGC is set.
+	GCPercent int `json:"gc_percent"`
 }
 
 // Report is the whole run.
@@ -78,7 +81,8 @@ type Report struct {
 
 // ThisMachine reads the CPU count and model (from /proc/cpuinfo) and the Go version.
 func ThisMachine() Machine {
-	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
+		GCPercent: gcPercent()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -166,7 +170,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "ssmbench: %s per transfer, %d×%d-byte echoes, agent pacing %s, response via %s, %d repetition(s) (medians)\n",
 		FormatSize(r.Size), r.Echoes, r.EchoSize, pacing, r.Form, r.Repeat)
-	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Machine.OS)
+	fmt.Fprintf(w, "machine: %d CPUs, %s, %s, %s; ssmbench GOGC %d\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion,
+		r.Machine.OS, r.Machine.GCPercent)
 	if r.LoadAvg[0] != "" {
 		fmt.Fprintf(w, "load average (1, 5, 15 min): %s at the start, %s at the end; %.0f s\n", r.LoadAvg[0], r.LoadAvg[1], r.Seconds)
 	}
