@@ -18,10 +18,11 @@ func verdict(ok bool) string {
 	return "not met"
 }
 
-// Issue 6's thresholds.
+// Issue 6's thresholds, the upload ones as issue 18 raised them (60× → 100× AWS's plugin, 0.8 → 0.85 of the
+// ceiling).
 const (
-	goalUploadVsOther    = 60.0
-	goalUploadVsCeiling  = 0.8
+	goalUploadVsOther    = 100.0
+	goalUploadVsCeiling  = 0.85
 	goalDownloadCeiling  = 0.9
 	goalDownloadPacedCap = 0.95
 	goalEchoOverUs       = 100.0
@@ -33,8 +34,25 @@ const (
 // (HopName), whose round trip crosses processes as often as a plugin's.
 const goalEchoOverHopUs = 60.0
 
+// OtherName is the name of the plugin the "times the other plugin" goal compares with: AWS's. Without a
+// plugin of that name the goal compares with the second plugin, when there is one.
+const OtherName = "aws"
+
+// other returns the plugin the baseline's upload is compared with, or "".
+func (r *Report) other() string {
+	for _, p := range r.Plugins[1:] {
+		if p.Name == OtherName {
+			return p.Name
+		}
+	}
+	if len(r.Plugins) > 1 {
+		return r.Plugins[1].Name
+	}
+	return ""
+}
+
 // CheckGoals evaluates the issue's goals for the baseline plugin in every mode of r. The "times the
-// other plugin" goal compares with the second plugin, when there is one.
+// other plugin" goal compares with the plugin named [OtherName], else the second plugin.
 func (r *Report) CheckGoals() []Goal {
 	var goals []Goal
 	if len(r.Plugins) == 0 {
@@ -54,8 +72,8 @@ func (r *Report) CheckGoals() []Goal {
 		}
 		c := r.row(CeilingName, mode)
 		var o *Row
-		if len(r.Plugins) > 1 {
-			o = r.row(r.Plugins[1].Name, mode)
+		if name := r.other(); name != "" {
+			o = r.row(name, mode)
 		}
 		m := string(mode)
 		if o != nil && o.UploadMiBps > 0 {
@@ -65,7 +83,7 @@ func (r *Report) CheckGoals() []Goal {
 		}
 		if c != nil && c.UploadMiBps > 0 {
 			q := b.UploadMiBps / c.UploadMiBps
-			add(fmt.Sprintf("%s: upload ≥ %.1f of the emulator's ceiling", m, goalUploadVsCeiling),
+			add(fmt.Sprintf("%s: upload ≥ %.2f of the emulator's ceiling", m, goalUploadVsCeiling),
 				fmt.Sprintf("%.2f  (%.2f vs %.2f MiB/s)", q, b.UploadMiBps, c.UploadMiBps), q >= goalUploadVsCeiling, true)
 		}
 		if c != nil && c.DownloadMiBps > 0 {
