@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"strings"
 	"time"
@@ -32,11 +33,14 @@ func useEmulatorGC() {
 	}
 }
 
-// gcPercent returns the process's current GC target (-1: off).
+// gcPercent returns the process's current GC target (-1: off), read from runtime/metrics without touching it.
 func gcPercent() int {
-	p := debug.SetGCPercent(-1)
-	debug.SetGCPercent(p)
-	return p
+	s := []rtmetrics.Sample{{Name: "/gc/gogc:percent"}}
+	rtmetrics.Read(s)
+	if s[0].Value.Kind() != rtmetrics.KindUint64 {
+		return -1
+	}
+	return int(s[0].Value.Uint64())
 }
 
 // Run measures everything cfg asks for and returns the report. Progress lines go to progress.

@@ -40,15 +40,15 @@ const OtherName = "aws"
 
 // other returns the plugin the baseline's upload is compared with, or "".
 func (r *Report) other() string {
+	if len(r.Plugins) < 2 {
+		return ""
+	}
 	for _, p := range r.Plugins[1:] {
 		if p.Name == OtherName {
 			return p.Name
 		}
 	}
-	if len(r.Plugins) > 1 {
-		return r.Plugins[1].Name
-	}
-	return ""
+	return r.Plugins[1].Name
 }
 
 // CheckGoals evaluates the issue's goals for the baseline plugin in every mode of r. The "times the

@@ -227,23 +227,19 @@ func (c *testClient) nextOf(pt uint32) *wire.Message {
 // waitAck waits for the acknowledgement of seq, skipping others.
 func (c *testClient) waitAck(seq int64) {
 	c.t.Helper()
-	timeout := time.After(waitLimit)
-	for {
-		select {
-		case s := <-c.acks:
-			if s == seq {
-				return
-			}
-		case <-timeout:
-			c.t.Fatalf("no ack for seq %d", seq)
-		}
-	}
+	c.waitAckUntil(seq, nil)
 }
 
 // waitAckOrEnd waits for the acknowledgement of seq, or for the session to end first: a session that fails
 // as soon as it has what it needs (a denied host after the handshake) closes before it acknowledges, as the
 // agent's acknowledgement follows the handling of the message.
 func (c *testClient) waitAckOrEnd(seq int64) {
+	c.t.Helper()
+	c.waitAckUntil(seq, c.a.Done())
+}
+
+// waitAckUntil waits for the acknowledgement of seq, skipping others, until end is closed (nil: never).
+func (c *testClient) waitAckUntil(seq int64, end <-chan struct{}) {
 	c.t.Helper()
 	timeout := time.After(waitLimit)
 	for {
@@ -252,7 +248,7 @@ func (c *testClient) waitAckOrEnd(seq int64) {
 			if s == seq {
 				return
 			}
-		case <-c.a.Done():
+		case <-end:
 			return
 		case <-timeout:
 			c.t.Fatalf("no ack for seq %d", seq)
