@@ -60,10 +60,12 @@ type Config struct {
 	// MaxFrameSize is the largest smux frame payload. Data messages do not follow frames (the transport packs
 	// the byte stream into full messages, and a frame may span several, as with AWS's plugin, whose 32 KiB
 	// smux frames go out in 1 KiB messages, docs/protocol.md §6.4), so it only sets smux's write
-	// granularity, and every frame costs smux a hand-off between goroutines and a few allocations. Default
-	// 32 760 (a 32 KiB read from the local connection, with its 8-byte header, fills exactly 32 default
-	// messages), or the session's MaxPayload less 8 (the channel's MaxPayload is already less the encryption
-	// overhead in KMS-encrypted sessions) if that is larger; at most 65 535.
+	// granularity; every frame costs smux a hand-off between goroutines and about five allocations (a result
+	// channel, its request boxed on smux's priority heap; alloc_test.go), garbage that piles up between
+	// collections. Default 32 768, smux's own default and so AWS's plugin's: a 32 KiB read from the local
+	// connection is one frame (32 760 made it two, the second of 8 bytes); or the session's MaxPayload less 8
+	// (the channel's MaxPayload is already less the encryption overhead in KMS-encrypted sessions) if that
+	// is larger; at most 65 535.
 	MaxFrameSize int
 	// MuxReceiveBuffer and MuxStreamBuffer bound smux's receive buffers. Defaults 256 KiB and 256 KiB.
 	// With smux protocol version 1 (the agent's) MuxReceiveBuffer bounds the bytes received for all streams
@@ -99,7 +101,7 @@ func (c *Config) withDefaults(maxPayload int) Config {
 	}
 	if out.MaxFrameSize <= 0 {
 		out.MaxFrameSize = maxPayload - 8
-		out.MaxFrameSize = max(out.MaxFrameSize, relay.BufferSize-8)
+		out.MaxFrameSize = max(out.MaxFrameSize, relay.BufferSize)
 	}
 	out.MaxFrameSize = min(out.MaxFrameSize, 65535)
 	if out.MuxReceiveBuffer <= 0 {

@@ -133,3 +133,22 @@ func TestFrameWatcher(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultMaxFrameSize: a 32 KiB read from the local connection (relay.BufferSize) goes out as one smux
+// frame, as in AWS's plugin (smux's default 32 KiB frames); larger messages (the opt-in) give larger frames.
+func TestDefaultMaxFrameSize(t *testing.T) {
+	for _, c := range []struct{ maxPayload, want int }{
+		{1024, 32768},
+		{1024 - 28, 32768}, // a KMS-encrypted session with the defaults
+		{32 << 10, 32768},
+		{65536, 65528},
+		{1 << 20, 65535},
+	} {
+		if got := (*Config)(nil).withDefaults(c.maxPayload).MaxFrameSize; got != c.want {
+			t.Errorf("MaxPayload %d: default MaxFrameSize %d, want %d", c.maxPayload, got, c.want)
+		}
+	}
+	if got := (&Config{MaxFrameSize: 4096}).withDefaults(1024).MaxFrameSize; got != 4096 {
+		t.Errorf("MaxFrameSize 4096 set: got %d", got)
+	}
+}
