@@ -42,29 +42,3 @@ func TestDeps(t *testing.T) {
 		}
 	}
 }
-
-// TestNoSSMOrKMSClient keeps the SDK's SSM and KMS clients out of the binary: the plugin makes its calls with
-// internal/awsrpc, and links the two service packages only for their types (the session layer's interfaces
-// have the SDK clients' signatures). A *ssm.Client or *kms.Client built anywhere on the plugin's paths
-// brings back about 0.5 MB of code and 0.3 MiB of resident set (BENCHMARKS.md, "Issue 18, sixth pass").
-func TestNoSSMOrKMSClient(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the plugin")
-	}
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	bin := filepath.Join(t.TempDir(), "session-manager-plugin")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	out, err := exec.Command(goTool, "tool", "nm", bin).Output()
-	if err != nil {
-		t.Fatalf("go tool nm: %v", err)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		for _, client := range []string{"aws-sdk-go-v2/service/ssm.(*Client)", "aws-sdk-go-v2/service/kms.(*Client)"} {
-			if strings.Contains(line, client) {
-				t.Errorf("the plugin links %s", strings.TrimSpace(line))
-			}
-		}
-	}
-}

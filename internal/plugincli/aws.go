@@ -9,17 +9,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/logging"
 
 	"github.com/ssmwire/ssmwire"
 	"github.com/ssmwire/ssmwire/internal/awsnet"
-	"github.com/ssmwire/ssmwire/internal/awsrpc"
 )
 
-// awsClients builds the SSM and KMS calls a session may need, on first use (ssmwire.LazySSM, LazyKMS): most sessions never call
+// awsClients builds the SSM and KMS clients a session may need, on first use (ssmwire.LazySSM, LazyKMS): most sessions never call
 // the SSM API (resuming or ending the session) or GenerateDataKey, and a missing profile or credentials must only matter
-// when a call is made. The calls are internal/awsrpc's, which make them as the SDK's clients would without
-// linking those clients into the plugin.
+// when a call is made.
 type awsClients struct {
 	region, profile string
 	ssmEndpoint     string // "" = the SDK's endpoint resolution (AWS_ENDPOINT_URL_SSM etc. honoured)
@@ -68,25 +67,29 @@ func (c *awsClients) config(ctx context.Context) (aws.Config, error) {
 	return c.cfg, c.err
 }
 
-// ssm returns the plugin's SSM calls, built on first use.
+// ssm returns the plugin's SSM client, built on first use.
 func (c *awsClients) ssm() ssmwire.SSMAPI {
 	return ssmwire.LazySSM(func(ctx context.Context) (ssmwire.SSMAPI, error) {
 		cfg, err := c.config(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return awsrpc.NewSSM(cfg, c.ssmEndpoint), nil
+		return ssm.NewFromConfig(cfg, func(o *ssm.Options) {
+			if c.ssmEndpoint != "" {
+				o.BaseEndpoint = aws.String(c.ssmEndpoint)
+			}
+		}), nil
 	})
 }
 
-// kms returns the plugin's KMS call, built on first use.
+// kms returns the plugin's KMS client, built on first use.
 func (c *awsClients) kms() ssmwire.KMSClient {
 	return ssmwire.LazyKMS(func(ctx context.Context) (ssmwire.KMSClient, error) {
 		cfg, err := c.config(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return awsrpc.NewKMS(cfg), nil
+		return kms.NewFromConfig(cfg), nil
 	})
 }
 
