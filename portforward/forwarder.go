@@ -100,8 +100,7 @@ func (c *Config) withDefaults(maxPayload int) Config {
 		out.Logger = slog.New(slog.DiscardHandler)
 	}
 	if out.MaxFrameSize <= 0 {
-		out.MaxFrameSize = maxPayload - 8
-		out.MaxFrameSize = max(out.MaxFrameSize, relay.BufferSize)
+		out.MaxFrameSize = max(maxPayload-8, relay.BufferSize)
 	}
 	out.MaxFrameSize = min(out.MaxFrameSize, 65535)
 	if out.MuxReceiveBuffer <= 0 {
