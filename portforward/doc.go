@@ -17,8 +17,9 @@
 //
 // The session's Output payloads carry an smux (github.com/xtaci/smux, protocol version 1) byte stream; the
 // Forwarder runs the smux client and the agent the server. [Forwarder.Dial] opens one stream per call and
-// the agent dials the destination for each, so any number of connections share the session. The bytes
-// smux writes are packed into data messages of the session's full payload size while earlier ones are still
+// the agent dials the destination for each, so any number of connections share the session. A stream's
+// Write frames its bytes itself (smux protocol version 1 PSH frames, as smux would), and the frames are
+// packed into data messages of the session's full payload size while earlier ones are still
 // being sent (an idle path sends a write at once), so the messages per byte do not depend on how callers
 // write, or on the frame size. Keepalive is off when the agent is newer than 3.1.1511.0, as in the
 // official plugin ([Config.MuxKeepAlive] overrides). When the agent cannot reach the destination it sends
@@ -50,7 +51,7 @@
 // [Forwarder.Close] sends Flag TerminateSession (mux mode always, basic and stream mode when the agent is
 // newer than 2.3.722.0) and stops the mux; the caller still closes the session.
 //
-// Every connection is a net.Conn with working deadlines (a deadline set while a Read waits ends that Read
-// with os.ErrDeadlineExceeded, a net.Error whose Timeout is true). Neither kind supports half-close: smux v1
+// Every connection is a net.Conn with working deadlines (a deadline set while a Read or a Write waits ends
+// it with os.ErrDeadlineExceeded, a net.Error whose Timeout is true). Neither kind supports half-close: smux v1
 // and the port protocol have no way to say "done sending, still reading".
 package portforward

@@ -59,13 +59,12 @@ type Config struct {
 	MuxKeepAlive KeepAlive
 	// MaxFrameSize is the largest smux frame payload. Data messages do not follow frames (the transport packs
 	// the byte stream into full messages, and a frame may span several, as with AWS's plugin, whose 32 KiB
-	// smux frames go out in 1 KiB messages, docs/protocol.md §6.4), so it only sets smux's write
-	// granularity; every frame costs smux a hand-off between goroutines and about five allocations (a result
-	// channel, its request boxed on smux's priority heap; alloc_test.go), garbage that piles up between
-	// collections. Default 32 768, smux's own default and so AWS's plugin's: a 32 KiB read from the local
-	// connection is one frame (32 760 made it two, the second of 8 bytes); or the session's MaxPayload less 8
-	// (the channel's MaxPayload is already less the encryption overhead in KMS-encrypted sessions) if that
-	// is larger; at most 65 535.
+	// smux frames go out in 1 KiB messages, docs/protocol.md §6.4), so it only sets the write granularity
+	// of a stream (each frame a header and a lock of the transport's buffer). Default 32 768, smux's own
+	// default and so AWS's plugin's: a 32 KiB read from the local connection is one frame (32 760 made it
+	// two, the second of 8 bytes); or the session's MaxPayload less 8 (the channel's MaxPayload is already
+	// less the encryption overhead in KMS-encrypted sessions) if that is larger; at most 65 535, and at most
+	// what the transport's buffer takes at once (64 KiB less 8 with the defaults).
 	MaxFrameSize int
 	// MuxReceiveBuffer and MuxStreamBuffer bound smux's receive buffers. Defaults 256 KiB and 256 KiB.
 	// With smux protocol version 1 (the agent's) MuxReceiveBuffer bounds the bytes received for all streams

@@ -46,6 +46,10 @@ func (f *Forwarder) startMux() error {
 // reads and writes but leaves the session open. Its Read is called only by smux's receive goroutine, which
 // lets it watch frame headers go by (see frameWatcher). Its writes go through a packer, which cuts them
 // into full data messages whatever the frame sizes.
+//
+// Two kinds of writer share it: smux's sender (SYN, FIN and NOP frames) and the streams' Writes, which build
+// their PSH frames themselves (writeData). The packer takes each frame whole (writeFrame), so frames from
+// different writers never cut into each other.
 type muxTransport struct {
 	s      *session.Channel
 	ctx    context.Context
@@ -181,7 +185,7 @@ func (f *Forwarder) openStream() (*muxConn, error) {
 		f.streams[s.ID()] = st
 		f.streamsMu.Unlock()
 	}
-	return &muxConn{f: f, s: s, st: st}, nil
+	return newMuxConn(f, s, st), nil
 }
 
 func (f *Forwarder) forget(sid uint32) {
@@ -190,17 +194,31 @@ func (f *Forwarder) forget(sid uint32) {
 	f.streamsMu.Unlock()
 }
 
-// muxConn is one smux stream as a net.Conn, with errors mapped to what net.Conn users expect.
+// muxConn is one smux stream as a net.Conn, with errors mapped to what net.Conn users expect. Reads go
+// through smux; Writes send their PSH frames through the transport themselves (writeData), as smux's
+// Stream.Write would but without its sender's per-frame hand-offs and garbage.
 //
 // Half-close is not offered: smux protocol version 1 has no half-closed state (its FIN ends the stream on
 // both sides), and the official plugin likewise closes the stream when the local client stops sending.
-// Deadlines are smux's: a read deadline set while a Read waits ends it; a write deadline applies to Writes
-// that start after it was set.
+// The read deadline is smux's: set while a Read waits, it ends it. The write deadline, like Close, ends a
+// Write that waits for the transport (the session's window) between frames; a frame once started is
+// written whole.
 type muxConn struct {
 	f      *Forwarder
 	s      *smux.Stream
 	st     *streamState
 	closed atomic.Bool
+
+	ctx    context.Context // canceled with net.ErrClosed by Close; wd's parent
+	cancel context.CancelCauseFunc
+	wd     *deadline
+}
+
+func newMuxConn(f *Forwarder, s *smux.Stream, st *streamState) *muxConn {
+	c := &muxConn{f: f, s: s, st: st}
+	c.ctx, c.cancel = context.WithCancelCause(f.ctx)
+	c.wd = newDeadline(c.ctx)
+	return c
 }
 
 func (c *muxConn) state() (fin, failed bool) {
@@ -224,13 +242,34 @@ func (c *muxConn) Write(p []byte) (int, error) {
 	if _, failed := c.state(); failed {
 		return 0, &ConnectToPortError{SessionID: c.f.s.ID()}
 	}
-	c.f.transport.begin()
-	n, err := c.s.Write(p)
-	c.f.transport.end()
+	ctx := c.wd.context()
+	if ctx.Err() != nil {
+		return 0, c.ctxErr(ctx)
+	}
+	select {
+	case <-c.s.GetDieCh(): // closed, or smux's session is
+		return 0, c.mapErr(io.ErrClosedPipe)
+	default:
+	}
+	n, err := c.f.transport.writeData(ctx, c.s.ID(), p, c.f.cfg.MaxFrameSize)
 	if err != nil {
+		if ctx.Err() != nil {
+			return n, c.ctxErr(ctx)
+		}
 		err = c.mapErr(err)
 	}
 	return n, err
+}
+
+// ctxErr maps the end of a Write's context: the write deadline, Close, or the Forwarder's end.
+func (c *muxConn) ctxErr(ctx context.Context) error {
+	if c.closed.Load() {
+		return net.ErrClosed
+	}
+	if err := ctxError(ctx); errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	return c.mapErr(io.ErrClosedPipe)
 }
 
 // mapErr turns smux's errors into net.Conn conventions.
@@ -267,6 +306,8 @@ func (c *muxConn) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.cancel(net.ErrClosed)
+	c.wd.stop()
 	c.s.Close()
 	c.f.forget(c.s.ID())
 	return nil
@@ -275,9 +316,12 @@ func (c *muxConn) Close() error {
 func (c *muxConn) LocalAddr() net.Addr  { return c.f.localAddr(c.s.ID()) }
 func (c *muxConn) RemoteAddr() net.Addr { return c.f.remoteAddr() }
 
-func (c *muxConn) SetDeadline(t time.Time) error      { return c.s.SetDeadline(t) }
+func (c *muxConn) SetDeadline(t time.Time) error {
+	c.wd.set(t)
+	return c.s.SetReadDeadline(t)
+}
 func (c *muxConn) SetReadDeadline(t time.Time) error  { return c.s.SetReadDeadline(t) }
-func (c *muxConn) SetWriteDeadline(t time.Time) error { return c.s.SetWriteDeadline(t) }
+func (c *muxConn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
 
 // Stream returns the smux stream id.
 func (c *muxConn) Stream() uint32 { return c.s.ID() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,12 +14,13 @@ import (
 // packer carries smux's byte stream into the session's data messages, cut at the session's full payload
 // size whatever the frames were.
 //
-// smux turns every stream Write into frames of at most MaxFrameSize bytes, so its frame boundaries follow
+// Every stream Write becomes frames of at most MaxFrameSize bytes (writeData), so frame boundaries follow
 // how the caller happens to write: 32 KiB writes with 32 760-byte frames give a full frame and an 8-byte
 // one each, and sent one message per frame that doubles the data messages (and their acknowledgements)
 // compared with io.Copy. The agent reads the mux as a byte stream and does not care where messages end, so
-// the packer ignores frame boundaries: frames are appended to a buffer, and one goroutine (run) sends it in
-// messages of the channel's MaxPayload bytes. Bytes wait in the buffer only while the pump is still handing earlier
+// the packer ignores frame boundaries: frames are appended whole to a buffer (writeFrame; the writers are
+// the streams' Writes and smux's sender), and one goroutine (run) sends it in messages of the channel's
+// MaxPayload bytes. Bytes wait in the buffer only while the pump is still handing earlier
 // ones to the session (whose window may be full): an idle pump sends a write at once, partial message or
 // not, so a lone small write costs no latency, and a busy path gathers whatever the callers wrote into full
 // messages. (Only right after a full message, in a bulk stream, does a partial one wait, up to packLinger,
@@ -29,18 +31,21 @@ type packer struct {
 	ctx  context.Context // the transport's: canceled by Close
 	size int             // payload bytes per message
 
-	mu       sync.Mutex
-	buf      []byte  // pending bytes are buf[r:]; nil while idle
-	bp       *[]byte // buf's pooled holder, if it came from bufPool
-	r        int
-	sending  bool          // the pump is sending buf[r:r+n], which nobody else may touch
-	err      error         // sticky: why the pump stopped
-	waiters  chan struct{} // closed and cleared at each step of the pump, when someone waits
-	writers  int           // stream Writes in progress (begin/end): more frames are on their way
-	wake     chan struct{} // tells the pump that bytes arrived or a stream Write ended (capacity 1)
-	lastFull bool          // the pump's last message was full: a bulk stream is going through
-	lingerT  *time.Timer   // the pump's, for linger
-	done     chan struct{} // closed when the pump has returned
+	mu          sync.Mutex
+	buf         []byte  // pending bytes are buf[r:]; nil while idle
+	bp          *[]byte // buf's pooled holder, if it came from bufPool
+	r           int
+	sending     bool            // the pump is sending buf[r:r+n], which nobody else may touch
+	err         error           // sticky: why the pump stopped
+	waitq       []chan struct{} // callers waiting for the pump's next step, each with its own channel (capacity 1)
+	freeq       []chan struct{} // channels for waitq, reused so that waiting allocates nothing
+	writers     int             // stream Writes in progress (begin/end): more frames are on their way
+	roomWaiters int             // writeFrame callers waiting for room
+	roomNeed    int             // the most room one of them needs (while roomWaiters > 0)
+	wake        chan struct{}   // tells the pump that bytes arrived or a stream Write ended (capacity 1)
+	lastFull    bool            // the pump's last message was full: a bulk stream is going through
+	lingerT     *time.Timer     // the pump's, for linger
+	done        chan struct{}   // closed when the pump has returned
 }
 
 // packLinger bounds how long a partial message waits for more bytes in a bulk stream.
@@ -62,39 +67,67 @@ func newPacker(ctx context.Context, s *session.Channel) *packer {
 	return p
 }
 
-// Write appends b to the buffer, waiting while it is full. It returns when every byte is buffered, or with
-// the error that stopped the pump (the session ended or the transport was closed).
-func (p *packer) Write(b []byte) (int, error) {
-	n := 0
-	for len(b) > 0 {
-		p.mu.Lock()
+// writeFrame appends hdr and data together, once the buffer has room for both, so that an smux frame is
+// never cut by another writer's bytes; it returns len(data). A non-nil ctx ends the wait for room, and
+// then nothing was written. A frame must fit the buffer (frameRoom).
+func (p *packer) writeFrame(ctx context.Context, hdr, data []byte) (int, error) {
+	need := len(hdr) + len(data)
+	if need > p.frameRoom() {
+		return 0, fmt.Errorf("portforward: a frame of %d bytes does not fit the transport's buffer of %d", need, p.frameRoom())
+	}
+	var cancel <-chan struct{}
+	if ctx != nil {
+		cancel = ctx.Done()
+	}
+	p.mu.Lock()
+	for {
 		if p.err != nil {
 			err := p.err
 			p.mu.Unlock()
-			return n, err
+			return 0, err
 		}
 		if p.buf == nil {
 			p.getBuf()
 		}
-		if len(p.buf) == cap(p.buf) && p.r > 0 && !p.sending {
+		if cap(p.buf)-len(p.buf) < need && p.r > 0 && !p.sending {
 			p.compact()
 		}
-		k := min(cap(p.buf)-len(p.buf), len(b))
-		if k == 0 {
-			ch := p.waitLocked()
-			p.mu.Unlock()
-			if err := p.wait(ch); err != nil {
-				return n, err
-			}
-			continue
+		if cap(p.buf)-len(p.buf) >= need {
+			break
 		}
-		p.buf = append(p.buf, b[:k]...)
+		p.roomWaiters++
+		p.roomNeed = max(p.roomNeed, need)
+		ch := p.waitLocked()
 		p.mu.Unlock()
-		b = b[k:]
-		n += k
-		p.poke()
+		p.poke() // the pump may be holding back a partial message that must go first (starved)
+		err := p.wait(ch, cancel)
+		p.mu.Lock()
+		if p.roomWaiters--; p.roomWaiters == 0 {
+			p.roomNeed = 0
+		}
+		if err == nil && cancel != nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			p.mu.Unlock()
+			return 0, err
+		}
 	}
-	return n, nil
+	p.buf = append(p.buf, hdr...)
+	p.buf = append(p.buf, data...)
+	p.mu.Unlock()
+	p.poke()
+	return len(data), nil
+}
+
+// frameRoom is the most bytes writeFrame takes at once: the buffer's capacity.
+func (p *packer) frameRoom() int { return packerBufSize(p.size) }
+
+// starved reports whether a writeFrame caller waits for more room than the buffer has beside its pending
+// bytes: then a partial message must go rather than wait for bytes that cannot come until it has gone.
+// Called with mu held.
+func (p *packer) starved() bool {
+	return p.roomWaiters > 0 && cap(p.buf)-(len(p.buf)-p.r) < p.roomNeed
 }
 
 // begin and end bracket a stream's Write. While one is in progress the pump holds back a partial message:
@@ -119,20 +152,6 @@ func (p *packer) poke() {
 	}
 }
 
-// WriteBuffers writes v in order as one Write would. smux's sender uses it when the connection offers it,
-// and then needs no 64 KiB frame buffer of its own.
-func (p *packer) WriteBuffers(v [][]byte) (int, error) {
-	n := 0
-	for _, b := range v {
-		k, err := p.Write(b)
-		n += k
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
 // Flush waits until every buffered byte has been handed to the session, or ctx is done, or the pump stopped.
 func (p *packer) Flush(ctx context.Context) error {
 	for {
@@ -148,33 +167,47 @@ func (p *packer) Flush(ctx context.Context) error {
 		}
 		ch := p.waitLocked()
 		p.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
+		if err := p.wait(ch, ctx.Done()); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
 			return fmt.Errorf("portforward: flush: %w", ctx.Err())
-		case <-p.done:
 		}
 	}
 }
 
-// waitLocked returns a channel closed at the pump's next step.
+// waitLocked registers the caller as waiting for the pump's next step and returns the channel that step
+// signals. Called with mu held; the caller then calls wait.
 func (p *packer) waitLocked() chan struct{} {
-	if p.waiters == nil {
-		p.waiters = make(chan struct{})
+	var ch chan struct{}
+	if k := len(p.freeq); k > 0 {
+		ch, p.freeq = p.freeq[k-1], p.freeq[:k-1]
+	} else {
+		ch = make(chan struct{}, 1)
 	}
-	return p.waiters
+	p.waitq = append(p.waitq, ch)
+	return ch
 }
 
-// wait waits for ch, the pump's end or the transport's.
-func (p *packer) wait(ch chan struct{}) error {
+// wait waits for ch (from waitLocked), cancel or the pump's end, then gives ch back. It returns the error
+// that stopped the pump, if it stopped; a signal or cancel returns nil.
+func (p *packer) wait(ch chan struct{}, cancel <-chan struct{}) error {
 	select {
 	case <-ch:
-		return nil
+	case <-cancel:
 	case <-p.done:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.waitq, ch); i >= 0 { // not signalled: leave the queue
+		p.waitq = slices.Delete(p.waitq, i, i+1)
+	}
+	select {
+	case <-ch:
+	default:
+	}
+	p.freeq = append(p.freeq, ch)
+	return p.err
 }
 
 // run is the pump: it sends the buffer, every pending full message in one call, until the transport is
@@ -184,7 +217,7 @@ func (p *packer) run() {
 	lingered := false // the partial message at the head has had its wait
 	for {
 		p.mu.Lock()
-		for pending := len(p.buf) - p.r; pending == 0 || (pending < p.size && p.writers > 0); pending = len(p.buf) - p.r {
+		for pending := len(p.buf) - p.r; pending == 0 || (pending < p.size && p.writers > 0 && !p.starved()); pending = len(p.buf) - p.r {
 			p.mu.Unlock()
 			select {
 			case <-p.wake:
@@ -197,7 +230,7 @@ func (p *packer) run() {
 			}
 			p.mu.Lock()
 		}
-		if partial := len(p.buf)-p.r < p.size; partial && !lingered {
+		if partial := len(p.buf)-p.r < p.size; partial && !lingered && !p.starved() {
 			lingered = true
 			if p.lastFull {
 				// In a bulk stream (the last message was full) a partial message waits up to packLinger for a
@@ -280,10 +313,11 @@ func (p *packer) stop(err error) {
 }
 
 func (p *packer) notifyLocked() {
-	if p.waiters != nil {
-		close(p.waiters)
-		p.waiters = nil
+	for i, ch := range p.waitq {
+		ch <- struct{}{} // cannot block: a channel is in waitq once, and emptied before it is reused
+		p.waitq[i] = nil
 	}
+	p.waitq = p.waitq[:0]
 }
 
 // compact moves the pending bytes to the front of the buffer. Called with mu held while not sending.

@@ -1,6 +1,7 @@
 package portforward
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,9 +10,10 @@ import (
 )
 
 // This file holds everything portforward knows about smux's internals, beyond its API: the v1 frame layout
-// it watches go by (frameWatcher) and the stream ids smux's client hands out (streamIDs). Both were written
-// against one smux version, and mux mode refuses to start when the program was built with another
-// (checkSmux): a silently different numbering would send one stream's ConnectToPortError to another.
+// it watches go by (frameWatcher) and writes for the streams' data (writeData), and the stream ids smux's
+// client hands out (streamIDs). They were written against one smux version, and mux mode refuses to start
+// when the program was built with another (checkSmux): a silently different numbering would send one
+// stream's ConnectToPortError to another.
 
 // smuxModule and smuxVersion name the smux release this file was written for. TestSmuxVersionMatchesGoMod
 // keeps smuxVersion equal to go.mod's requirement.
@@ -26,6 +28,8 @@ var ErrSmuxVersion = errors.New("portforward: unsupported smux version")
 
 // smux v1 commands (docs/protocol.md §6.4).
 const (
+	smuxVersion1 = 1
+
 	smuxSYN = 0
 	smuxFIN = 1
 	smuxPSH = 2
@@ -112,4 +116,52 @@ func (w *frameWatcher) observe(b []byte) {
 		}
 		w.onFrame(cmd, sid, length)
 	}
+}
+
+// writeData sends b on stream sid as smux's Stream.Write does in protocol version 1: PSH frames of at most
+// frameSize bytes (and of the transport buffer's room), each written whole. smux's own Write hands every
+// frame to two goroutines of its session (a priority queue, then the sender) and waits for the sender's
+// answer on a channel made for that frame: about five allocations and three goroutine switches per frame,
+// for bytes that reach the same transport in the same order. The agent sees the same frames. ctx (the
+// Write's deadline, the conn's Close) ends a wait for room before a frame; a frame is written whole or not
+// at all. It returns the data bytes written.
+func (t *muxTransport) writeData(ctx context.Context, sid uint32, b []byte, frameSize int) (int, error) {
+	frameSize = min(frameSize, t.packer.frameRoom()-smuxHeaderSize)
+	t.begin() // the rest of b is coming: the pump holds a partial message for it
+	defer t.end()
+	var hdr [smuxHeaderSize]byte
+	hdr[0], hdr[1] = smuxVersion1, smuxPSH
+	binary.LittleEndian.PutUint32(hdr[4:], sid)
+	sent := 0
+	for len(b) > 0 {
+		sz := min(len(b), frameSize)
+		binary.LittleEndian.PutUint16(hdr[2:], uint16(sz))
+		n, err := t.packer.writeFrame(ctx, hdr[:], b[:sz])
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+		b = b[sz:]
+	}
+	return sent, nil
+}
+
+// Write and WriteBuffers are smux's sender's, which writes one frame per call: since portforward writes the
+// streams' data itself, only SYN, FIN and NOP frames, a header without data.
+func (t *muxTransport) Write(b []byte) (int, error) { return t.packer.writeFrame(nil, nil, b) }
+
+func (t *muxTransport) WriteBuffers(v [][]byte) (int, error) {
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 1:
+		return t.packer.writeFrame(nil, nil, v[0])
+	case 2:
+		n, err := t.packer.writeFrame(nil, v[0], v[1])
+		if err == nil {
+			n += len(v[0])
+		}
+		return n, err
+	}
+	return 0, fmt.Errorf("portforward: smux wrote %d buffers at once, not one frame", len(v))
 }
