@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -141,6 +142,27 @@ func wait(t testing.TB, ch <-chan struct{}, what string) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("timed out waiting for %s", what)
 	}
+}
+
+// expectErr waits for the error a blocked call sends on ch and fails the test unless ok accepts it, or if
+// none comes within testkit.Timeout.
+func expectErr(t testing.TB, ch <-chan error, what string, ok func(error) bool) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if !ok(err) {
+			t.Fatalf("%s: unexpected error %v", what, err)
+		}
+	case <-time.After(testkit.Timeout):
+		t.Fatalf("%s did not unblock", what)
+	}
+}
+
+// isTimeout reports whether err is a passed deadline as net.Conn reports it: os.ErrDeadlineExceeded, a
+// net.Error whose Timeout is true.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() && errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // echoCheck writes size random bytes to c and reads them back, comparing SHA-256 sums.

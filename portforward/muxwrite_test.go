@@ -41,25 +41,11 @@ func TestMuxWriteWaitEndsOnDeadlineAndClose(t *testing.T) {
 		}()
 		return ch
 	}
-	expect := func(ch <-chan error, what string, ok func(error) bool) {
-		t.Helper()
-		select {
-		case err := <-ch:
-			if !ok(err) {
-				t.Fatalf("%s: unexpected error %v", what, err)
-			}
-		case <-time.After(testkit.Timeout):
-			t.Fatalf("%s did not end the Write", what)
-		}
-	}
 
 	ch := write()
 	testkit.WaitBlocked(t, "(*packer).writeFrame") // the deadline must end a Write that already waits
 	c.SetWriteDeadline(time.Now())
-	expect(ch, "the write deadline", func(err error) bool {
-		var ne net.Error
-		return errors.As(err, &ne) && ne.Timeout() && errors.Is(err, os.ErrDeadlineExceeded)
-	})
+	expectErr(t, ch, "the write deadline", isTimeout)
 	if _, err := c.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Write after its deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
@@ -68,5 +54,5 @@ func TestMuxWriteWaitEndsOnDeadlineAndClose(t *testing.T) {
 	ch = write()
 	testkit.WaitBlocked(t, "(*packer).writeFrame")
 	go c.Close() // its FIN waits for the transport like any frame; the session's end at cleanup frees it
-	expect(ch, "Close", func(err error) bool { return errors.Is(err, net.ErrClosed) })
+	expectErr(t, ch, "Close", func(err error) bool { return errors.Is(err, net.ErrClosed) })
 }

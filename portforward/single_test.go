@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -227,28 +226,13 @@ func TestSingleConnUnblocks(t *testing.T) {
 		}()
 		return ch
 	}
-	expect := func(ch <-chan error, what string, ok func(error) bool) {
-		t.Helper()
-		select {
-		case err := <-ch:
-			if !ok(err) {
-				t.Fatalf("%s: unexpected error %v", what, err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s did not unblock", what)
-		}
-	}
-	isTimeout := func(err error) bool {
-		var ne net.Error
-		return errors.As(err, &ne) && ne.Timeout() && errors.Is(err, os.ErrDeadlineExceeded)
-	}
 
 	// Read deadline, set while the Read waits and in the past.
 	ch := read()
 	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
-	expect(ch, "Read with a deadline", isTimeout)
+	expectErr(t, ch, "Read with a deadline", isTimeout)
 	c.SetReadDeadline(time.Now().Add(-time.Second))
-	expect(read(), "Read after the deadline", isTimeout)
+	expectErr(t, read(), "Read after the deadline", isTimeout)
 	c.SetReadDeadline(time.Time{})
 	// Write deadline in the past.
 	c.SetWriteDeadline(time.Now().Add(-time.Second))
@@ -272,15 +256,15 @@ func TestSingleConnUnblocks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	dch := dial(ctx)
 	cancel()
-	expect(dch, "Dial on ctx cancel", func(err error) bool { return errors.Is(err, context.Canceled) })
+	expectErr(t, dch, "Dial on ctx cancel", func(err error) bool { return errors.Is(err, context.Canceled) })
 	dch = dial(context.Background())
 
 	// Close of the connection unblocks its Read.
 	ch = read()
 	c.Close()
-	expect(ch, "Read on Close", func(err error) bool { return errors.Is(err, net.ErrClosed) })
+	expectErr(t, ch, "Read on Close", func(err error) bool { return errors.Is(err, net.ErrClosed) })
 	// ... and hands the slot to the waiting Dial.
-	expect(dch, "Dial after Close", func(err error) bool { return err == nil })
+	expectErr(t, dch, "Dial after Close", func(err error) bool { return err == nil })
 
 	// Session end unblocks a waiting Dial and a pending Serve.
 	dch = dial(context.Background())
@@ -291,8 +275,8 @@ func TestSingleConnUnblocks(t *testing.T) {
 	sch := make(chan error, 1)
 	go func() { sch <- f.Serve(context.Background(), l, nil) }()
 	s.Close()
-	expect(dch, "Dial on session end", func(err error) bool { return errors.Is(err, portforward.ErrSessionEnded) })
-	expect(sch, "Serve on session end", func(err error) bool { return errors.Is(err, portforward.ErrSessionEnded) })
+	expectErr(t, dch, "Dial on session end", func(err error) bool { return errors.Is(err, portforward.ErrSessionEnded) })
+	expectErr(t, sch, "Serve on session end", func(err error) bool { return errors.Is(err, portforward.ErrSessionEnded) })
 }
 
 func TestNewRejectsOtherSessions(t *testing.T) {
