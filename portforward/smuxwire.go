@@ -150,18 +150,14 @@ func (t *muxTransport) writeData(ctx context.Context, sid uint32, b []byte, fram
 // streams' data itself, only SYN, FIN and NOP frames, a header without data.
 func (t *muxTransport) Write(b []byte) (int, error) { return t.packer.writeFrame(nil, nil, b) }
 
+// WriteBuffers gets a header and its data (smux's sendLoop).
 func (t *muxTransport) WriteBuffers(v [][]byte) (int, error) {
-	switch len(v) {
-	case 0:
-		return 0, nil
-	case 1:
-		return t.packer.writeFrame(nil, nil, v[0])
-	case 2:
-		n, err := t.packer.writeFrame(nil, v[0], v[1])
-		if err == nil {
-			n += len(v[0])
-		}
-		return n, err
+	if len(v) != 2 {
+		return 0, fmt.Errorf("portforward: smux wrote %d buffers at once, not a header and its data", len(v))
 	}
-	return 0, fmt.Errorf("portforward: smux wrote %d buffers at once, not one frame", len(v))
+	n, err := t.packer.writeFrame(nil, v[0], v[1])
+	if err == nil {
+		n += len(v[0])
+	}
+	return n, err
 }
