@@ -17,8 +17,10 @@
 //
 // The session's Output payloads carry an smux (github.com/xtaci/smux, protocol version 1) byte stream; the
 // Forwarder runs the smux client and the agent the server. [Forwarder.Dial] opens one stream per call and
-// the agent dials the destination for each, so any number of connections share the session. A stream's
-// Write frames its bytes itself (smux protocol version 1 PSH frames, as smux would), and the frames are
+// the agent dials the destination for each, so any number of connections share the session. smux opens
+// and closes the streams; their data goes around it. The transport reads the agent's frames itself and puts
+// a stream's data straight into that stream's receive buffer, and a stream's Write frames its bytes itself
+// (smux protocol version 1 PSH frames, as smux would), and the frames are
 // packed into data messages of the session's full payload size while earlier ones are still
 // being sent (an idle path sends a write at once), so the messages per byte do not depend on how callers
 // write, or on the frame size. Keepalive is off when the agent is newer than 3.1.1511.0, as in the

@@ -66,11 +66,11 @@ type Config struct {
 	// less the encryption overhead in KMS-encrypted sessions) if that is larger; at most 65 535, and at most
 	// what the transport's buffer takes at once (64 KiB less 8 with the defaults).
 	MaxFrameSize int
-	// MuxReceiveBuffer and MuxStreamBuffer bound smux's receive buffers. Defaults 256 KiB and 256 KiB.
-	// With smux protocol version 1 (the agent's) MuxReceiveBuffer bounds the bytes received for all streams
-	// and not yet written to their local connections; MuxStreamBuffer is a version 2 setting. The session's
-	// receive buffer (session.Config.RecvBuffer) lies before it, so the two add up, and a slow local
-	// connection holds back the agent through them and TCP.
+	// MuxReceiveBuffer and MuxStreamBuffer bound the mux's receive buffers. Defaults 256 KiB and 256 KiB.
+	// As in smux protocol version 1 (the agent's), MuxReceiveBuffer bounds the bytes received for all streams
+	// and not yet read by their Reads (written to their local connections); MuxStreamBuffer is a version 2
+	// setting. The session's receive buffer (session.Config.RecvBuffer) lies before it, so the two add up,
+	// and a slow local connection holds back the agent through them and TCP.
 	MuxReceiveBuffer int
 	MuxStreamBuffer  int
 

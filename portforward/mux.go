@@ -32,7 +32,7 @@ func (f *Forwarder) startMux() error {
 	sc.MaxFrameSize = f.cfg.MaxFrameSize
 	sc.MaxReceiveBuffer = f.cfg.MuxReceiveBuffer
 	sc.MaxStreamBuffer = f.cfg.MuxStreamBuffer
-	f.transport = newMuxTransport(f.s, f.onMuxFrame)
+	f.transport = newMuxTransport(f.s, f.onMuxFrame, f.cfg.MuxReceiveBuffer)
 	m, err := smux.Client(f.transport, sc)
 	if err != nil {
 		f.transport.Close()
@@ -43,32 +43,35 @@ func (f *Forwarder) startMux() error {
 }
 
 // muxTransport is the byte stream smux runs over: the session's Output payloads. Closing it stops smux's
-// reads and writes but leaves the session open. Its Read is called only by smux's receive goroutine, which
-// lets it watch frame headers go by (see frameWatcher). Its writes go through a packer, which cuts them
-// into full data messages whatever the frame sizes.
+// reads and writes but leaves the session open.
+//
+// Its Read is called only by smux's receive goroutine. It reads the agent's bytes frame by frame, lets the
+// Forwarder see every frame header (onMuxFrame), and puts the data of the streams' PSH frames into their
+// recvBufs itself (muxrecv.go). Its writes go through a packer, which cuts them into full data messages
+// whatever the frame sizes.
 //
 // Two kinds of writer share it: smux's sender (SYN, FIN and NOP frames) and the streams' Writes, which build
 // their PSH frames themselves (writeData). The packer takes each frame whole (writeFrame), so frames from
 // different writers never cut into each other.
 type muxTransport struct {
 	s      *session.Channel
+	in     ctxReader // s, or a test's reader
 	ctx    context.Context
 	cancel context.CancelFunc
-	watch  frameWatcher
+	rs     recvState
+	muxRecvCounters
 	*packer
 }
 
-func newMuxTransport(s *session.Channel, onFrame func(cmd byte, sid uint32, length int)) *muxTransport {
-	t := &muxTransport{s: s, watch: frameWatcher{onFrame: onFrame}}
+// newMuxTransport returns the transport over s. onFrame sees every frame header the agent sends and returns
+// the recvBuf that takes a PSH frame's data, or nil to give the frame to smux; limit bounds the bytes held
+// in recvBufs.
+func newMuxTransport(s *session.Channel, onFrame func(cmd byte, sid uint32, length int) *recvBuf, limit int) *muxTransport {
+	t := &muxTransport{s: s}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.initRecv(s, onFrame, limit)
 	t.packer = newPacker(t.ctx, s)
 	return t
-}
-
-func (t *muxTransport) Read(p []byte) (int, error) {
-	n, err := t.s.ReadContext(t.ctx, p)
-	t.watch.observe(p[:n])
-	return n, err
 }
 
 // Close stops the transport and waits for its pump. Bytes not yet sent are dropped; Flush first to keep
@@ -86,9 +89,12 @@ type streamState struct {
 	failed  bool // the agent could not connect it to the destination
 
 	opened chan struct{} // closed when smux's OpenStream returned: smux then accepts frames for the stream
+	rb     *recvBuf      // the data the agent sends on the stream, until its Reads take it
 }
 
-// onMuxFrame runs on smux's receive goroutine for every frame header, before smux itself handles the frame.
+// onMuxFrame runs on smux's receive goroutine for every frame header, before the frame is handled. It
+// returns the recvBuf of the frame's stream, which takes a PSH frame's data, or nil for a stream it does not
+// know (smux then gets the frame, and drops it if it does not know the stream either).
 //
 // Flag ConnectToPortError names no stream. The agent sends it and then closes the stream whose destination
 // dial failed, so the first stream the agent closes without ever having sent data on it, after such a flag,
@@ -98,14 +104,14 @@ type streamState struct {
 // It also holds back a frame for a stream that smux is still opening. smux's OpenStream sends the SYN first
 // and only then adds the stream to its table, and its receiver silently drops frames for streams it does
 // not know: a destination that speaks first (an SSH banner) can answer within that window, and its first
-// bytes, or the agent's FIN after a failed connect, would be lost and the stream would hang. Waiting here,
-// before the bytes reach smux, delays only frames of that one stream, until OpenStream has returned.
-func (f *Forwarder) onMuxFrame(cmd byte, sid uint32, length int) {
+// bytes, or the agent's FIN after a failed connect, would be lost and the stream would hang. Waiting here
+// delays only frames of that one stream, until OpenStream has returned.
+func (f *Forwarder) onMuxFrame(cmd byte, sid uint32, length int) *recvBuf {
 	f.streamsMu.Lock()
 	st := f.streams[sid]
 	if st == nil {
 		f.streamsMu.Unlock()
-		return
+		return nil
 	}
 	switch cmd {
 	case smuxPSH:
@@ -126,6 +132,10 @@ func (f *Forwarder) onMuxFrame(cmd byte, sid uint32, length int) {
 	case <-f.ctx.Done():
 	case <-f.s.Done():
 	}
+	if cmd == smuxFIN {
+		st.rb.finish()
+	}
+	return st.rb
 }
 
 // dialMux opens one smux stream. Opening sends the SYN frame, which may wait for session window space.
@@ -165,7 +175,7 @@ func (f *Forwarder) openStream() (*muxConn, error) {
 	defer f.openMu.Unlock()
 	// Register the state under the predicted id first, so that no frame for the new stream can go by unseen.
 	sid := f.sids.predict()
-	st := &streamState{opened: make(chan struct{})}
+	st := &streamState{opened: make(chan struct{}), rb: newRecvBuf(f.transport)}
 	f.streamsMu.Lock()
 	f.streams[sid] = st
 	f.streamsMu.Unlock()
@@ -173,6 +183,7 @@ func (f *Forwarder) openStream() (*muxConn, error) {
 	close(st.opened) // smux knows the stream now (or never will): its frames may pass
 	if err != nil {
 		f.forget(sid)
+		st.rb.close()
 		if f.alive() != nil {
 			return nil, fmt.Errorf("portforward: dial: %w", f.alive())
 		}
@@ -194,30 +205,30 @@ func (f *Forwarder) forget(sid uint32) {
 	f.streamsMu.Unlock()
 }
 
-// muxConn is one smux stream as a net.Conn, with errors mapped to what net.Conn users expect. Reads go
-// through smux; Writes send their PSH frames through the transport themselves (writeData), as smux's
-// Stream.Write would but without its sender's per-frame hand-offs and garbage.
+// muxConn is one smux stream as a net.Conn, with errors mapped to what net.Conn users expect. smux opens and
+// closes the stream (SYN, FIN); the data goes around it. Reads take what the transport put into the stream's
+// recvBuf, and Writes send their PSH frames through the transport themselves (writeData), as smux's
+// Stream.Read and Stream.Write would but without their per-frame hand-offs and garbage.
 //
 // Half-close is not offered: smux protocol version 1 has no half-closed state (its FIN ends the stream on
 // both sides), and the official plugin likewise closes the stream when the local client stops sending.
-// The read deadline is smux's: set while a Read waits, it ends it. The write deadline, like Close, ends a
-// Write that waits for the transport (the session's window) between frames; a frame once started is
-// written whole.
+// The read deadline, set while a Read waits, ends it. The write deadline, like Close, ends a Write that
+// waits for the transport (the session's window) between frames; a frame once started is written whole.
 type muxConn struct {
 	f      *Forwarder
 	s      *smux.Stream
 	st     *streamState
 	closed atomic.Bool
 
-	ctx    context.Context // canceled with net.ErrClosed by Close; wd's parent
+	ctx    context.Context // canceled with net.ErrClosed by Close; rd's and wd's parent
 	cancel context.CancelCauseFunc
-	wd     *deadline
+	rd, wd *deadline
 }
 
 func newMuxConn(f *Forwarder, s *smux.Stream, st *streamState) *muxConn {
 	c := &muxConn{f: f, s: s, st: st}
 	c.ctx, c.cancel = context.WithCancelCause(f.ctx)
-	c.wd = newDeadline(c.ctx)
+	c.rd, c.wd = newDeadline(c.ctx), newDeadline(c.ctx)
 	return c
 }
 
@@ -231,8 +242,15 @@ func (c *muxConn) Read(p []byte) (int, error) {
 	if _, failed := c.state(); failed {
 		return 0, &ConnectToPortError{SessionID: c.f.s.ID()}
 	}
-	n, err := c.s.Read(p)
+	ctx := c.rd.context()
+	if ctx.Err() != nil {
+		return 0, c.ctxErr(ctx)
+	}
+	n, err := c.st.rb.read(ctx, c.s.GetDieCh(), p)
 	if err != nil {
+		if ctx.Err() != nil {
+			return n, c.ctxErr(ctx)
+		}
 		err = c.mapErr(err)
 	}
 	return n, err
@@ -261,7 +279,7 @@ func (c *muxConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// ctxErr maps the end of a Write's context: the write deadline, Close, or the Forwarder's end.
+// ctxErr maps the end of a Read's or Write's context: its deadline, Close, or the Forwarder's end.
 func (c *muxConn) ctxErr(ctx context.Context) error {
 	if c.closed.Load() {
 		return net.ErrClosed
@@ -274,9 +292,6 @@ func (c *muxConn) ctxErr(ctx context.Context) error {
 
 // mapErr turns smux's errors into net.Conn conventions.
 func (c *muxConn) mapErr(err error) error {
-	if errors.Is(err, smux.ErrTimeout) {
-		return os.ErrDeadlineExceeded
-	}
 	if c.closed.Load() {
 		return net.ErrClosed
 	}
@@ -307,9 +322,11 @@ func (c *muxConn) Close() error {
 		return nil
 	}
 	c.cancel(net.ErrClosed)
+	c.rd.stop()
 	c.wd.stop()
 	c.s.Close()
 	c.f.forget(c.s.ID())
+	c.st.rb.close()
 	return nil
 }
 
@@ -317,10 +334,11 @@ func (c *muxConn) LocalAddr() net.Addr  { return c.f.localAddr(c.s.ID()) }
 func (c *muxConn) RemoteAddr() net.Addr { return c.f.remoteAddr() }
 
 func (c *muxConn) SetDeadline(t time.Time) error {
+	c.rd.set(t)
 	c.wd.set(t)
-	return c.s.SetReadDeadline(t)
+	return nil
 }
-func (c *muxConn) SetReadDeadline(t time.Time) error  { return c.s.SetReadDeadline(t) }
+func (c *muxConn) SetReadDeadline(t time.Time) error  { c.rd.set(t); return nil }
 func (c *muxConn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
 
 // Stream returns the smux stream id.

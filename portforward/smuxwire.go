@@ -9,9 +9,9 @@ import (
 	"sync"
 )
 
-// This file holds everything portforward knows about smux's internals, beyond its API: the v1 frame layout
-// it watches go by (frameWatcher) and writes for the streams' data (writeData), and the stream ids smux's
-// client hands out (streamIDs). They were written against one smux version, and mux mode refuses to start
+// This file holds everything portforward knows about smux's internals, beyond its API: the v1 frame layout,
+// which it reads (muxTransport.Read, in muxrecv.go) and writes (writeData) for the streams' data, and the
+// stream ids smux's client hands out (streamIDs). They were written against one smux version, and mux mode refuses to start
 // when the program was built with another (checkSmux): a silently different numbering would send one
 // stream's ConnectToPortError to another.
 
@@ -33,6 +33,10 @@ const (
 	smuxSYN = 0
 	smuxFIN = 1
 	smuxPSH = 2
+	smuxNOP = 3
+	smuxUPD = 4 // version 2 only
+
+	smuxUPDSize = 8 // an UPD frame's window update, after its header
 
 	smuxHeaderSize = 8
 )
@@ -82,41 +86,6 @@ func (p *streamIDs) predict() uint32 { return p.next }
 
 // opened records the id smux actually gave a stream.
 func (p *streamIDs) opened(id uint32) { p.next = id + 2 }
-
-// frameWatcher follows the smux v1 frame boundaries in the bytes the agent sends, so that the Forwarder
-// knows which streams received data and which were closed by the agent. It sees the bytes in whatever
-// pieces the transport delivers them.
-type frameWatcher struct {
-	hdr     [smuxHeaderSize]byte
-	hn      int // header bytes collected
-	skip    int // data bytes of the current frame still to pass
-	onFrame func(cmd byte, sid uint32, length int)
-}
-
-func (w *frameWatcher) observe(b []byte) {
-	for len(b) > 0 {
-		if w.skip > 0 {
-			k := min(w.skip, len(b))
-			w.skip -= k
-			b = b[k:]
-			continue
-		}
-		k := copy(w.hdr[w.hn:], b)
-		w.hn += k
-		b = b[k:]
-		if w.hn < smuxHeaderSize {
-			return
-		}
-		w.hn = 0
-		cmd := w.hdr[1]
-		length := int(binary.LittleEndian.Uint16(w.hdr[2:]))
-		sid := binary.LittleEndian.Uint32(w.hdr[4:])
-		if cmd == smuxPSH {
-			w.skip = length // in v1 only PSH carries data
-		}
-		w.onFrame(cmd, sid, length)
-	}
-}
 
 // writeData sends b on stream sid as smux's Stream.Write does in protocol version 1: PSH frames of at most
 // frameSize bytes (and of the transport buffer's room), each written whole. smux's own Write hands every
