@@ -19,7 +19,7 @@ import (
 // TestMuxDownloadToStalledReaderIsBounded downloads 32 MiB through a mux session with the defaults to a local
 // client that stops reading after 1 MiB until the session's reader has had to wait for room, and then reads
 // the rest. What the session holds for the local side never exceeds its receive buffer (the rest waits in
-// TCP, in the kernel and on the agent; smux's own buffer is bounded by MuxReceiveBuffer), no in-order
+// TCP, in the kernel and on the agent; the mux's own buffer is bounded by MuxReceiveBuffer), no in-order
 // message is refused (each refusal costs the agent a retransmission timeout), and every byte arrives.
 func TestMuxDownloadToStalledReaderIsBounded(t *testing.T) {
 	const size = 32 << 20

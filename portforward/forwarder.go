@@ -66,11 +66,13 @@ type Config struct {
 	// less the encryption overhead in KMS-encrypted sessions) if that is larger; at most 65 535, and at most
 	// what the transport's buffer takes at once (64 KiB less 8 with the defaults).
 	MaxFrameSize int
-	// MuxReceiveBuffer and MuxStreamBuffer bound the mux's receive buffers. Defaults 256 KiB and 256 KiB.
+	// MuxReceiveBuffer and MuxStreamBuffer bound the mux's receive buffers. Defaults 64 KiB and 64 KiB.
 	// As in smux protocol version 1 (the agent's), MuxReceiveBuffer bounds the bytes received for all streams
 	// and not yet read by their Reads (written to their local connections); MuxStreamBuffer is a version 2
-	// setting. The session's receive buffer (session.Config.RecvBuffer) lies before it, so the two add up,
-	// and a slow local connection holds back the agent through them and TCP.
+	// setting. The session's receive buffer (session.Config.RecvBuffer, 256 KiB) lies before it, so the two
+	// add up, and a slow local connection holds back the agent through them and TCP. 64 KiB is two of the
+	// agent's frames; 256 KiB moved no more bytes and cost the plugin 0.1-0.2 MiB of peak memory in a download
+	// (BENCHMARKS.md, "Issue 18, eighth pass").
 	MuxReceiveBuffer int
 	MuxStreamBuffer  int
 
@@ -103,10 +105,10 @@ func (c *Config) withDefaults(maxPayload int) Config {
 	}
 	out.MaxFrameSize = min(out.MaxFrameSize, 65535)
 	if out.MuxReceiveBuffer <= 0 {
-		out.MuxReceiveBuffer = 256 << 10
+		out.MuxReceiveBuffer = 64 << 10
 	}
 	if out.MuxStreamBuffer <= 0 {
-		out.MuxStreamBuffer = 256 << 10
+		out.MuxStreamBuffer = 64 << 10
 	}
 	out.MuxStreamBuffer = min(out.MuxStreamBuffer, out.MuxReceiveBuffer)
 	if out.ListenHost == "" {
