@@ -68,6 +68,7 @@ func (r *runner) runPort(ctx context.Context, s *ssmwire.Session, hs *ssmwire.Ha
 	} else {
 		r.printf("%s\n", opened)
 	}
+	r.settle()
 
 	sigs := make(chan os.Signal, 1)
 	r.notify(sigs, portStopSignals...)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -150,6 +151,13 @@ func TestBasicPortForwardingSignal(t *testing.T) {
 	stdout, stderr := new(testkit.Buffer), new(testkit.Buffer)
 	r := newRunner(newBlockingReader(t), stdout, stderr, (&fakeEnv{}).env())
 	sigc := captureSignals(r)
+	var settled atomic.Int32
+	r.settle = func() {
+		if !strings.Contains(stdout.String(), "opened for sessionId "+id+".\n") {
+			t.Error("settle ran before the port was announced")
+		}
+		settled.Add(1)
+	}
 	done := make(chan int, 1)
 	go func() { done <- r.main(testkit.Context(t), cliArgs(srv, resp)) }()
 
@@ -178,6 +186,9 @@ func TestBasicPortForwardingSignal(t *testing.T) {
 	c.Close()
 	if !strings.HasSuffix(stdout.String(), "Terminate signal received, exiting.\n\n\nExiting session with sessionId: "+id+".\n\n") {
 		t.Errorf("stdout = %q", stdout.String())
+	}
+	if n := settled.Load(); n != 1 {
+		t.Errorf("settle ran %d times, want once: after the port opened", n)
 	}
 	waitEnded(t, srv, id) // agent 3.0.0.0 takes Flag TerminateSession (> 2.3.722.0)
 }
