@@ -104,6 +104,10 @@ func Build(ctx context.Context, cfg *Config) ([]string, error) {
 	defer os.RemoveAll(work)
 
 	b := &builder{cfg: &c, work: work}
+	b.experiment = b.goExperiment(ctx)
+	if b.experiment != "" {
+		fmt.Fprintf(c.Log, "release: building with GOEXPERIMENT=%s\n", b.experiment)
+	}
 	completions, err := b.completions(ctx)
 	if err != nil {
 		return nil, err
@@ -158,8 +162,9 @@ func Build(ctx context.Context, cfg *Config) ([]string, error) {
 
 // builder holds the state of one Build.
 type builder struct {
-	cfg  *Config
-	work string // temporary directory for binaries and completions
+	cfg        *Config
+	work       string // temporary directory for binaries and completions
+	experiment string // GOEXPERIMENT of every build: classicGC or "" (goExperiment)
 }
 
 // ArchiveName is the name of p's archive for version.
