@@ -10,7 +10,8 @@
 //	  SHA256SUMS                                             of every file above
 //
 // The data flows one way: [GitInfo] reads the commit (git describe, the commit time); [Build] compiles both
-// programs per platform with -trimpath, CGO_ENABLED=0 and no VCS stamp, the version set with -ldflags -X
+// programs per platform with -trimpath, CGO_ENABLED=0, no VCS stamp and, where the toolchain offers it, Go
+// 1.26's previous garbage collector (GOEXPERIMENT=nogreenteagc), the version set with -ldflags -X
 // (internal/version); runs the host's ssmwire to write the completion scripts; packs archives whose entries
 // carry the commit time, root ownership and a fixed order; packs .deb and .rpm through nfpm with the same
 // time; writes the manifests and SHA256SUMS. Two builds of one commit with one Go toolchain are byte for byte
