@@ -15,8 +15,8 @@ import (
 // NOP, frames of streams nobody has) reaches smux whole, as before. smux v1.5.16's receiver makes about 150
 // bytes of garbage per data frame (slices of pending buffers consumed from the front, and the interface its
 // buffer pool boxes each buffer in); a recvBuf makes none, and holds its bytes in chunks the transport
-// reuses. smux still sees a frame for every frame the agent sends, so its keepalive
-// (which needs some frame between two checks) is unchanged.
+// reuses. smux still sees a frame for every frame the agent sends, so its keepalive (which needs some frame
+// between two checks) is unchanged.
 //
 // As in smux's protocol version 1, the bound is on the bytes received for all streams and not yet read
 // (Config.MuxReceiveBuffer): when they reach it, the transport reads no further frame until a Read takes
