@@ -185,7 +185,11 @@ func (b *recvBuf) close() {
 	b.closed = true
 	b.t.release(b.n)
 	for i, c := range b.chunks {
-		b.t.putChunk(c) // the transport's reader, the only one that takes chunks, no longer writes into them
+		// The chunk fill is writing into is left to the collector: once in recvChunkPool, another
+		// session's transport could take it while this fill still writes.
+		if !b.filling || i < len(b.chunks)-1 {
+			b.t.putChunk(c)
+		}
 		b.chunks[i] = nil
 	}
 	b.chunks, b.n = nil, 0

@@ -346,3 +346,51 @@ func TestRecvChunkSize(t *testing.T) {
 		t.Fatalf("a recvChunk is %d bytes, want 16 KiB", got)
 	}
 }
+
+// TestRecvBufCloseWhileFilling: a stream closed while the transport is writing a frame's data into its last
+// chunk does not give that chunk back for reuse (another session could take it from the pool while the
+// write goes on), and the rest of the frame is still read and dropped.
+func TestRecvBufCloseWhileFilling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newPieceReader()
+		tr, rb, _ := recvTransport(t, r, 1<<20)
+		f := frameBytes(smuxPSH, 3, bytes.Repeat([]byte("x"), 100))
+		r.add(f[:smuxHeaderSize+50]) // half the data: fill waits for the rest
+		got := make(chan seenFrame, 2)
+		go func() {
+			for range 2 {
+				f, err := smuxReads(tr)
+				if err != nil {
+					return
+				}
+				got <- f
+			}
+		}()
+		synctest.Wait()
+		rb.mu.Lock()
+		filling, chunks := rb.filling, len(rb.chunks)
+		rb.mu.Unlock()
+		if !filling || chunks != 1 {
+			t.Fatalf("filling %v with %d chunks, want the transport writing into one", filling, chunks)
+		}
+		rb.close()
+		tr.freeMu.Lock()
+		free := len(tr.free)
+		tr.freeMu.Unlock()
+		if free != 0 {
+			t.Fatalf("close gave back the chunk being filled (%d free)", free)
+		}
+		r.add(f[smuxHeaderSize+50:])
+		r.add(frameBytes(smuxFIN, 9, nil))
+		synctest.Wait()
+		if f := <-got; f.cmd != smuxNOP {
+			t.Fatalf("smux read %+v, want the NOP of the closed stream's frame", f)
+		}
+		if f := <-got; f != (seenFrame{smuxFIN, 9, ""}) {
+			t.Fatalf("smux read %+v, want stream 9's FIN", f)
+		}
+		if n := tr.buffered.Load(); n != 0 {
+			t.Fatalf("buffered = %d after close, want 0", n)
+		}
+	})
+}
