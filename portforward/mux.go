@@ -324,9 +324,9 @@ func (c *muxConn) Close() error {
 	c.cancel(net.ErrClosed)
 	c.rd.stop()
 	c.wd.stop()
+	c.st.rb.close() // first: its bytes stop counting against the bound at once, while smux's FIN may wait
 	c.s.Close()
 	c.f.forget(c.s.ID())
-	c.st.rb.close()
 	return nil
 }
 
