@@ -327,17 +327,19 @@ func TestRecvBufReadEnds(t *testing.T) {
 // TestTransportProtocolError: a frame smux refuses (another version, an unknown command) stops smux's
 // receiver, so the transport fails the streams' Reads itself, and still hands smux the header.
 func TestTransportProtocolError(t *testing.T) {
-	r := newPieceReader()
-	tr, rb, _ := recvTransport(t, r, 1<<20)
-	f := frameBytes(smuxPSH, 3, nil)
-	f[0] = 2
-	r.add(f)
-	if got, err := smuxReads(tr); err != nil || got.cmd != smuxPSH {
-		t.Fatalf("smux read %+v, %v; want the header as sent", got, err)
-	}
-	if _, err := rb.read(context.Background(), nil, make([]byte, 1)); err == nil {
-		t.Fatal("Read after a frame of version 2 succeeded")
-	}
+	synctest.Test(t, func(t *testing.T) { // a Read left waiting fails the test as a deadlock
+		r := newPieceReader()
+		tr, rb, _ := recvTransport(t, r, 1<<20)
+		f := frameBytes(smuxPSH, 3, nil)
+		f[0] = 2
+		r.add(f)
+		if got, err := smuxReads(tr); err != nil || got.cmd != smuxPSH {
+			t.Fatalf("smux read %+v, %v; want the header as sent", got, err)
+		}
+		if _, err := rb.read(context.Background(), nil, make([]byte, 1)); err == nil {
+			t.Fatal("Read after a frame of version 2 succeeded")
+		}
+	})
 }
 
 // TestRecvChunkSize: a chunk fills its size class exactly.
