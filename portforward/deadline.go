@@ -75,6 +75,28 @@ func (d *deadline) stop() {
 	}
 }
 
+// connDeadlines are a conn's read and write deadlines, each a context for its calls, with net.Conn's three
+// setters. Conns embed it.
+type connDeadlines struct{ rd, wd *deadline }
+
+func newConnDeadlines(parent context.Context) connDeadlines {
+	return connDeadlines{rd: newDeadline(parent), wd: newDeadline(parent)}
+}
+
+func (d connDeadlines) SetDeadline(t time.Time) error {
+	d.rd.set(t)
+	d.wd.set(t)
+	return nil
+}
+func (d connDeadlines) SetReadDeadline(t time.Time) error  { d.rd.set(t); return nil }
+func (d connDeadlines) SetWriteDeadline(t time.Time) error { d.wd.set(t); return nil }
+
+// stop releases both timers.
+func (d connDeadlines) stop() {
+	d.rd.stop()
+	d.wd.stop()
+}
+
 // ctxError maps a canceled call context to a net.Conn error: os.ErrDeadlineExceeded (a net.Error whose
 // Timeout is true) for a passed deadline, otherwise the cause (net.ErrClosed for a closed conn).
 func ctxError(ctx context.Context) error {

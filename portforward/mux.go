@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
-	"time"
 
 	"github.com/xtaci/smux"
 
@@ -220,15 +219,15 @@ type muxConn struct {
 	st     *streamState
 	closed atomic.Bool
 
-	ctx    context.Context // canceled with net.ErrClosed by Close; rd's and wd's parent
+	ctx    context.Context // canceled with net.ErrClosed by Close; the deadlines' parent
 	cancel context.CancelCauseFunc
-	rd, wd *deadline
+	connDeadlines
 }
 
 func newMuxConn(f *Forwarder, s *smux.Stream, st *streamState) *muxConn {
 	c := &muxConn{f: f, s: s, st: st}
 	c.ctx, c.cancel = context.WithCancelCause(f.ctx)
-	c.rd, c.wd = newDeadline(c.ctx), newDeadline(c.ctx)
+	c.connDeadlines = newConnDeadlines(c.ctx)
 	return c
 }
 
@@ -322,8 +321,7 @@ func (c *muxConn) Close() error {
 		return nil
 	}
 	c.cancel(net.ErrClosed)
-	c.rd.stop()
-	c.wd.stop()
+	c.connDeadlines.stop()
 	c.st.rb.close() // first: its bytes stop counting against the bound at once, while smux's FIN may wait
 	c.s.Close()
 	c.f.forget(c.s.ID())
@@ -332,14 +330,6 @@ func (c *muxConn) Close() error {
 
 func (c *muxConn) LocalAddr() net.Addr  { return c.f.localAddr(c.s.ID()) }
 func (c *muxConn) RemoteAddr() net.Addr { return c.f.remoteAddr() }
-
-func (c *muxConn) SetDeadline(t time.Time) error {
-	c.rd.set(t)
-	c.wd.set(t)
-	return nil
-}
-func (c *muxConn) SetReadDeadline(t time.Time) error  { c.rd.set(t); return nil }
-func (c *muxConn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
 
 // Stream returns the smux stream id.
 func (c *muxConn) Stream() uint32 { return c.s.ID() }

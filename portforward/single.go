@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"time"
 
 	"github.com/ssmwire/ssmwire/protocol"
 )
@@ -28,8 +27,7 @@ func (f *Forwarder) dialSingle(ctx context.Context) (net.Conn, error) {
 	}
 	c := &singleConn{f: f, disconnect: f.mode == ModeBasic}
 	c.ctx, c.cancel = context.WithCancelCause(f.ctx)
-	c.rd = newDeadline(c.ctx)
-	c.wd = newDeadline(c.ctx)
+	c.connDeadlines = newConnDeadlines(c.ctx)
 	return c, nil
 }
 
@@ -44,7 +42,7 @@ type singleConn struct {
 
 	ctx    context.Context // canceled with net.ErrClosed by Close
 	cancel context.CancelCauseFunc
-	rd, wd *deadline
+	connDeadlines
 
 	closeOnce sync.Once
 	closeErr  error
@@ -104,8 +102,7 @@ func (c *singleConn) ctxErr(ctx context.Context) error {
 func (c *singleConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.cancel(net.ErrClosed)
-		c.rd.stop()
-		c.wd.stop()
+		c.connDeadlines.stop()
 		if c.disconnect {
 			c.closeErr = c.f.sendFlag(protocol.FlagDisconnectToPort)
 		}
@@ -120,15 +117,6 @@ func (c *singleConn) Unread(p []byte) { c.f.keepUnread(p) }
 
 func (c *singleConn) LocalAddr() net.Addr  { return c.f.localAddr(0) }
 func (c *singleConn) RemoteAddr() net.Addr { return c.f.remoteAddr() }
-
-func (c *singleConn) SetDeadline(t time.Time) error {
-	c.rd.set(t)
-	c.wd.set(t)
-	return nil
-}
-
-func (c *singleConn) SetReadDeadline(t time.Time) error  { c.rd.set(t); return nil }
-func (c *singleConn) SetWriteDeadline(t time.Time) error { c.wd.set(t); return nil }
 
 // maxUnread bounds the output kept for the next connection after a local write failed; the session's own
 // receive buffer holds the rest (and beyond it the agent retransmits).
