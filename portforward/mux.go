@@ -53,12 +53,11 @@ func (f *Forwarder) startMux() error {
 // their PSH frames themselves (writeData). The packer takes each frame whole (writeFrame), so frames from
 // different writers never cut into each other.
 type muxTransport struct {
-	s      *session.Channel
-	in     ctxReader // s, or a test's reader
+	in     ctxReader // the session, or a test's reader
 	ctx    context.Context
 	cancel context.CancelFunc
 	rs     recvState
-	muxRecvCounters
+	recvShared
 	*packer
 }
 
@@ -66,7 +65,7 @@ type muxTransport struct {
 // the recvBuf that takes a PSH frame's data, or nil to give the frame to smux; limit bounds the bytes held
 // in recvBufs.
 func newMuxTransport(s *session.Channel, onFrame func(cmd byte, sid uint32, length int) *recvBuf, limit int) *muxTransport {
-	t := &muxTransport{s: s}
+	t := &muxTransport{}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.initRecv(s, onFrame, limit)
 	t.packer = newPacker(t.ctx, s)

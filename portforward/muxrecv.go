@@ -349,8 +349,9 @@ func (t *muxTransport) discard(n int) error {
 	return nil
 }
 
-// muxRecvCounters is what the transport keeps for its streams' recvBufs.
-type muxRecvCounters struct {
+// recvShared is what the transport's reader and its streams' recvBufs share: the bound, the transport's
+// failure and the emptied chunks.
+type recvShared struct {
 	limit    int64
 	buffered atomic.Int64  // bytes in the streams' recvBufs
 	room     chan struct{} // capacity 1: buffered went below limit
