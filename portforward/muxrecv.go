@@ -228,10 +228,9 @@ func (t *muxTransport) putChunk(c *recvChunk) {
 
 // recvState is the transport's reading state, owned by smux's receive goroutine (the caller of Read).
 type recvState struct {
-	hdr     [smuxHeaderSize]byte
-	hout    int // header bytes of hdr already handed to smux; smuxHeaderSize when none are pending
-	pass    int // data bytes of the current frame still to hand to smux
-	scratch []byte
+	hdr  [smuxHeaderSize]byte
+	hout int // header bytes of hdr already handed to smux; smuxHeaderSize when none are pending
+	pass int // data bytes of the current frame still to hand to smux
 
 	onFrame func(cmd byte, sid uint32, length int) *recvBuf // nil: smux gets the frame
 }
@@ -289,7 +288,7 @@ func (t *muxTransport) nextFrame() error {
 			return context.Cause(t.ctx)
 		}
 	}
-	if err := t.readFull(t.rs.hdr[:]); err != nil {
+	if _, err := io.ReadFull(inReader{t}, t.rs.hdr[:]); err != nil {
 		return err
 	}
 	t.rs.hout = 0
@@ -323,30 +322,15 @@ func (t *muxTransport) fail(err error) {
 	})
 }
 
-func (t *muxTransport) readFull(p []byte) error {
-	for len(p) > 0 {
-		n, err := t.in.ReadContext(t.ctx, p)
-		p = p[n:]
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// inReader is the transport's input under its context, as an io.Reader (io.ReadFull, io.CopyN).
+type inReader struct{ t *muxTransport }
+
+func (r inReader) Read(p []byte) (int, error) { return r.t.in.ReadContext(r.t.ctx, p) }
 
 // discard reads and drops n bytes: the data of a frame for a stream closed while it arrived.
 func (t *muxTransport) discard(n int) error {
-	if t.rs.scratch == nil {
-		t.rs.scratch = make([]byte, 4<<10)
-	}
-	for n > 0 {
-		k, err := t.in.ReadContext(t.ctx, t.rs.scratch[:min(n, len(t.rs.scratch))])
-		n -= k
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := io.CopyN(io.Discard, inReader{t}, int64(n))
+	return err
 }
 
 // recvShared is what the transport's reader and its streams' recvBufs share: the bound, the transport's
