@@ -11,9 +11,9 @@ import (
 
 // This file holds everything portforward knows about smux's internals, beyond its API: the v1 frame layout,
 // which it reads (muxTransport.Read, in muxrecv.go) and writes (writeData) for the streams' data, and the
-// stream ids smux's client hands out (streamIDs). They were written against one smux version, and mux mode refuses to start
-// when the program was built with another (checkSmux): a silently different numbering would send one
-// stream's ConnectToPortError to another.
+// stream ids smux's client hands out (streamIDs). They were written against one smux version, and mux mode
+// refuses to start when the program was built with another (checkSmux): a silently different numbering
+// would send one stream's ConnectToPortError to another.
 
 // smuxModule and smuxVersion name the smux release this file was written for. TestSmuxVersionMatchesGoMod
 // keeps smuxVersion equal to go.mod's requirement.
