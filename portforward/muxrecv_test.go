@@ -101,6 +101,33 @@ func smuxReads(tr *muxTransport) (seenFrame, error) {
 	return f, nil
 }
 
+// readFrames reads frames from tr as smux does, in a goroutine, until a Read fails: each frame on the first
+// channel, then the error on the second.
+func readFrames(tr *muxTransport) (<-chan seenFrame, <-chan error) {
+	got, errc := make(chan seenFrame, 4), make(chan error, 1)
+	go func() {
+		for {
+			f, err := smuxReads(tr)
+			if err != nil {
+				errc <- err
+				return
+			}
+			got <- f
+		}
+	}()
+	return got, errc
+}
+
+// notYet fails the test when ch holds a value: after synctest.Wait, it shows that a wait goes on.
+func notYet[T any](t *testing.T, ch <-chan T, what string) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		t.Fatalf("%s: got %v", what, v)
+	default:
+	}
+}
+
 // recvTransport is a transport over r whose onFrame gives stream 3's frames to the returned recvBuf.
 func recvTransport(t *testing.T, r ctxReader, limit int) (*muxTransport, *recvBuf, *[]seenFrame) {
 	tr := &muxTransport{}
@@ -205,24 +232,9 @@ func TestTransportBound(t *testing.T) {
 		if n := tr.buffered.Load(); n != 1200 {
 			t.Fatalf("buffered = %d, want 1200: two frames, the second going past the bound", n)
 		}
-		got := make(chan seenFrame, 2)
-		errc := make(chan error, 1)
-		go func() {
-			for {
-				f, err := smuxReads(tr)
-				if err != nil {
-					errc <- err
-					return
-				}
-				got <- f
-			}
-		}()
+		got, errc := readFrames(tr)
 		synctest.Wait()
-		select {
-		case f := <-got:
-			t.Fatalf("smux read %+v while the streams held the bound", f)
-		default:
-		}
+		notYet(t, got, "smux read a frame while the streams held the bound")
 		if _, err := rb.read(context.Background(), nil, make([]byte, 300)); err != nil {
 			t.Fatal(err)
 		}
@@ -231,11 +243,7 @@ func TestTransportBound(t *testing.T) {
 			t.Fatalf("after a Read took bytes smux read %+v, want the NOP of the third frame", f)
 		}
 		// Now 1500 bytes wait: stream 7's FIN is not read until a Read takes some, or the transport closes.
-		select {
-		case f := <-got:
-			t.Fatalf("smux read %+v while the streams held the bound", f)
-		default:
-		}
+		notYet(t, got, "smux read a frame while the streams held the bound")
 		tr.cancel()
 		if err := <-errc; !errors.Is(err, context.Canceled) {
 			t.Fatalf("smux's Read after the transport closed: %v, want context.Canceled", err)
@@ -282,11 +290,7 @@ func TestRecvBufReadEnds(t *testing.T) {
 				errc <- err
 			}()
 			synctest.Wait()
-			select {
-			case err := <-errc:
-				t.Fatalf("Read returned %v with nothing to read", err)
-			default:
-			}
+			notYet(t, errc, "Read returned with nothing to read")
 			return errc
 		}
 
@@ -358,16 +362,7 @@ func TestRecvBufCloseWhileFilling(t *testing.T) {
 		tr, rb, _ := recvTransport(t, r, 1<<20)
 		f := frameBytes(smuxPSH, 3, bytes.Repeat([]byte("x"), 100))
 		r.add(f[:smuxHeaderSize+50]) // half the data: fill waits for the rest
-		got := make(chan seenFrame, 2)
-		go func() {
-			for range 2 {
-				f, err := smuxReads(tr)
-				if err != nil {
-					return
-				}
-				got <- f
-			}
-		}()
+		got, _ := readFrames(tr)
 		synctest.Wait()
 		rb.mu.Lock()
 		filling, chunks := rb.filling, len(rb.chunks)
